@@ -1,0 +1,39 @@
+"""The ``pcfx`` command. Each subcommand lives beside the code it drives and is imported only when run,
+so ``pcfx --help`` stays fast and a command's heavy imports (Faust, scipy) cost nothing elsewhere."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> "module:attribute" of a click command. Keep sorted by name.
+COMMANDS: dict[str, str] = {
+    "kafka": "pcfx.ops.kafka_cli:kafka",
+    "settings": "pcfx.cli_settings:settings",
+    "topics": "pcfx.agents.topics_cli:topics",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="pcfx")
+def main() -> None:
+    """pcfx: live product carbon footprints along supply chains (PACT v3 over Kafka)."""
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,94 @@
+"""One settings object for every pcfx process, read from ``PCFX_*`` environment variables.
+
+The README's settings table is generated from :data:`Settings.model_fields` descriptions, so the two
+cannot drift: ``pcfx settings`` prints the current values and where each came from.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "PCFX_"
+
+
+class Settings(BaseModel):
+    """Process-wide configuration. Every field maps to ``PCFX_<FIELD NAME IN UPPER CASE>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated host:port."
+    )
+    data_dir: Path = Field(
+        Path.home() / ".pcfx",
+        description="Where pcfx keeps local state: Kafka jars and logs, worker tables, the API database, TLS files.",
+    )
+    topic_prefix: str = Field(
+        "pcfx.", description="Prefix of every topic name; tests isolate themselves with a unique prefix."
+    )
+    partitions: int = Field(6, ge=1, description="Partitions of each keyed input topic created by `pcfx topics`.")
+    replication_factor: int = Field(1, ge=1, description="Replication factor of created topics (1 for the local broker).")
+    kafka_controller_port: int = Field(
+        9093, description="KRaft controller port of the local broker started by `pcfx kafka start`."
+    )
+    kafka_heap: str = Field("768m", description="Java heap (-Xmx) of the local broker.")
+    app_id: str = Field("pcfx", description="Faust application id (consumer group and changelog topic prefix).")
+    store: str = Field(
+        "memory://", description="Faust table store: `memory://`, or `rocksdb://` for tables larger than memory."
+    )
+    worker_web_port: int = Field(6066, description="Port of the worker's web server, which serves /metrics.")
+    api_host: str = Field("127.0.0.1", description="Interface the PACT API binds to.")
+    api_port: int = Field(8443, description="HTTPS port of the PACT v3 API (`pcfx api`).")
+    api_public_url: str = Field(
+        "", description="Base URL clients use to reach the API (for pagination links); empty: from the request."
+    )
+    tls_cert: str = Field("", description="PEM certificate for the API; empty: a self-signed one in the data dir.")
+    tls_key: str = Field("", description="PEM private key matching PCFX_TLS_CERT.")
+    token_ttl_s: int = Field(3600, ge=60, description="Lifetime of API access tokens, in seconds.")
+    metrics_port: int = Field(
+        9464, description="Port of /metrics for processes without a web server of their own (connectors, CLI loops)."
+    )
+    prometheus_port: int = Field(9090, description="Port of the Prometheus started by `pcfx ops prometheus`.")
+    batch_max: int = Field(10_000, ge=1, description="Most updates the recompute agent folds into one micro-batch.")
+    batch_within_s: float = Field(
+        0.02, gt=0, description="Longest the recompute agent waits to fill a micro-batch, in seconds."
+    )
+    webhook_max_age_s: int = Field(
+        72 * 3600, description="How long a webhook delivery is retried before it is abandoned, in seconds (PACT: 72 h)."
+    )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Build settings from ``PCFX_*`` variables; explicit ``overrides`` win over the environment."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            key = ENV_PREFIX + name.upper()
+            if key in env:
+                values[name] = env[key]
+        values.update(overrides)
+        return cls(**values)
+
+    @cached_property
+    def kafka_port(self) -> int:
+        """Port of the first bootstrap server: the local broker listens there."""
+        first = self.bootstrap_servers.split(",")[0]
+        return int(first.rsplit(":", 1)[1])
+
+    def topic(self, name: str) -> str:
+        """Full topic name for a logical name, e.g. ``topic("footprints")`` -> ``pcfx.footprints``."""
+        return f"{self.topic_prefix}{name}"
+
+    def env_table(self) -> list[tuple[str, str, str]]:
+        """(variable, default, description) rows for the README table."""
+        rows = []
+        for name, field in type(self).model_fields.items():
+            default = field.default
+            if name == "data_dir":
+                default = "~/.pcfx"
+            rows.append((ENV_PREFIX + name.upper(), str(default), field.description or ""))
+        return rows
