@@ -9,9 +9,17 @@ import click
 
 # name -> "module:attribute" of a click command. Keep sorted by name.
 COMMANDS: dict[str, str] = {
+    "api": "pcfx.connectors.pact_api.api_cli:api",
+    "clients": "pcfx.connectors.pact_api.clients_cli:clients",
+    "compute": "pcfx.connectors.compute_cli:compute",
+    "footprints": "pcfx.connectors.footprints_cli:footprints",
+    "import": "pcfx.connectors.import_cli:import_csv",
     "kafka": "pcfx.ops.kafka_cli:kafka",
+    "ops": "pcfx.ops.prometheus_cli:ops",
+    "publish": "pcfx.connectors.publish_cli:publish",
     "settings": "pcfx.cli_settings:settings",
     "topics": "pcfx.agents.topics_cli:topics",
+    "worker": "pcfx.agents.worker_cli:worker",
 }
 
 

@@ -36,6 +36,11 @@ class Settings(BaseModel):
         9093, description="KRaft controller port of the local broker started by `pcfx kafka start`."
     )
     kafka_heap: str = Field("768m", description="Java heap (-Xmx) of the local broker.")
+    kafka_libs: str = Field(
+        "",
+        description="Directory of the local broker's jars, resolved by Maven on first start; empty: `<data dir>/kafka-libs`. "
+        "Point several data dirs at one directory to resolve the jars once.",
+    )
     app_id: str = Field("pcfx", description="Faust application id (consumer group and changelog topic prefix).")
     store: str = Field(
         "memory://", description="Faust table store: `memory://`, or `rocksdb://` for tables larger than memory."
@@ -51,6 +56,9 @@ class Settings(BaseModel):
     token_ttl_s: int = Field(3600, ge=60, description="Lifetime of API access tokens, in seconds.")
     metrics_port: int = Field(
         9464, description="Port of /metrics for processes without a web server of their own (connectors, CLI loops)."
+    )
+    api_metrics_port: int = Field(
+        9465, description="Plain-HTTP port of the API process's /metrics, kept off the partner-facing HTTPS port."
     )
     prometheus_port: int = Field(9090, description="Port of the Prometheus started by `pcfx ops prometheus`.")
     batch_max: int = Field(10_000, ge=1, description="Most updates the recompute agent folds into one micro-batch.")

@@ -1,0 +1,90 @@
+"""The Faust application: one factory that builds the app, its topics and tables from :class:`Settings`.
+
+Data flow (topic names without the ``PCFX_TOPIC_PREFIX``)::
+
+    footprints ─┐  validate_footprints ─┐
+    recipes ────┴─ validate_recipes ────┴─> graph-updates ── recompute_products ──> derived ─> issue_labels ─> labels
+          (bad records -> dlq.footprints / dlq.recipes)          (missing inputs -> requests)
+
+The validating agents scale out over the input partitions. ``graph-updates`` has one partition on purpose:
+a bill of materials can close a cycle through any two products, and the exact block solve needs the whole
+strongly connected component in one process. A second worker takes that partition over on rebalance and
+rebuilds the graph from the ``product_to_input`` changelog.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from pcfx.agents.observe import install_worker_metrics
+from pcfx.metrics import Metrics
+from pcfx.settings import Settings
+
+RAW = "raw"  # every pcfx topic carries Avro single-object-encoded bytes; the codec decodes them
+
+
+@dataclass
+class Wiring:
+    """Everything an agent module needs: the app, its settings, topics, tables and metrics."""
+
+    app: faust.App
+    settings: Settings
+    metrics: Metrics
+    topics: dict[str, faust.TopicT]
+    tables: dict[str, faust.types.TableT]
+
+
+def create_app(settings: Settings, *, web_port: int | None = None, registry: CollectorRegistry | None = None) -> Wiring:
+    """Build the Faust app with every agent registered.
+
+    ``web_port`` overrides ``PCFX_WORKER_WEB_PORT`` so that several workers on one host each serve their own
+    ``/metrics``; ``registry`` isolates metrics (tests), None uses the process-wide one.
+    """
+    (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap_servers}",
+        store=settings.store,
+        datadir=str(settings.data_dir / "worker"),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        web_port=web_port or settings.worker_web_port,
+        web_host="127.0.0.1",
+        producer_acks=-1,
+        stream_wait_empty=True,
+    )
+    metrics = install_worker_metrics(app, settings, registry)
+    wiring = Wiring(app=app, settings=settings, metrics=metrics, topics={}, tables={})
+    _declare_topics(wiring)
+    _declare_tables(wiring)
+    from pcfx.agents import ingest, recompute  # noqa: PLC0415  (agents register on the app they are given)
+
+    ingest.register(wiring)
+    recompute.register(wiring)
+    return wiring
+
+
+def _declare_topics(wiring: Wiring) -> None:
+    from pcfx.agents.topics import CATALOGUE  # noqa: PLC0415
+
+    for spec in CATALOGUE:
+        wiring.topics[spec.name] = wiring.app.topic(
+            wiring.settings.topic(spec.name),
+            key_serializer=RAW,
+            value_serializer=RAW,
+            partitions=spec.partition_count(wiring.settings),
+            internal=False,
+        )
+
+
+def _declare_tables(wiring: Wiring) -> None:
+    """Tables live on the single-partition ``graph-updates`` stream, so each has one partition."""
+    app = wiring.app
+    for name in ("product_to_input", "product_to_published", "product_to_request"):
+        schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer=RAW)
+        wiring.tables[name] = app.Table(name, partitions=1, schema=schema, use_partitioner=True)

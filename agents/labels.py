@@ -1,0 +1,220 @@
+"""Label agents: everything that changes a product's labels is re-keyed by product URN, then one agent per
+product partition issues the labels.
+
+    graph-updates (supplier footprints, recipes) ── route_supplier_inputs ──┐
+    derived (Active footprints) ─────────────────── route_derived ──────────┤
+    subscriptions ───────────────────────────────── route_subscriptions ────┼─> label-inputs ── issue_labels ─┐
+    entitlements ────────────────────────────────── route_entitlements ─────┘      (+ expiry ticks)          │
+        labels (key buyer|product) <─┬─ labels.buyer.<buyer> (key product) <─┬─ subscription-status <────────┘
+
+Records on ``label-inputs`` keep their original Avro bytes; the header ``pcfx-label-input`` says what they
+are. ``issue_labels`` keeps one :class:`~pcfx.streams.labels.ProductLabels` per product in the table
+``product_to_labels`` and calls the pure :func:`~pcfx.streams.labels.issue`. The expiry timer sends an
+empty ``expiry`` record for each product whose label passed its validity end, so the table is only ever
+written by the agent. Webhook delivery of ``labels``: :mod:`pcfx.agents.webhooks`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import faust
+
+from pcfx.agents import webhooks
+from pcfx.agents.app import RAW, Wiring
+from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
+from pcfx.agents.topics import ensure_buyer_topic
+from pcfx.metrics import Stage
+from pcfx.schemas.base import ContractModel
+from pcfx.schemas.models import ProductFootprint, ProductRecipe
+from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement, Subscription, subscription_key
+from pcfx.streams.codec import decode_model, encode_model
+from pcfx.streams.derive import product_urn
+from pcfx.streams.intake import admit
+from pcfx.streams.labels import (
+    ExpiryCheck,
+    FootprintSeen,
+    LabelEvent,
+    LabelOutput,
+    ProductLabels,
+    RecipeSeen,
+    expiry_due,
+    issue,
+    recipe_targets,
+)
+
+log = logging.getLogger(__name__)
+
+KIND_HEADER = "pcfx-label-input"
+FOOTPRINT, RECIPE, SUBSCRIPTION, ENTITLEMENT, EXPIRY = "footprint", "recipe", "subscription", "entitlement", "expiry"
+WEBHOOK_HEADER = webhooks.WEBHOOK_HEADER
+
+
+def header(event: faust.types.EventT, name: str) -> str | None:
+    """A header's value as text, or None."""
+    value = dict(event.message.headers or ()).get(name)
+    return None if value is None else bytes(value).decode()
+
+
+def decode_label_input(event: faust.types.EventT) -> LabelEvent:
+    """A ``label-inputs`` record back into the event :func:`issue` takes."""
+    kind, raw = header(event, KIND_HEADER), event.message.value
+    if kind == FOOTPRINT:
+        return FootprintSeen(decode_model(ProductFootprint, raw), published_ms(event))
+    if kind == RECIPE:
+        return RecipeSeen(decode_model(ProductRecipe, raw))
+    if kind == SUBSCRIPTION:
+        return decode_model(Subscription, raw)
+    if kind == ENTITLEMENT:
+        return decode_model(Entitlement, raw)
+    if kind == EXPIRY:
+        return ExpiryCheck()
+    raise ValueError(f"label-inputs record with unknown {KIND_HEADER} header {kind!r}")
+
+
+def cancellation(key: bytes | None, timestamp_s: float) -> Subscription:
+    """What a tombstone on ``subscriptions`` means: the subscription ``<buyer>|<product>`` ended."""
+    buyer, _, product = (key or b"").decode("utf-8", "replace").partition(KEY_SEPARATOR)
+    created = datetime.fromtimestamp(timestamp_s, tz=timezone.utc)
+    return Subscription.model_validate({"buyerId": buyer, "productId": product, "active": False, "createdAt": created})
+
+
+def register(wiring: Wiring) -> None:
+    """Declare the routing agents, ``issue_labels``, the expiry timer, and webhook delivery."""
+    app, settings, metrics, topics = wiring.app, wiring.settings, wiring.metrics, wiring.topics
+    label_inputs = topics["label-inputs"]
+    targets = app.Table("recipe_to_label_targets", partitions=1, key_type=str, value_type=bytes, value_serializer=RAW)
+    states = app.Table("product_to_labels", key_type=str, value_type=bytes, value_serializer=RAW)
+    wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states)
+    buyer_topics: dict[str, faust.TopicT] = {}
+
+    async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
+        headers = {KIND_HEADER: kind.encode()}
+        if published is not None:
+            headers[PUBLISHED_HEADER] = str(published).encode()
+        await label_inputs.send(key=product.encode(), value=raw, headers=headers)
+        metrics.records_produced.labels(topic="label-inputs").inc()
+
+    @app.agent(topics["graph-updates"], name="route_supplier_inputs")
+    async def route_supplier_inputs(stream: faust.StreamT) -> None:
+        """Validated supplier footprints go to their product; a recipe to its products and inputs, old and new."""
+        async for event in stream.events():
+            kind, _, product_id = event.message.key.decode().partition(":")
+            if kind == LEAF:
+                await forward(product_urn(product_id), event.message.value, FOOTPRINT, published_ms(event))
+                continue
+            recipe = decode_model(ProductRecipe, event.message.value)
+            previous = targets.get(product_id)
+            send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
+            if remembered is not None:
+                targets[product_id] = json.dumps(remembered).encode()
+            for product in send_to:
+                await forward(product, event.message.value, RECIPE)
+
+    @app.agent(topics["derived"], name="route_derived")
+    async def route_derived(stream: faust.StreamT) -> None:
+        """Active derived footprints go to their product; Deprecated ones are the replaced versions."""
+        async for event in stream.events():
+            footprint = decode_model(ProductFootprint, event.message.value)
+            if footprint.status != "Active":
+                continue
+            for product in footprint.product_ids:
+                await forward(product, event.message.value, FOOTPRINT, published_ms(event))
+
+    async def route_checked(stream: faust.StreamT, cls: type[ContractModel], name: str, kind: str) -> None:
+        """Validate buyers' and suppliers' records; a bad one, or one whose key does not match it, is dead-lettered."""
+        dead_letters = topics[f"dlq.{name}"]
+        async for event in stream.events():
+            message = event.message
+            metrics.records_consumed.labels(topic=name).inc()
+            if message.value is None and cls is Subscription:
+                raw = encode_model(cancellation(message.key, message.timestamp))
+            else:
+                raw = message.value
+            admission = admit(cls, raw, origin_of(event), stage=f"route_{name}", now_ms=int(time.time() * 1000))
+            if admission.dead_letter is None and admission.model.key.encode() != message.key:
+                admission = _wrong_key(cls, raw, event, admission.model.key)
+            if admission.dead_letter is not None:
+                metrics.dead_letter(name, admission.error)
+                await dead_letters.send(key=message.key, value=encode_model(admission.dead_letter))
+                continue
+            await forward(admission.model.product_id, raw, kind)
+
+    @app.agent(topics["subscriptions"], name="route_subscriptions")
+    async def route_subscriptions(stream: faust.StreamT) -> None:
+        await route_checked(stream, Subscription, "subscriptions", SUBSCRIPTION)
+
+    @app.agent(topics["entitlements"], name="route_entitlements")
+    async def route_entitlements(stream: faust.StreamT) -> None:
+        await route_checked(stream, Entitlement, "entitlements", ENTITLEMENT)
+
+    async def buyer_topic(buyer: str) -> faust.TopicT:
+        """The buyer's own label topic, created on first use (a blocking admin call, run off the loop)."""
+        topic = buyer_topics.get(buyer)
+        if topic is None:
+            name = await asyncio.get_running_loop().run_in_executor(None, ensure_buyer_topic, settings, buyer)
+            topic = buyer_topics[buyer] = app.topic(name, key_serializer=RAW, value_serializer=RAW, partitions=1)
+        return topic
+
+    async def send(product: str, out: LabelOutput, observe: Callable[[], None]) -> None:
+        for sent in out.labels:
+            label, value = sent.label, encode_model(sent.label)
+            headers = {WEBHOOK_HEADER: sent.webhook_url.encode()} if sent.webhook_url else {}
+            await topics["labels"].send(key=subscription_key(label.buyer_id, product).encode(), value=value, headers=headers)
+            await (await buyer_topic(label.buyer_id)).send(key=product.encode(), value=value)
+            metrics.carbon_labels.inc()
+            observe()
+        for buyer in out.withdrawn:
+            await topics["labels"].send(key=subscription_key(buyer, product).encode(), value=None)
+            await (await buyer_topic(buyer)).send(key=product.encode(), value=None)
+        for status in out.statuses:
+            key = subscription_key(status.buyer_id, product).encode()
+            await topics["subscription-status"].send(key=key, value=encode_model(status))
+        metrics.records_produced.labels(topic="labels").inc(len(out.labels) + len(out.withdrawn))
+        metrics.records_produced.labels(topic="labels.buyer").inc(len(out.labels) + len(out.withdrawn))
+        metrics.records_produced.labels(topic="subscription-status").inc(len(out.statuses))
+
+    @app.agent(label_inputs, name="issue_labels")
+    async def issue_labels(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            product = event.message.key.decode()
+            metrics.records_consumed.labels(topic="label-inputs").inc()
+            label_event = decode_label_input(event)
+            raw = states.get(product)
+            state = None if raw is None else ProductLabels.model_validate_json(raw)
+            state, out = issue(state, product, label_event, datetime.now(timezone.utc))
+            states[product] = state.model_dump_json().encode()
+            upstream = label_event.published_ms if isinstance(label_event, FootprintSeen) else None
+            await send(product, out, lambda: upstream and metrics.observe_end_to_end(Stage.LABEL, upstream))
+
+    @app.timer(settings.label_expiry_check_s, name="check_label_expiry")
+    async def check_label_expiry() -> None:
+        """Tick every product whose label passed its validity end; ``issue_labels`` marks it Expired."""
+        if app.rebalancing:
+            return
+        now = datetime.now(timezone.utc)
+        for product, raw in list(states.items()):
+            if raw is not None and expiry_due(ProductLabels.model_validate_json(raw), now):
+                await forward(product, None, EXPIRY)
+
+    webhooks.register(wiring)
+
+
+def _wrong_key(cls: type[ContractModel], raw: bytes, event: faust.types.EventT, wanted: str):  # type: ignore[no-untyped-def]
+    """A dead letter for a record filed under another record's key (compaction would mix the two up)."""
+    from pcfx.schemas.models import DeadLetter  # noqa: PLC0415
+
+    message = event.message
+    got = (message.key or b"").decode("utf-8", "replace")
+    error = ValueError(f"{cls.record_kind} filed under key {got!r}; its key must be {wanted!r}")
+    letter = DeadLetter(
+        original_bytes=raw, source_topic=message.topic, partition=message.partition, offset=message.offset,
+        key=message.key, error=f"{message.topic}[{message.partition}]@{message.offset}: {error}",
+        error_type="ContractError", failed_at=int(time.time() * 1000), stage=f"route_{cls.record_kind}s",
+    )
+    return type("Admission", (), {"dead_letter": letter, "error": error, "model": None})()

@@ -1,0 +1,240 @@
+"""The topic catalogue: every Kafka topic pcfx uses, with its key, value schema, partitions and cleanup policy.
+
+``pcfx topics`` creates them and ``pcfx topics --list`` prints this catalogue as the README's table. Topics
+that hold the latest state per key are compacted, so a restarted worker or a new buyer can rebuild that
+state from the topic alone; event streams are deleted after their retention. Every input topic has a
+dead-letter topic ``dlq.<name>`` where records that fail validation go, with the reason.
+
+Names here are logical; the full name carries ``PCFX_TOPIC_PREFIX`` (:meth:`Settings.topic`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pcfx.settings import Settings
+
+if TYPE_CHECKING:
+    from kafka import KafkaAdminClient
+
+FROM_SETTINGS = "settings.partitions"
+DAY_MS = 24 * 60 * 60 * 1000
+BUYER_TOPIC_PREFIX = "labels.buyer."
+MAX_TOPIC_NAME = 249  # Kafka's limit, in characters
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic of the catalogue. ``partitions`` is a number or ``"settings.partitions"`` (PCFX_PARTITIONS)."""
+
+    name: str
+    key: str
+    value: str
+    partitions: int | Literal["settings.partitions"]
+    cleanup: Literal["compact", "delete"]
+    retention_days: int | None  # delete topics only; compacted topics keep the latest record per key for good
+    why: str
+
+    def partition_count(self, settings: Settings) -> int:
+        return settings.partitions if self.partitions == FROM_SETTINGS else int(self.partitions)
+
+    def configs(self) -> dict[str, str]:
+        """Topic configs passed to Kafka on creation."""
+        configs = {"cleanup.policy": self.cleanup}
+        if self.retention_days is not None:
+            configs["retention.ms"] = str(self.retention_days * DAY_MS)
+        return configs
+
+
+def dead_letter(spec: TopicSpec) -> TopicSpec:
+    """The dead-letter topic of an input topic: same key, a DeadLetter value that names record, field and reason."""
+    return TopicSpec(
+        name=f"dlq.{spec.name}",
+        key="original key",
+        value="DeadLetter",
+        partitions=1,
+        cleanup="delete",
+        retention_days=30,
+        why=f"Records from `{spec.name}` that failed validation, with the reason; kept 30 days for a person to fix.",
+    )
+
+
+FOOTPRINTS = TopicSpec(
+    "footprints", "product id", "ProductFootprint", FROM_SETTINGS, "compact", None,
+    "Supplier PCFs in; the latest per product is the input of every roll-up.",
+)
+RECIPES = TopicSpec(
+    "recipes", "product id", "ProductRecipe", FROM_SETTINGS, "compact", None,
+    "Bills of materials; the latest recipe per product defines its components.",
+)
+GRAPH_UPDATES = TopicSpec(
+    "graph-updates", "leaf:<product id> or recipe:<product id>", "ProductFootprint or ProductRecipe (as admitted)", 1, "delete", 7,
+    "Validated inputs of the engine; one partition so a cycle's products are solved in one process.",
+)
+DERIVED = TopicSpec(
+    "derived", "pf id", "ProductFootprint", FROM_SETTINGS, "compact", None,
+    "Derived PCFs: Active ones and the Deprecated ones they replace, re-published with their new status.",
+)
+PRODUCT_STATUS = TopicSpec(
+    "product-status", "product id", "ProductStatus", FROM_SETTINGS, "compact", None,
+    "The engine's latest word per recipe product: complete (with its pf id), incomplete (coverage, missing), error.",
+)
+LABELS = TopicSpec(
+    "labels", "buyer id + product id", "CarbonLabel", FROM_SETTINGS, "compact", None,
+    "The current carbon label of each product for each subscribed buyer.",
+)
+SUBSCRIPTIONS = TopicSpec(
+    "subscriptions", "buyer id + product id", "Subscription", FROM_SETTINGS, "compact", None,
+    "Which buyer follows which product; a tombstone unsubscribes.",
+)
+ENTITLEMENTS = TopicSpec(
+    "entitlements", "supplier id + buyer id + product id", "Entitlement", FROM_SETTINGS, "compact", None,
+    "Suppliers' grants: which buyer may see the labels of which of their products (beyond what it buys).",
+)
+SUBSCRIPTION_STATUS = TopicSpec(
+    "subscription-status", "buyer id + product id", "SubscriptionStatus", FROM_SETTINGS, "compact", None,
+    "The answer to each subscription: active, pending, rejected (with the reason) or cancelled.",
+)
+LABEL_INPUTS = TopicSpec(
+    "label-inputs", "product URN", "ProductFootprint, ProductRecipe, Subscription or Entitlement (header pcfx-label-input)",
+    FROM_SETTINGS, "delete", 7,
+    "Internal: everything that changes a product's labels, re-keyed by product so one worker owns each product.",
+)
+REQUESTS = TopicSpec(
+    "requests", "request id", "FootprintRequest", FROM_SETTINGS, "delete", 7,
+    "PACT footprint requests; kept beyond the 72 h the PACT retry window lasts.",
+)
+RESPONSES = TopicSpec(
+    "responses", "request id", "FootprintResponse", FROM_SETTINGS, "delete", 7,
+    "Answers to footprint requests (fulfilled or rejected).",
+)
+INBOUND_EVENTS = TopicSpec(
+    "inbound-events", "event source", "CloudEvent (JSON, structured mode)", FROM_SETTINGS, "delete", 7,
+    "PACT events partners POST to `pcfx api` (PublishedEvent, answers to our requests) for the pull connector.",
+)
+INPUTS = (FOOTPRINTS, RECIPES, REQUESTS, SUBSCRIPTIONS, ENTITLEMENTS)
+CATALOGUE: tuple[TopicSpec, ...] = (
+    FOOTPRINTS, RECIPES, GRAPH_UPDATES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, RESPONSES, INBOUND_EVENTS,
+    ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS,
+    *(dead_letter(spec) for spec in INPUTS),
+)
+BUYER_LABELS = TopicSpec(
+    f"{BUYER_TOPIC_PREFIX}<buyer id>", "product id", "CarbonLabel", 1, "compact", None,
+    "One buyer's labels only, created on demand; one partition keeps them in order.",
+)
+
+
+def spec(name: str) -> TopicSpec:
+    """The catalogue entry for a logical name; a name not in the catalogue is an error that names it."""
+    for entry in CATALOGUE:
+        if entry.name == name:
+            return entry
+    raise KeyError(f"{name!r} is not in the topic catalogue (known: {', '.join(t.name for t in CATALOGUE)})")
+
+
+def buyer_topic_name(buyer_id: str) -> str:
+    """Logical name of a buyer's label topic: ``labels.buyer.<buyer id>``.
+
+    Kafka allows only ``[A-Za-z0-9._-]`` and treats ``.`` and ``_`` alike in metric names, so every other
+    character, and ``.`` and ``_`` themselves, become ``_`` plus two hex digits per UTF-8 byte. That keeps
+    distinct buyers on distinct topics: ``acme/eu`` -> ``acme_2feu``, ``acme_eu`` -> ``acme_5feu``.
+    """
+    if not buyer_id:
+        raise ValueError("buyer id is empty")
+    escaped = "".join(
+        char if re.fullmatch(r"[A-Za-z0-9-]", char) else "".join(f"_{byte:02x}" for byte in char.encode())
+        for char in buyer_id
+    )
+    return BUYER_TOPIC_PREFIX + escaped
+
+
+def create_topics(settings: Settings, names: Iterable[str] | None = None) -> list[str]:
+    """Create the catalogue's topics (or only ``names``) that do not exist yet; return the full names created.
+
+    Idempotent: existing topics are left as they are, and a topic another process creates at the same
+    moment counts as existing. Returns once every created topic has a leader for each partition.
+    """
+    specs = CATALOGUE if names is None else [spec(name) for name in names]
+    return _ensure(settings, {settings.topic(entry.name): entry for entry in specs})
+
+
+def ensure_buyer_topic(settings: Settings, buyer_id: str) -> str:
+    """Create the buyer's label topic if missing; return its full name."""
+    full_name = settings.topic(buyer_topic_name(buyer_id))
+    if len(full_name) > MAX_TOPIC_NAME:
+        raise ValueError(f"buyer id {buyer_id!r} makes a topic name longer than {MAX_TOPIC_NAME} characters")
+    _ensure(settings, {full_name: BUYER_LABELS})
+    return full_name
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """What the broker says about an existing topic."""
+
+    name: str
+    partitions: int
+    configs: dict[str, str]  # only the keys the catalogue sets
+
+
+def describe_topics(settings: Settings, full_names: list[str]) -> list[TopicState]:
+    """Partitions and catalogue-relevant configs of existing topics, in the order asked."""
+    from kafka.admin import ConfigResource, ConfigResourceType  # noqa: PLC0415
+
+    keys = ["cleanup.policy", "retention.ms"]
+    with admin_client(settings) as admin:
+        partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(full_names)}
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name, keys) for name in full_names]
+        configs = admin.describe_configs(resources, config_filter="all")["topic"]
+    return [
+        TopicState(name, partitions[name], {key: configs[name][key]["value"] for key in keys if key in configs[name]})
+        for name in full_names
+    ]
+
+
+def differences(entry: TopicSpec, state: TopicState, settings: Settings) -> list[str]:
+    """How an existing topic differs from its catalogue entry, one phrase per difference (empty: it matches)."""
+    found = []
+    if state.partitions != entry.partition_count(settings):
+        found.append(f"{state.partitions} partitions, catalogue says {entry.partition_count(settings)}")
+    for key, wanted in entry.configs().items():
+        actual = state.configs.get(key)
+        if actual != wanted:
+            found.append(f"{key}={actual}, catalogue says {wanted}")
+    return found
+
+
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    """A kafka-python admin client for the settings' brokers; use it as a context manager."""
+    from kafka import KafkaAdminClient  # noqa: PLC0415  (import cost only where Kafka is talked to)
+
+    return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin")
+
+
+def _ensure(settings: Settings, wanted: dict[str, TopicSpec]) -> list[str]:
+    from kafka.errors import TopicAlreadyExistsError, for_code  # noqa: PLC0415
+
+    with admin_client(settings) as admin:
+        existing = set(admin.list_topics())
+        missing = {name: entry for name, entry in wanted.items() if name not in existing}
+        if not missing:
+            return []
+        request = {
+            name: {
+                "num_partitions": entry.partition_count(settings),
+                "replication_factor": settings.replication_factor,
+                "configs": entry.configs(),
+            }
+            for name, entry in missing.items()
+        }
+        created = []
+        for outcome in admin.create_topics(request, raise_errors=False)["topics"]:
+            error = for_code(outcome["error_code"])
+            if outcome["error_code"] == 0:
+                created.append(outcome["name"])
+            elif error is not TopicAlreadyExistsError:
+                raise error(f"cannot create topic {outcome['name']}: {outcome.get('error_message') or error.__name__}")
+        admin.wait_for_topics(created)
+    return created

@@ -1,0 +1,153 @@
+"""products.csv / bom.csv in, totals.csv out: the offline edge of the roll-up engine.
+
+``products.csv``: ``product_id,name,declared_unit,direct_kgco2e_per_unit`` and optionally
+``declared_amount`` (default 1), ``mass_per_unit`` (kg per declared unit), ``pds`` (percent),
+``dqr_technological``, ``dqr_geographical``, ``dqr_temporal`` (1..5); other columns (company, ...) are
+ignored. ``bom.csv``: ``product_id,input_product_id,quantity_per_unit`` (one declared unit of
+``product_id`` uses that many declared units of the input) and optionally ``unit`` (the quantity's unit
+when it is not the input's declared unit, e.g. ``kilogram``).
+
+A product with bom rows is a recipe and its direct value is its own gate-to-gate emission; a product
+without bom rows is a leaf and its direct value *is* its footprint. Product ids are kept verbatim as
+strings. Values are ``pcfExcludingBiogenicUptake``, kgCO2e per declared unit.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from pcfx.streams.rollup import (
+    WEIGHT_FIELD,
+    Derived,
+    Event,
+    Input,
+    InvalidFootprint,
+    Leaf,
+    Recipe,
+    UpsertLeaf,
+    UpsertRecipe,
+)
+
+PRODUCT_COLUMNS = ("product_id", "name", "declared_unit", "direct_kgco2e_per_unit")
+BOM_COLUMNS = ("product_id", "input_product_id", "quantity_per_unit")
+TOTALS_COLUMNS = (
+    "product_id",
+    "total_kgco2e_per_unit",
+    "complete",
+    "coverage",
+    "pds",
+    "dqr_technological",
+    "dqr_geographical",
+    "dqr_temporal",
+    "problems",
+)
+_DQR_COLUMNS = ("dqr_technological", "dqr_geographical", "dqr_temporal")
+
+
+class CsvError(ValueError):
+    """A CSV cell the roll-up cannot use, named by file, line and column."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    path: Path
+    line: int
+    cells: dict[str, str]
+
+    def fail(self, column: str, problem: str) -> CsvError:
+        return CsvError(f"{self.path} line {self.line}: column {column!r}: {problem}")
+
+    def number(self, column: str, default: float | None = None) -> float | None:
+        text = (self.cells.get(column) or "").strip()
+        if not text:
+            if default is None and column in PRODUCT_COLUMNS + BOM_COLUMNS:
+                raise self.fail(column, "is empty")
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise self.fail(column, f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise self.fail(column, f"{text!r} is not a finite number")
+        return value
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> list[_Row]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CsvError(f"{path}: missing column(s) {', '.join(missing)}; the header must have {', '.join(required)}")
+        return [_Row(path, reader.line_num, row) for row in reader]
+
+
+def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[str, Leaf]]:
+    """Engine events for the two files, and the leaves by product id (their totals are their inputs)."""
+    products = _rows(products_path, PRODUCT_COLUMNS)
+    lines: dict[str, list[Input]] = {}
+    known = {row.cells["product_id"] for row in products}
+    for row in _rows(bom_path, BOM_COLUMNS):
+        product = row.cells["product_id"]
+        if product not in known:
+            raise row.fail("product_id", f"{product!r} is not in {products_path}")
+        quantity = row.number("quantity_per_unit")
+        lines.setdefault(product, []).append(Input(row.cells["input_product_id"], quantity, row.cells.get("unit") or None))
+    events: list[Event] = []
+    leaves: dict[str, Leaf] = {}
+    seen: set[str] = set()
+    for row in products:
+        product = row.cells["product_id"]
+        if product in seen:
+            raise row.fail("product_id", f"{product!r} appears twice")
+        seen.add(product)
+        try:
+            event = _event(row, lines.get(product))
+        except InvalidFootprint as exc:
+            raise row.fail(exc.field_name, str(exc)) from None
+        if isinstance(event, UpsertLeaf):
+            leaves[product] = event.leaf
+        events.append(event)
+    return events, leaves
+
+
+def _event(row: _Row, lines: list[Input] | None) -> Event:
+    cells = row.cells
+    dqr_cells = [row.number(c) if (cells.get(c) or "").strip() else None for c in _DQR_COLUMNS]
+    dqr = None if all(v is None for v in dqr_cells) else tuple(5.0 if v is None else v for v in dqr_cells)
+    common = dict(
+        product_id=cells["product_id"],
+        declared_unit=cells["declared_unit"].strip(),
+        declared_amount=row.number("declared_amount", 1.0),
+        mass_per_unit=row.number("mass_per_unit"),
+    )
+    direct = {WEIGHT_FIELD: row.number("direct_kgco2e_per_unit")}
+    pds = row.number("pds")
+    if lines is None:
+        return UpsertLeaf(Leaf(pf_id=f"csv:{row.path.name}:{row.line}", values=direct, pds=pds, dqr=dqr, **common))
+    return UpsertRecipe(Recipe(own=direct, own_pds=pds, own_dqr=dqr, inputs=tuple(lines), **common))
+
+
+def write_totals(path: Path, order: list[str], results: dict[str, Derived], leaves: dict[str, Leaf]) -> None:
+    """One row per product in ``order``; floats as ``repr`` so that they read back exactly."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(TOTALS_COLUMNS)
+        for product in order:
+            writer.writerow(_leaf_row(leaves[product]) if product in leaves else _derived_row(results[product]))
+
+
+def _leaf_row(leaf: Leaf) -> list[str]:
+    dqr = leaf.dqr or (5.0, 5.0, 5.0)
+    pds = 0.0 if leaf.pds is None else leaf.pds
+    return [leaf.product_id, repr(float(leaf.values[WEIGHT_FIELD])), "true", "1.0", repr(float(pds)),
+            *(repr(float(d)) for d in dqr), ""]
+
+
+def _derived_row(result: Derived) -> list[str]:
+    total = result.values.get(WEIGHT_FIELD)
+    problems = result.error or "; ".join(result.reasons)
+    return [result.product_id, "" if result.error else repr(total or 0.0), str(result.complete).lower(),
+            repr(result.coverage), repr(result.pds), *(repr(d) for d in result.dqr), problems]

@@ -1,0 +1,78 @@
+"""``pcfx import --products P.csv --bom B.csv``: publish a CSV supply chain into the running exchange.
+
+The same files ``pcfx compute`` solves offline. Every product becomes a :class:`ProductRecipe` on the
+``recipes`` topic: one with bom rows lists them as inputs, one without is a recipe with no inputs, whose
+own emission *is* its footprint (the engine then gives both files the same totals as ``pcfx compute``).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from pcfx.connectors.csv_io import CsvError, read_graph
+from pcfx.schemas.models import ProductRecipe, format_decimal
+from pcfx.streams.rollup import Event, UpsertLeaf
+
+DEFAULT_COMPANY = "urn:pcfx:company:csv-import"
+REFERENCE_PERIOD = ("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z")  # when the CSV gives none
+
+
+def csv_details(products_path: Path) -> dict[str, dict[str, str]]:
+    """Descriptive columns per product id (name, company, reference period); the numbers come from csv_io."""
+    with products_path.open(newline="", encoding="utf-8-sig") as handle:
+        return {row["product_id"]: row for row in csv.DictReader(handle)}
+
+
+def recipe_from_event(event: Event, details: dict[str, str], updated: datetime) -> ProductRecipe:
+    """The recipe record of one CSV product (a leaf row becomes a recipe without inputs)."""
+    item = event.leaf if isinstance(event, UpsertLeaf) else event.recipe
+    own = item.values if isinstance(event, UpsertLeaf) else item.own
+    pds = item.pds if isinstance(event, UpsertLeaf) else item.own_pds
+    dqr = item.dqr if isinstance(event, UpsertLeaf) else item.own_dqr
+    inputs = [] if isinstance(event, UpsertLeaf) else item.inputs
+    company = (details.get("company") or "").strip() or DEFAULT_COMPANY
+    document = {
+        "productIds": [item.product_id],
+        "companyName": company.rsplit(":", 1)[-1],
+        "companyIds": [company if company.lower().startswith("urn:") else f"urn:pcfx:company:{company}"],
+        "productNameCompany": (details.get("name") or "").strip() or item.product_id,
+        "declaredUnitOfMeasurement": item.declared_unit,
+        "declaredUnitAmount": format_decimal(item.declared_amount),
+        "productMassPerDeclaredUnit": format_decimal(item.mass_per_unit or 0.0),
+        "ownEmissions": {name: format_decimal(value) for name, value in own.items()},
+        "referencePeriodStart": (details.get("reference_period_start") or "").strip() or REFERENCE_PERIOD[0],
+        "referencePeriodEnd": (details.get("reference_period_end") or "").strip() or REFERENCE_PERIOD[1],
+        "inputs": [
+            {"productId": line.product_id, "quantity": format_decimal(line.quantity), **({"unit": line.unit} if line.unit else {})}
+            for line in inputs
+        ],
+        "updated": updated.isoformat().replace("+00:00", "Z"),
+    }
+    if pds is not None:
+        document["primaryDataShare"] = format_decimal(pds)
+    if dqr is not None:
+        document["dqi"] = dict(zip(("technologicalDQR", "geographicalDQR", "temporalDQR"), map(format_decimal, dqr)))
+    return ProductRecipe.from_json(document)
+
+
+@click.command("import")
+@click.option("--products", "products_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bom", "bom_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_csv(products_path: Path, bom_path: Path) -> None:
+    """Validate products.csv and bom.csv, then publish one recipe per product to the exchange."""
+    from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
+
+    try:
+        events, _ = read_graph(products_path, bom_path)
+    except CsvError as error:
+        raise click.ClickException(str(error)) from None
+    details = csv_details(products_path)
+    now = datetime.now(timezone.utc)
+    recipes = [recipe_from_event(event, details[event.product_id], now) for event in events]
+    with SupplierClient() as client:
+        client.publish_recipes(recipes)
+    click.echo(f"published {len(recipes)} recipe(s) to {client.settings.topic('recipes')}")

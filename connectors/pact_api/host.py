@@ -1,0 +1,130 @@
+"""The host's shared state: database, read model, clients, Kafka producer, and the background threads.
+
+:meth:`Host.open` builds everything from :class:`Settings`; :meth:`Host.start` runs the followers that
+materialise ``footprints``/``derived`` into the read model and answer ``requests``, and the delivery loop
+that POSTs the answers. The routes (:mod:`app`) and the CLIs share one Host.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+
+from kafka import KafkaProducer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError
+from starlette.requests import Request
+
+from pcfx.connectors.pact_api.auth import SCHEMA as AUTH_SCHEMA
+from pcfx.connectors.pact_api.auth import Clients
+from pcfx.connectors.pact_api.errors import ApiError
+from pcfx.connectors.pact_api.follow import SCHEMA as OFFSETS_SCHEMA
+from pcfx.connectors.pact_api.follow import Follower
+from pcfx.connectors.pact_api.readmodel import SCHEMA as READMODEL_SCHEMA
+from pcfx.connectors.pact_api.readmodel import ReadModel
+from pcfx.connectors.pact_api.records import footprint_from_value
+from pcfx.connectors.pact_api.responder import SCHEMA as DELIVERIES_SCHEMA
+from pcfx.connectors.pact_api.responder import Responder
+from pcfx.connectors.pact_api.store import Store, db_path
+from pcfx.metrics import METRICS
+from pcfx.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FOLLOWED_TOPICS = ("footprints", "derived")  # where the footprints the host serves come from
+KAFKA_ACK_S = 15.0  # how long an event POST waits for Kafka to acknowledge it, in seconds
+HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+@dataclass
+class Host:
+    """Everything the routes and background threads share."""
+
+    settings: Settings
+    store: Store
+    readmodel: ReadModel
+    clients: Clients
+    responder: Responder
+    producer: KafkaProducer | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    followers: list[Follower] = field(default_factory=list)
+    _producer_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Host":
+        """Open (or create) the database in the data dir; nothing runs until :meth:`start`."""
+        store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA))
+        model, clients = ReadModel(store), Clients(store)
+        answers = Responder(settings, model, clients, f"{public_base(settings)}/3/events")
+        host = cls(settings, store, model, clients, answers)
+        host.followers = [
+            Follower(settings, store, [settings.topic(t) for t in FOLLOWED_TOPICS], host.apply_footprint, "readmodel"),
+            Follower(settings, store, [settings.topic("requests")], answers.apply, "responder"),
+        ]
+        return host
+
+    def apply_footprint(self, conn: sqlite3.Connection, record: ConsumerRecord) -> None:
+        """Follower callback: one ``footprints``/``derived`` record into the read model."""
+        topic = record.topic[len(self.settings.topic_prefix):]
+        key = record.key.decode("utf-8", "replace") if record.key is not None else f"@{record.partition}:{record.offset}"
+        if record.value is None:
+            self.readmodel.delete(conn, topic, key)
+            return
+        try:
+            footprint = footprint_from_value(record.value)
+        except ValueError as error:
+            log.error("%s[%s@%s]: not served, unreadable footprint: %s", topic, record.partition, record.offset, error)
+            self.readmodel.reject(conn, topic, record.partition, record.offset, str(error))
+            METRICS.reject(topic, error)
+            return
+        self.readmodel.put(conn, topic, key, footprint)
+        METRICS.records_consumed.labels(topic=topic).inc()
+
+    def rebuild(self) -> None:
+        """Forget the read model and its offsets; the next start replays ``footprints`` and ``derived``."""
+        with self.store.transaction() as conn:
+            self.readmodel.clear(conn)
+            self.followers[0].forget_offsets(conn)
+
+    def start(self) -> None:
+        """Start following the topics and delivering answers, each in a daemon thread."""
+        targets = [*((f.run, f.name) for f in self.followers), (self.responder.deliver_loop, "delivery")]
+        for target, name in targets:
+            thread = threading.Thread(target=target, args=(self.stop,), daemon=True, name=f"pcfx-api-{name}")
+            thread.start()
+            self.threads.append(thread)
+
+    def close(self) -> None:
+        """Stop the threads (waiting for the current batch), the producer, and the database."""
+        self.stop.set()
+        self.responder.wake.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        if self.producer is not None:
+            self.producer.close(timeout=5)
+        self.store.close()
+
+    def send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Put one record on Kafka and wait for the broker's acknowledgement (all in-sync replicas)."""
+        try:
+            with self._producer_lock:
+                if self.producer is None:
+                    self.producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all",
+                                                  client_id="pcfx-api")
+            future = self.producer.send(self.settings.topic(topic), key=key.encode(), value=value, headers=headers or [])
+            future.get(KAFKA_ACK_S)
+        except KafkaError as error:
+            raise ApiError("InternalError", f"the event could not be recorded on Kafka ({error}); retry later") from error
+        METRICS.records_produced.labels(topic=topic).inc()
+
+
+def public_base(settings: Settings, request: Request | None = None) -> str:
+    """Absolute base URL clients reach the API at: the configured one, else the request's Host header."""
+    if settings.api_public_url:
+        return settings.api_public_url.rstrip("/")
+    host = request.headers.get("host", "") if request is not None else ""
+    return f"https://{host if HOST_HEADER.match(host) else f'{settings.api_host}:{settings.api_port}'}"

@@ -1,0 +1,78 @@
+"""The supplier's side of the exchange: validate PACT footprints and recipes, then publish them to Kafka.
+
+``SupplierClient`` is the small Python client a supplier's own system embeds; ``pcfx publish`` and
+``pcfx import`` use it too. Nothing reaches Kafka before it has passed the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pcfx.connectors.kafka_io import producer
+from pcfx.connectors.pact_v2 import footprint_from_pact
+from pcfx.schemas.base import ContractModel
+from pcfx.schemas.models import ProductFootprint, ProductRecipe
+from pcfx.settings import Settings
+from pcfx.streams.codec import encode_model
+
+Footprintish = ProductFootprint | dict[str, Any]
+Recipeish = ProductRecipe | dict[str, Any]
+
+
+def as_footprint(item: Footprintish) -> ProductFootprint:
+    """A validated footprint from a model or PACT JSON (v3, or v2.x converted to v3 first, see
+    :mod:`pcfx.connectors.pact_v2`); raises ``ContractError`` naming the field."""
+    return item if isinstance(item, ProductFootprint) else footprint_from_pact(item)
+
+
+def as_recipe(item: Recipeish) -> ProductRecipe:
+    """A validated recipe from a model or its JSON; raises ``ContractError`` naming the field."""
+    return item if isinstance(item, ProductRecipe) else ProductRecipe.from_json(item)
+
+
+class SupplierClient:
+    """Publishes footprints (topic ``footprints``) and recipes (``recipes``), keyed by first product id.
+
+    Use as a context manager, or call :meth:`close`; every ``publish_*`` call returns once Kafka has
+    acknowledged the records (acks=all), so a returned call is never lost.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._producer = producer(self.settings)
+
+    def __enter__(self) -> SupplierClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._producer.close()
+
+    def publish(self, footprint: Footprintish) -> str:
+        """Validate and publish one footprint; returns its id."""
+        return self.publish_footprints([footprint])[0]
+
+    def publish_footprints(self, footprints: Iterable[Footprintish]) -> list[str]:
+        """Validate every footprint first (all or nothing), then publish them; returns their ids."""
+        models = [as_footprint(item) for item in footprints]
+        self._send("footprints", models)
+        return [model.id for model in models]
+
+    def publish_recipes(self, recipes: Iterable[Recipeish]) -> list[str]:
+        """Validate every recipe first (all or nothing), then publish them; returns their product ids."""
+        models = [as_recipe(item) for item in recipes]
+        self._send("recipes", models)
+        return [model.product_ids[0] for model in models]
+
+    def _send(self, topic: str, models: list[ContractModel]) -> None:
+        name = self.settings.topic(topic)
+        futures = [
+            self._producer.send(name, key=model.product_ids[0].encode(), value=encode_model(model))  # type: ignore[attr-defined]
+            for model in models
+        ]
+        self._producer.flush()
+        for future in futures:
+            future.get()  # raises if Kafka refused a record

@@ -1,0 +1,246 @@
+"""Between the contract and the engine: PACT records become engine events, engine results become PACT
+footprints (PACT v3 §7 lifecycle: every change is a new footprint, the previous one is re-published as
+Deprecated). Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import quote
+
+from pcfx.schemas.models import (
+    DataQualityIndicators,
+    ProductFootprint,
+    ProductRecipe,
+    format_decimal,
+    to_decimal,
+)
+from pcfx.schemas.status import ProductStatus
+from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived, Input, Leaf, Recipe
+
+SPEC_VERSION = "3.0.3"
+PRODUCT_URN_PREFIX = "urn:pcfx:product:"
+#: Namespace of derived footprint ids: uuid5(namespace, product | previous id | values) makes a replayed
+#: recompute publish the very same id, so at-least-once delivery can never count a footprint twice.
+DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4d7b-9a0e-2c5b7e4f1a90")
+INPUTS_EXTENSION_SCHEMA = "https://pcfx.dev/extensions/direct-inputs/1.0.0/schema.json"
+INPUTS_EXTENSION_DOC = "https://pcfx.dev/docs/engine#direct-inputs"
+DEFAULT_IPCC = ("AR6",)
+DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")
+_URN = re.compile(r"^[uU][rR][nN]:")
+#: PACT-required CarbonFootprint fields; a derived product none of whose contributors reported one says 0.
+_REQUIRED_VALUES = ("pcfExcludingBiogenicUptake", "pcfIncludingBiogenicUptake", "fossilGhgEmissions", "fossilCarbonContent")
+
+
+def product_urn(product_id: str) -> str:
+    """A PACT product id (a URN) for an opaque pcfx product id; URNs pass through unchanged."""
+    return product_id if _URN.match(product_id) else PRODUCT_URN_PREFIX + quote(product_id, safe="")
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None else float(to_decimal(text))
+
+
+def _dqr(dqi: DataQualityIndicators | None) -> tuple[float, float, float] | None:
+    if dqi is None:
+        return None
+    return (float(to_decimal(dqi.technological_dqr)), float(to_decimal(dqi.geographical_dqr)), float(to_decimal(dqi.temporal_dqr)))
+
+
+def _values(breakdown: object) -> dict[str, float]:
+    """The additive fields a PACT breakdown reports, as floats per declared unit."""
+    dumped = breakdown.model_dump(by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    return {name: float(to_decimal(dumped[name])) for name in ADDITIVE_FIELDS if name in dumped}
+
+
+def leaf_of(footprint: ProductFootprint, product_id: str) -> Leaf:
+    """The engine's view of a supplier footprint for one of its product ids."""
+    pcf = footprint.pcf
+    return Leaf(
+        product_id=product_id,
+        pf_id=footprint.id,
+        declared_unit=pcf.declared_unit_of_measurement,
+        declared_amount=float(to_decimal(pcf.declared_unit_amount)),
+        mass_per_unit=_number(pcf.product_mass_per_declared_unit),
+        values=_values(pcf),
+        pds=_number(pcf.primary_data_share),
+        dqr=_dqr(pcf.dqi),
+    )
+
+
+def recipe_of(recipe: ProductRecipe, product_id: str) -> Recipe:
+    """The engine's view of a recipe for one of its product ids."""
+    return Recipe(
+        product_id=product_id,
+        declared_unit=recipe.declared_unit_of_measurement,
+        declared_amount=float(to_decimal(recipe.declared_unit_amount)),
+        mass_per_unit=_number(recipe.product_mass_per_declared_unit),
+        own=_values(recipe.own_emissions),
+        own_pds=_number(recipe.primary_data_share),
+        own_dqr=_dqr(recipe.dqi),
+        inputs=tuple(Input(line.product_id, float(to_decimal(line.quantity)), line.unit) for line in recipe.inputs),
+    )
+
+
+@dataclass(frozen=True)
+class DirectInput:
+    """One line of the direct-inputs extension: which footprint was used, how much, in what unit."""
+
+    pf_id: str | None  # None while the input has no footprint (the product is then incomplete)
+    quantity: str
+    unit: str | None
+
+
+def value_text(derived: Derived) -> dict[str, str]:
+    """The derived values as PACT decimal text, required fields included: what a footprint would carry."""
+    texts = {name: format_decimal(value) for name, value in derived.values.items()}
+    for name in _REQUIRED_VALUES:
+        texts.setdefault(name, "0")
+    return texts
+
+
+def derived_id(product_id: str, previous_id: str | None, texts: dict[str, str], quality: str) -> str:
+    """Deterministic footprint id: the same product, predecessor and figures always give the same id."""
+    digest = hashlib.sha256(repr((product_id, previous_id, sorted(texts.items()), quality)).encode()).hexdigest()
+    return str(uuid.uuid5(DERIVED_ID_NAMESPACE, digest))
+
+
+def same_figures(footprint: ProductFootprint, derived: Derived) -> bool:
+    """True if ``footprint`` already carries exactly what ``derived`` would publish."""
+    published = footprint.pcf.model_dump(by_alias=True, exclude_none=True)
+    texts = value_text(derived)
+    if any(published.get(name) != text for name, text in texts.items()):
+        return False
+    if any(name in published for name in ADDITIVE_FIELDS if name not in texts):
+        return False
+    return published.get("primaryDataShare") == format_decimal(derived.pds) and published.get("dqi") == _dqi_json(derived)
+
+
+def _dqi_json(derived: Derived) -> dict[str, str]:
+    technological, geographical, temporal = (format_decimal(x) for x in derived.dqr)
+    return {"technologicalDQR": technological, "geographicalDQR": geographical, "temporalDQR": temporal}
+
+
+def derived_footprint(
+    recipe: ProductRecipe,
+    product_id: str,
+    derived: Derived,
+    previous: ProductFootprint | None,
+    inputs: Sequence[DirectInput],
+    drivers: Sequence[str],
+    now: datetime,
+) -> ProductFootprint:
+    """The new Active footprint of a recipe product (validated: a result that breaks a PACT sign rule raises
+    ``ContractError`` naming the field, and the caller holds the product in error instead of publishing)."""
+    texts = value_text(derived)
+    dqi = _dqi_json(derived)
+    pds = format_decimal(derived.pds)
+    previous_id = previous.id if previous is not None else None
+    pcf = {
+        "declaredUnitOfMeasurement": recipe.declared_unit_of_measurement,
+        "declaredUnitAmount": recipe.declared_unit_amount,
+        "productMassPerDeclaredUnit": recipe.product_mass_per_declared_unit,
+        "referencePeriodStart": recipe.reference_period_start,
+        "referencePeriodEnd": recipe.reference_period_end,
+        **_geography(recipe),
+        **texts,
+        **_outbound_logistics(recipe),
+        "ipccCharacterizationFactors": list(DEFAULT_IPCC),
+        "crossSectoralStandards": list(DEFAULT_STANDARDS),
+        "exemptedEmissionsPercent": "0",
+        "primaryDataShare": pds,
+        "dqi": dqi,
+    }
+    document = {
+        "id": derived_id(product_id, previous_id, texts, pds + repr(sorted(dqi.items()))),
+        "specVersion": SPEC_VERSION,
+        "created": now.isoformat().replace("+00:00", "Z"),
+        "status": "Active",
+        "companyName": recipe.company_name,
+        "companyIds": list(recipe.company_ids),
+        "productDescription": recipe.product_description or recipe.product_name_company,
+        "productIds": [product_urn(product_id)],
+        "productNameCompany": recipe.product_name_company,
+        "comment": _change_comment(drivers, previous_id),
+        "pcf": pcf,
+        "extensions": [_inputs_extension(inputs)],
+    }
+    if previous_id is not None:
+        document["precedingPfIds"] = [previous_id]
+    return ProductFootprint.from_json(_json_ready(document))
+
+
+def deprecated(footprint: ProductFootprint) -> ProductFootprint:
+    """The same footprint with status Deprecated: the one transition PACT v3 §7 allows after creation."""
+    return footprint.model_copy(update={"status": "Deprecated"})
+
+
+def status_of(product_id: str, derived: Derived, pf_id: str | None, upstream_ms: int | None, now: datetime) -> ProductStatus:
+    """The status record published beside (or instead of) a derived footprint."""
+    if derived.removed:
+        state = "removed"
+    elif derived.error is not None:
+        state = "error"
+    else:
+        state = "complete" if derived.complete else "incomplete"
+    value = derived.values.get("pcfExcludingBiogenicUptake")
+    return ProductStatus(
+        product_id=product_id,
+        state=state,
+        pf_id=pf_id if state == "complete" else None,
+        pcf_excluding_biogenic_uptake=None if value is None or state == "error" else format_decimal(value),
+        coverage=format_decimal(derived.coverage),
+        missing=list(derived.missing),
+        reasons=[derived.error] if derived.error else list(derived.reasons),
+        upstream_changed_at=datetime.fromtimestamp(upstream_ms / 1000, tz=now.tzinfo) if upstream_ms else None,
+        updated_at=now,
+    )
+
+
+def _geography(recipe: ProductRecipe) -> dict[str, str]:
+    dumped = recipe.model_dump(by_alias=True, exclude_none=True, include={
+        "geography_region_or_subregion", "geography_country", "geography_country_subdivision"})
+    return dumped
+
+
+def _outbound_logistics(recipe: ProductRecipe) -> dict[str, str]:
+    """Outbound logistics is reported beside the cradle-to-gate figure and never rolled up: only the
+    maker's own (PACT v3 methodology: reported separately, by the party that pays for it)."""
+    own = recipe.own_emissions.outbound_logistics_ghg_emissions
+    return {} if own is None else {"outboundLogisticsGhgEmissions": own}
+
+
+def _change_comment(drivers: Sequence[str], previous_id: str | None) -> str:
+    if previous_id is None:
+        return "Computed by pcfx from the recipe and the current footprints of its direct inputs."
+    if drivers:
+        return "Recomputed by pcfx: upstream footprint(s) changed: " + ", ".join(sorted(drivers)) + "."
+    return "Recomputed by pcfx: the recipe or the availability of its inputs changed."
+
+
+def _inputs_extension(inputs: Sequence[DirectInput]) -> dict[str, object]:
+    lines = [
+        {"pfId": line.pf_id, "quantity": line.quantity, **({"unit": line.unit} if line.unit else {})}
+        for line in inputs
+    ]
+    return {
+        "specVersion": "2.0.0",
+        "dataSchema": INPUTS_EXTENSION_SCHEMA,
+        "documentation": INPUTS_EXTENSION_DOC,
+        "data": {"directInputs": lines},
+    }
+
+
+def _json_ready(document: dict[str, object]) -> dict[str, object]:
+    """Datetimes to ISO text so ``from_json`` sees PACT JSON."""
+    pcf = document["pcf"]
+    assert isinstance(pcf, dict)
+    for key in ("referencePeriodStart", "referencePeriodEnd"):
+        if isinstance(pcf[key], datetime):
+            pcf[key] = pcf[key].isoformat().replace("+00:00", "Z")
+    return document

@@ -1,0 +1,58 @@
+"""Admission of raw Kafka records: decode, validate, and either accept the model or build its dead letter.
+
+Pure: the agents hand in the bytes and where they came from, and send what comes back. Nothing is dropped:
+every record ends as exactly one accepted model or one :class:`DeadLetter` naming the record and field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from pcfx.schemas.base import ContractModel
+from pcfx.schemas.errors import ContractError
+from pcfx.schemas.models import DeadLetter
+from pcfx.streams.codec import DecodeError, decode_model
+
+M = TypeVar("M", bound=ContractModel)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a record was read: enough to find it again in Kafka."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    timestamp_ms: int  # the producer's (supplier's) publish time, ms since the epoch
+
+
+@dataclass(frozen=True)
+class Admission(Generic[M]):
+    """Either ``model`` is set, or ``dead_letter`` and the ``error`` it was made from."""
+
+    model: M | None = None
+    dead_letter: DeadLetter | None = None
+    error: Exception | None = None
+
+
+def admit(cls: type[M], raw: bytes | None, origin: Origin, *, stage: str, now_ms: int) -> Admission[M]:
+    """Decode ``raw`` as ``cls``; a bad record becomes a dead letter carrying the original bytes and reason."""
+    try:
+        if raw is None:
+            raise DecodeError("empty value (a tombstone): pcfx topics take no deletes by tombstone")
+        return Admission(model=decode_model(cls, raw))
+    except (DecodeError, ContractError) as error:
+        letter = DeadLetter(
+            original_bytes=raw or b"",
+            source_topic=origin.topic,
+            partition=origin.partition,
+            offset=origin.offset,
+            key=origin.key,
+            error=f"{origin.topic}[{origin.partition}]@{origin.offset}: {error}",
+            error_type=type(error).__name__,
+            failed_at=now_ms,
+            stage=stage,
+        )
+        return Admission(dead_letter=letter, error=error)

@@ -1,0 +1,371 @@
+"""Carbon labels for buyers as one pure step per product: ``issue(state, event, now) -> (state, output)``.
+
+Everything that decides the labels of one product lives in one :class:`ProductLabels` (the agent keeps it
+in a table keyed by product URN): the footprint in force (its :class:`Offer`), the product's own recipe
+(certification fields), the recipes that list the product as an input (who buys it), suppliers' grants,
+subscriptions, and what was last sent to each buyer. After each event every buyer is settled again: a
+label goes out when its content changed, a status when the answer to the subscription changed.
+
+Entitlement (:func:`entitlement`): a buyer (a company URN) sees a product it owns, a product an owner
+granted it (the latest grant or withholding of an owner wins), and by default a product its own recipe
+lists as an input. Nothing else: one-hop visibility. A label carries the product's own company and
+figures only, never the ids, names or values of deeper tiers.
+
+Values are PACT decimal text in kgCO2e per declared unit, compared as :class:`~decimal.Decimal`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from pcfx.schemas.models import CarbonLabel, ProductFootprint, ProductRecipe, to_decimal
+from pcfx.schemas.subscriptions import Entitlement, Subscription, SubscriptionState, SubscriptionStatus, subscription_key
+from pcfx.schemas.validity import VALIDITY_YEARS, add_years
+from pcfx.streams.derive import product_urn
+
+#: Namespace of label ids: uuid5(namespace, "<buyer>|<product>"), the same id on every worker and replay.
+LABEL_NAMESPACE = uuid.UUID("c8a1e3f4-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
+REVERIFY_SHARE = Decimal("0.10")  # PACT methodology: a change of 10 % or more calls for re-verification
+UNCHANGED = {"version", "previous_value", "issued_at"}  # fields that do not make a label a new version
+
+
+class Offer(BaseModel):
+    """What the product's footprint in force says, as a label needs it (validity already defaulted)."""
+
+    pf_id: str
+    status: Literal["Active", "Deprecated"]
+    created: datetime
+    company_name: str
+    company_ids: list[str]
+    product_name: str
+    value: str  # pcfExcludingBiogenicUptake, kgCO2e per declared unit
+    declared_unit_of_measurement: str
+    declared_unit_amount: str
+    primary_data_share: str | None = None
+    dqi: dict[str, str] | None = None
+    reference_period_start: datetime
+    reference_period_end: datetime
+    validity_period_start: datetime
+    validity_period_end: datetime
+    verified: bool  # the footprint carries a PACT `verification`
+    certification: dict[str, str] = {}  # label certification fields found in the footprint
+    published_ms: int  # the supplier publish time behind this footprint
+
+
+class Grant(BaseModel):
+    buyer: str
+    supplier: str
+    granted: bool
+    at: datetime
+
+
+class Use(BaseModel):
+    """A recipe that lists the product as an input; ``buyers`` are its companyIds (empty: no longer)."""
+
+    buyers: list[str]
+    updated: datetime
+
+
+class Follower(BaseModel):
+    """A subscription as the product sees it."""
+
+    active: bool
+    webhook_url: str | None = None
+    created_at: datetime
+
+
+class Sent(BaseModel):
+    """What one buyer last received; ``version`` is never reset, so (label id, version) stays unique."""
+
+    label: CarbonLabel | None = None
+    version: int = 0
+    first_value: str | None = None
+    state: SubscriptionState | None = None
+    reason: str | None = None
+
+
+class ProductLabels(BaseModel):
+    """The whole label state of one product (a table value)."""
+
+    product_id: str
+    offer: Offer | None = None
+    verified_value: str | None = None  # value of the last footprint that carried `verification`
+    certification: dict[str, str] = {}  # from the product's own recipe
+    recipe_updated: datetime | None = None
+    uses: dict[str, Use] = {}  # recipe product id -> use
+    grants: dict[str, Grant] = {}  # "<buyer>|<supplier>" -> grant
+    followers: dict[str, Follower] = {}  # buyer -> subscription
+    sent: dict[str, Sent] = {}  # buyer -> last label and status
+
+
+@dataclass(frozen=True)
+class FootprintSeen:
+    """A supplier footprint or a derived footprint naming this product; ``published_ms`` is its upstream time."""
+
+    footprint: ProductFootprint
+    published_ms: int
+
+
+@dataclass(frozen=True)
+class RecipeSeen:
+    """A recipe that names this product: as its own product, or as an input (now or before)."""
+
+    recipe: ProductRecipe
+
+
+@dataclass(frozen=True)
+class ExpiryCheck:
+    """Sent by the expiry timer: nothing changed but the clock."""
+
+
+LabelEvent = FootprintSeen | RecipeSeen | Subscription | Entitlement | ExpiryCheck
+
+
+@dataclass(frozen=True)
+class LabelSent:
+    label: CarbonLabel
+    webhook_url: str | None
+
+
+@dataclass
+class LabelOutput:
+    """What one event makes the agent send: labels, withdrawals (tombstones) per buyer, statuses."""
+
+    labels: list[LabelSent] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    statuses: list[SubscriptionStatus] = field(default_factory=list)
+
+
+def label_id(buyer_id: str, product_id: str) -> str:
+    """The deterministic id of the label of ``product_id`` for ``buyer_id``."""
+    return str(uuid.uuid5(LABEL_NAMESPACE, subscription_key(buyer_id, product_id)))
+
+
+def issue(state: ProductLabels | None, product_id: str, event: LabelEvent, now: datetime) -> tuple[ProductLabels, LabelOutput]:
+    """Fold one event into the product's state and settle every buyer; ``now`` decides expiry and times."""
+    state = ProductLabels(product_id=product_id) if state is None else state.model_copy(deep=True)
+    asked = _apply(state, event)
+    out = LabelOutput()
+    for buyer in sorted(set(state.followers) | set(state.sent)):
+        _settle(state, buyer, now, out, answer=buyer == asked)
+    return state, out
+
+
+def entitlement(state: ProductLabels, buyer: str) -> tuple[bool, str]:
+    """May ``buyer`` see this product's labels, and why (one sentence either way)?"""
+    product = state.product_id
+    owners = state.offer.company_ids if state.offer else []
+    if buyer in owners:
+        return True, f"{buyer} owns {product}"
+    grants = [g for g in state.grants.values() if g.buyer == buyer and (not owners or g.supplier in owners)]
+    if grants:
+        latest = max(grants, key=lambda g: g.at)
+        verb = "granted" if latest.granted else "withheld"
+        return latest.granted, f"{product} was {verb} to {buyer} by its supplier {latest.supplier}"
+    recipes = sorted(key for key, use in state.uses.items() if buyer in use.buyers)
+    if recipes:
+        return True, f"{product} is an input of {buyer}'s recipe for {recipes[0]}"
+    if state.offer is None and not any(use.buyers for use in state.uses.values()):
+        return False, f"unknown product {product}: no footprint of it has reached the exchange and no recipe lists it"
+    return False, (
+        f"{buyer} is not entitled to {product}: none of its recipes lists the product "
+        "and no owner of the product granted access (pcfx entitle)"
+    )
+
+
+def expiry_due(state: ProductLabels, now: datetime) -> bool:
+    """True if a label sent for this product has passed its validity end but is not marked Expired yet."""
+    return any(
+        s.label is not None and s.label.status != "Expired" and s.label.validity_period_end <= now
+        for s in state.sent.values()
+    )
+
+
+def reverification_due(value: str, last_verified: str) -> bool:
+    """|value - last verified| >= 10 % of |last verified|; from a verified 0, any other value is due."""
+    current, verified = to_decimal(value), to_decimal(last_verified)
+    if verified == 0:
+        return current != 0
+    return abs(current - verified) >= REVERIFY_SHARE * abs(verified)
+
+
+def offer_of(footprint: ProductFootprint, published_ms: int) -> Offer:
+    """The label-relevant part of a footprint. A validity period the footprint leaves open defaults to PACT's
+    3 years from the reference period's end; one that would end before it starts falls back to that default."""
+    pcf = footprint.pcf
+    start = footprint.validity_period_start or pcf.reference_period_end
+    end = footprint.validity_period_end or add_years(pcf.reference_period_end, VALIDITY_YEARS)
+    if end <= start:
+        start, end = pcf.reference_period_end, add_years(pcf.reference_period_end, VALIDITY_YEARS)
+    return Offer(
+        pf_id=footprint.id,
+        status=footprint.status,
+        created=footprint.created,
+        company_name=footprint.company_name,
+        company_ids=list(footprint.company_ids),
+        product_name=footprint.product_name_company,
+        value=pcf.pcf_excluding_biogenic_uptake,
+        declared_unit_of_measurement=pcf.declared_unit_of_measurement,
+        declared_unit_amount=pcf.declared_unit_amount,
+        primary_data_share=pcf.primary_data_share,
+        dqi=pcf.dqi.to_json() if pcf.dqi else None,
+        reference_period_start=pcf.reference_period_start,
+        reference_period_end=pcf.reference_period_end,
+        validity_period_start=start,
+        validity_period_end=end,
+        verified=pcf.verification is not None,
+        certification=_footprint_certification(footprint),
+        published_ms=published_ms,
+    )
+
+
+def _footprint_certification(footprint: ProductFootprint) -> dict[str, str]:
+    """A category rule from ``productOrSectorSpecificRules``, scheme and body from ``verification``."""
+    pcf, found = footprint.pcf, {}
+    if pcf.product_or_sector_specific_rules:
+        found["categoryRuleId"] = pcf.product_or_sector_specific_rules[0].rule_names[0]
+    if pcf.verification is not None:
+        for name, value in (("certificationScheme", pcf.verification.standard_name),
+                            ("certificationBody", pcf.verification.provider_name)):
+            if value:
+                found[name] = value
+    return found
+
+
+def _apply(state: ProductLabels, event: LabelEvent) -> str | None:
+    """Change ``state`` by one event; returns the buyer whose subscription asked for an answer."""
+    if isinstance(event, FootprintSeen):
+        _apply_footprint(state, event)
+    elif isinstance(event, RecipeSeen):
+        _apply_recipe(state, event.recipe)
+    elif isinstance(event, Subscription):
+        known = state.followers.get(event.buyer_id)
+        if known is None or event.created_at >= known.created_at:
+            state.followers[event.buyer_id] = Follower(
+                active=event.active, webhook_url=event.webhook_url, created_at=event.created_at
+            )
+        return event.buyer_id
+    elif isinstance(event, Entitlement):
+        key = subscription_key(event.buyer_id, event.supplier_company_id)
+        known_grant = state.grants.get(key)
+        if known_grant is None or event.created_at >= known_grant.at:
+            state.grants[key] = Grant(
+                buyer=event.buyer_id, supplier=event.supplier_company_id, granted=event.granted, at=event.created_at
+            )
+    return None
+
+
+def _apply_footprint(state: ProductLabels, event: FootprintSeen) -> None:
+    """PACT v3 lifecycle: the newest Active footprint is in force; deprecating it withdraws the product."""
+    footprint, offer = event.footprint, state.offer
+    if footprint.status == "Deprecated":
+        if offer is not None and offer.pf_id == footprint.id:
+            offer.status = "Deprecated"
+        return
+    if offer is not None and (footprint.id == offer.pf_id or footprint.created < offer.created):
+        return  # a replay, or an older footprint arriving late
+    state.offer = offer_of(footprint, event.published_ms)
+    if state.offer.verified:
+        state.verified_value = state.offer.value
+
+
+def _apply_recipe(state: ProductLabels, recipe: ProductRecipe) -> None:
+    product = state.product_id
+    if product in {product_urn(p) for p in recipe.product_ids}:
+        if state.recipe_updated is None or recipe.updated >= state.recipe_updated:
+            state.certification = recipe.model_dump(
+                by_alias=True, exclude_none=True,
+                include={"category_rule_id", "certification_scheme", "certification_body", "certificate_number"},
+            )
+            state.recipe_updated = recipe.updated
+    key = recipe.product_ids[0]
+    use = state.uses.get(key)
+    if use is not None and recipe.updated < use.updated:
+        return
+    listed = product in {product_urn(line.product_id) for line in recipe.inputs}
+    if listed or use is not None:
+        state.uses[key] = Use(buyers=list(recipe.company_ids) if listed else [], updated=recipe.updated)
+
+
+def _decide(state: ProductLabels, buyer: str) -> tuple[SubscriptionState, str]:
+    follower = state.followers.get(buyer)
+    if follower is None or not follower.active:
+        return "cancelled", f"{buyer} unsubscribed from {state.product_id}"
+    entitled, why = entitlement(state, buyer)
+    if not entitled:
+        return "rejected", why
+    if state.offer is None:
+        return "pending", f"{why}; no footprint of it has reached the exchange yet, the label follows when one does"
+    return "active", why
+
+
+def _settle(state: ProductLabels, buyer: str, now: datetime, out: LabelOutput, *, answer: bool) -> None:
+    """Send ``buyer`` a new label version if its content changed, a withdrawal if access ended, a status if the
+    answer changed (or the buyer just asked)."""
+    sent = state.sent.get(buyer) or Sent()
+    decision, reason = _decide(state, buyer)
+    if decision == "active":
+        label = _label(state, buyer, sent, now)
+        if sent.label is None or _content(sent.label) != _content(label):
+            label = label.model_copy(update={
+                "version": sent.version + 1,
+                "previous_value": sent.label.value if sent.label else None,
+            })
+            sent.label, sent.version = label, label.version
+            sent.first_value = sent.first_value or label.value
+            follower = state.followers[buyer]
+            out.labels.append(LabelSent(label, follower.webhook_url))
+    elif sent.label is not None:
+        sent.label = None
+        out.withdrawn.append(buyer)
+    if answer or (decision, reason) != (sent.state, sent.reason):
+        sent.state, sent.reason = decision, reason
+        out.statuses.append(SubscriptionStatus(
+            buyer_id=buyer, product_id=state.product_id, state=decision, reason=reason, updated_at=now,
+        ))
+    state.sent[buyer] = sent
+
+
+def _label(state: ProductLabels, buyer: str, sent: Sent, now: datetime) -> CarbonLabel:
+    """The label ``buyer`` should hold now (its version and previous value are set by the caller)."""
+    offer = state.offer
+    assert offer is not None
+    last_verified = state.verified_value or sent.first_value or offer.value
+    expired = offer.validity_period_end <= now
+    fields: dict[str, Any] = {
+        **offer.certification,
+        **state.certification,
+        "labelId": label_id(buyer, state.product_id),
+        "version": max(sent.version, 1),
+        "productId": state.product_id,
+        "companyName": offer.company_name,
+        "companyIds": offer.company_ids,
+        "productName": offer.product_name,
+        "value": offer.value,
+        "declaredUnitOfMeasurement": offer.declared_unit_of_measurement,
+        "declaredUnitAmount": offer.declared_unit_amount,
+        "primaryDataShare": offer.primary_data_share,
+        "dqi": offer.dqi,
+        "referencePeriodStart": offer.reference_period_start,
+        "referencePeriodEnd": offer.reference_period_end,
+        "validityPeriodStart": offer.validity_period_start,
+        "validityPeriodEnd": offer.validity_period_end,
+        "status": "Expired" if expired else offer.status,
+        "pfId": offer.pf_id,
+        "lastVerifiedValue": last_verified,
+        "reverificationDue": reverification_due(offer.value, last_verified),
+        "buyerId": buyer,
+        "upstreamChangedAt": datetime.fromtimestamp(offer.published_ms / 1000, tz=now.tzinfo),
+        "issuedAt": now,
+    }
+    return CarbonLabel.model_validate(fields)
+
+
+def _content(label: CarbonLabel) -> dict[str, Any]:
+    return label.model_dump(exclude=UNCHANGED)

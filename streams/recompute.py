@@ -1,0 +1,199 @@
+"""The recompute step, bytewax style: ``(state, micro-batch) -> outputs``, with no I/O of its own.
+
+The agent owns the tables and Kafka; it hands this step the decoded ``graph-updates`` of one micro-batch
+and a read-only view of its tables, then writes the table changes and sends the records returned here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from pcfx.schemas.errors import ContractError
+from pcfx.schemas.models import FootprintRequest, ProductFootprint, ProductRecipe
+from pcfx.schemas.status import ProductStatus
+from pcfx.streams.derive import (
+    DirectInput,
+    deprecated,
+    derived_footprint,
+    leaf_of,
+    product_urn,
+    recipe_of,
+    same_figures,
+    status_of,
+)
+from pcfx.streams.engine import Engine
+from pcfx.streams.rollup import Derived, Event, RemoveLeaf, UpsertLeaf, UpsertRecipe
+
+LEAF, RECIPE = "leaf", "recipe"
+REQUESTER = "pcfx-engine"  # requester_client_id of the engine's own requests for missing inputs
+REQUEST_NAMESPACE = uuid.UUID("0b8f5a7e-3c1d-4e2f-8a6b-9d4c2e1f7a35")
+
+Model = ProductFootprint | ProductRecipe
+
+
+@dataclass(frozen=True)
+class Update:
+    """One ``graph-updates`` message: ``key`` is ``leaf:<product id>`` or ``recipe:<product id>``."""
+
+    key: str
+    model: Model
+    published_ms: int  # the supplier's publish time, ms since the epoch
+
+    @property
+    def kind(self) -> str:
+        return self.key.split(":", 1)[0]
+
+    @property
+    def product_id(self) -> str:
+        return self.key.split(":", 1)[1]
+
+
+@dataclass(frozen=True)
+class TableView:
+    """Read access to the agent's tables (current values, before this batch)."""
+
+    input: Callable[[str], Model | None]  # "leaf:<id>" / "recipe:<id>" -> the record in force
+    published: Callable[[str], ProductFootprint | None]  # product id -> its Active derived footprint
+    requested: Callable[[str], bool]  # product id -> a request for it was already sent
+
+
+@dataclass
+class StepOutput:
+    """What one micro-batch changes: table writes (None deletes) and records to send, in order."""
+
+    inputs: dict[str, Model | None] = field(default_factory=dict)
+    published: dict[str, ProductFootprint] = field(default_factory=dict)
+    requested: dict[str, FootprintRequest] = field(default_factory=dict)
+    footprints: list[ProductFootprint] = field(default_factory=list)  # new Active, then the Deprecated it replaces
+    statuses: list[ProductStatus] = field(default_factory=list)
+    upstream_ms: list[int] = field(default_factory=list)  # publish time behind each new Active footprint
+
+
+def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput) -> list[Event]:
+    """Engine events for a batch; stale or irrelevant records change nothing (PACT v3 §7 lifecycle)."""
+    events: list[Event] = []
+    for update in updates:
+        current = out.inputs[update.key] if update.key in out.inputs else view.input(update.key)
+        if update.kind == LEAF:
+            event = _leaf_event(update, current)
+        else:
+            event = _recipe_event(update, current)
+        if event is None:
+            continue
+        out.inputs[update.key] = None if isinstance(event, RemoveLeaf) else update.model
+        events.append(event)
+    return events
+
+
+def _leaf_event(update: Update, current: Model | None) -> Event | None:
+    footprint = update.model
+    assert isinstance(footprint, ProductFootprint)
+    if footprint.status == "Deprecated":
+        # Only the deprecation of the footprint in force withdraws it; an old one's is history.
+        return RemoveLeaf(update.product_id) if current is not None and current.id == footprint.id else None
+    if isinstance(current, ProductFootprint) and footprint.created < current.created:
+        return None  # an older version arriving late
+    return UpsertLeaf(leaf_of(footprint, update.product_id))
+
+
+def _recipe_event(update: Update, current: Model | None) -> Event | None:
+    recipe = update.model
+    assert isinstance(recipe, ProductRecipe)
+    if isinstance(current, ProductRecipe) and recipe.updated < current.updated:
+        return None
+    return UpsertRecipe(recipe_of(recipe, update.product_id))
+
+
+def recompute(engine: Engine, updates: Sequence[Update], view: TableView, now: datetime) -> StepOutput:
+    """Fold ``updates`` into ``engine`` and return what must be written and published."""
+    out = StepOutput()
+    results = engine.apply(fold_updates(updates, view, out))
+    publish_ms = _publish_times(updates)
+    batch_ms = max((u.published_ms for u in updates), default=None)
+    for derived in results:  # upstream products first, so a recipe line cites its input's new footprint
+        upstream = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
+        _settle(derived, view, out, upstream, now)
+    return out
+
+
+def _publish_times(updates: Sequence[Update]) -> dict[str, int]:
+    return {u.model.id: u.published_ms for u in updates if isinstance(u.model, ProductFootprint)}
+
+
+def _settle(
+    derived: Derived,
+    view: TableView,
+    out: StepOutput,
+    upstream_ms: int | None,
+    now: datetime,
+) -> None:
+    product_id = derived.product_id
+    previous = out.published.get(product_id) or view.published(product_id)
+    pf_id = previous.id if previous is not None else None
+    if derived.removed:
+        if previous is not None:
+            out.footprints.append(deprecated(previous))
+        pf_id = None
+    elif derived.error is None and derived.complete:
+        if previous is None or not same_figures(previous, derived):
+            pf_id, derived = _publish(derived, previous, view, out, upstream_ms, now)
+    else:
+        _request_missing(derived, view, out, now)
+    status = status_of(product_id, derived, pf_id, upstream_ms, now)
+    out.statuses.append(status)
+
+
+def _publish(
+    derived: Derived,
+    previous: ProductFootprint | None,
+    view: TableView,
+    out: StepOutput,
+    upstream_ms: int | None,
+    now: datetime,
+) -> tuple[str | None, Derived]:
+    """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
+    recipe = _input(RECIPE, derived.product_id, view, out)
+    assert isinstance(recipe, ProductRecipe)
+    inputs = [DirectInput(_pf_id_of(line.product_id, view, out), line.quantity, line.unit) for line in recipe.inputs]
+    try:
+        footprint = derived_footprint(recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now)
+    except ContractError as error:
+        return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
+    out.published[derived.product_id] = footprint
+    out.footprints.append(footprint)
+    if previous is not None:
+        out.footprints.append(deprecated(previous))
+    if upstream_ms is not None:
+        out.upstream_ms.append(upstream_ms)
+    return footprint.id, derived
+
+
+def _input(kind: str, product_id: str, view: TableView, out: StepOutput) -> ProductFootprint | ProductRecipe | None:
+    key = f"{kind}:{product_id}"
+    return out.inputs[key] if key in out.inputs else view.input(key)
+
+
+def _pf_id_of(product_id: str, view: TableView, out: StepOutput) -> str | None:
+    """The footprint id a recipe line uses now: the input's derived footprint, else its supplier footprint."""
+    made = out.published.get(product_id) or view.published(product_id)
+    if made is not None:
+        return made.id
+    leaf = _input(LEAF, product_id, view, out)
+    return leaf.id if isinstance(leaf, ProductFootprint) else None
+
+
+def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> None:
+    """Ask once, through the PACT request flow, for every missing input of an incomplete product."""
+    for missing in derived.missing:
+        if missing in out.requested or view.requested(missing):
+            continue
+        out.requested[missing] = FootprintRequest(
+            request_id=str(uuid.uuid5(REQUEST_NAMESPACE, missing)),
+            requester_client_id=REQUESTER,
+            product_id=[product_urn(missing)],
+            comment=f"pcfx holds {derived.product_id!r} as incomplete until a footprint for {missing!r} arrives.",
+            created_at=now,
+        )

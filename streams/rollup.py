@@ -1,0 +1,218 @@
+"""What the roll-up engine reads and writes: leaves, recipes, their events, and derived footprints.
+
+All footprint numbers are per *declared unit* of their product (see :mod:`pcfx.streams.units`): kgCO2e
+for emissions, kgC for carbon contents, m2*yr for land occupation. The roll-up is, field by field,
+``total[p] = own[p] + sum_i q[p, i] * total[i]`` for every name in :data:`ADDITIVE_FIELDS`
+(docs/engine.md explains the choice of fields and how the others are derived).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pcfx.streams.units import PACT_UNITS, UNITS
+
+#: PACT v3 CarbonFootprint quantities that add up along bill-of-materials edges, per declared unit.
+#: The first one weights data quality (PACT: contribution to pcfExcludingBiogenicUptake).
+ADDITIVE_FIELDS: tuple[str, ...] = (
+    "pcfExcludingBiogenicUptake",
+    "pcfIncludingBiogenicUptake",
+    "fossilGhgEmissions",
+    "fossilCarbonContent",
+    "biogenicCarbonContent",
+    "recycledCarbonContent",
+    "landUseChangeGhgEmissions",
+    "landCarbonLeakage",
+    "landManagementFossilGhgEmissions",
+    "landManagementBiogenicCO2Emissions",
+    "landManagementBiogenicCO2Removals",
+    "biogenicCO2Uptake",
+    "biogenicNonCO2Emissions",
+    "landAreaOccupation",
+    "aircraftGhgEmissions",
+    "packagingGhgEmissions",
+    "packagingBiogenicCarbonContent",
+    "ccsTechnologicalCO2Capture",
+    "technologicalCO2Removals",
+    "ccuCarbonContent",
+)
+WEIGHT_FIELD = ADDITIVE_FIELDS[0]
+
+DQR = tuple[float, float, float]  # (technological, geographical, temporal), each 1 (best) .. 5 (worst)
+
+
+class InvalidFootprint(ValueError):
+    """A leaf or recipe that the engine refuses, naming the product and the field at fault."""
+
+    def __init__(self, product_id: str, field_name: str, problem: str) -> None:
+        super().__init__(f"product {product_id!r}: {field_name}: {problem}")
+        self.product_id = product_id
+        self.field_name = field_name
+
+
+def _check_finite(product_id: str, name: str, value: float) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise InvalidFootprint(product_id, name, f"must be a finite number, got {value!r}")
+
+
+def _check_declared_unit(product_id: str, unit: str, amount: float, mass: float | None) -> None:
+    if not isinstance(product_id, str) or not product_id:
+        raise InvalidFootprint(str(product_id), "product_id", "must be a non-empty string")
+    if unit not in PACT_UNITS:
+        raise InvalidFootprint(product_id, "declared_unit", f"{unit!r} is not a PACT declared unit")
+    _check_finite(product_id, "declared_amount", amount)
+    if amount <= 0:
+        raise InvalidFootprint(product_id, "declared_amount", f"must be > 0, got {amount!r}")
+    if mass is not None:
+        _check_finite(product_id, "mass_per_unit", mass)
+        if mass < 0:
+            raise InvalidFootprint(product_id, "mass_per_unit", f"must be >= 0 kg, got {mass!r}")
+
+
+def _check_values(product_id: str, name: str, values: Mapping[str, float]) -> None:
+    for key, value in values.items():
+        if key not in ADDITIVE_FIELDS:
+            raise InvalidFootprint(product_id, f"{name}.{key}", "is not an additive PACT CarbonFootprint field")
+        _check_finite(product_id, f"{name}.{key}", value)
+
+
+def _check_quality(product_id: str, prefix: str, pds: float | None, dqr: DQR | None) -> None:
+    if pds is not None:
+        _check_finite(product_id, f"{prefix}pds", pds)
+        if not 0 <= pds <= 100:
+            raise InvalidFootprint(product_id, f"{prefix}pds", f"is a percent within 0..100, got {pds!r}")
+    if dqr is not None:
+        if len(dqr) != 3:
+            raise InvalidFootprint(product_id, f"{prefix}dqr", "needs (technological, geographical, temporal)")
+        for rating in dqr:
+            _check_finite(product_id, f"{prefix}dqr", rating)
+            if not 1 <= rating <= 5:
+                raise InvalidFootprint(product_id, f"{prefix}dqr", f"ratings are within 1..5, got {rating!r}")
+
+
+@dataclass(frozen=True)
+class Input:
+    """One recipe line: ``quantity`` of ``unit`` of the input per declared unit of the product.
+
+    ``unit`` None means the input's own declared unit of measurement. Quantities may be negative
+    (co-product credits, scrap) and the input may be the product itself.
+    """
+
+    product_id: str
+    quantity: float
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A footprint given from outside the exchange: a supplier's PACT footprint or a background dataset."""
+
+    product_id: str
+    pf_id: str
+    declared_unit: str
+    declared_amount: float
+    mass_per_unit: float | None  # kg per declared unit; None when unknown
+    values: Mapping[str, float]  # field -> value per declared unit; optional fields absent when not reported
+    pds: float | None = None  # primary data share, percent; None counts as 0
+    dqr: DQR | None = None  # None counts as 5 on each indicator
+
+    def __post_init__(self) -> None:
+        _check_declared_unit(self.product_id, self.declared_unit, self.declared_amount, self.mass_per_unit)
+        _check_values(self.product_id, "values", self.values)
+        _check_quality(self.product_id, "", self.pds, self.dqr)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A product made inside the exchange: its own gate-to-gate data plus its inputs per declared unit."""
+
+    product_id: str
+    declared_unit: str
+    declared_amount: float
+    mass_per_unit: float | None
+    own: Mapping[str, float]  # the maker's own emissions per declared unit
+    own_pds: float | None = None
+    own_dqr: DQR | None = None
+    inputs: tuple[Input, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_declared_unit(self.product_id, self.declared_unit, self.declared_amount, self.mass_per_unit)
+        _check_values(self.product_id, "own", self.own)
+        _check_quality(self.product_id, "own_", self.own_pds, self.own_dqr)
+        for number, line in enumerate(self.inputs):
+            name = f"inputs[{number}]"
+            if not isinstance(line.product_id, str) or not line.product_id:
+                raise InvalidFootprint(self.product_id, f"{name}.product_id", "must be a non-empty string")
+            _check_finite(self.product_id, f"{name}.quantity", line.quantity)
+            if line.unit and line.unit not in UNITS:
+                raise InvalidFootprint(self.product_id, f"{name}.unit", f"{line.unit!r} is not a known unit")
+
+
+@dataclass(frozen=True)
+class Derived:
+    """The rolled-up footprint of one recipe product, per its declared unit.
+
+    ``values`` holds the additive fields reported by the product or anything upstream of it; missing
+    inputs count as 0 there, so an incomplete product still shows a partial figure. ``coverage`` is the
+    share of distinct direct inputs that are usable (known and convertible), ``missing`` the others and
+    ``reasons`` one line per problem, including incomplete inputs. ``error`` is set when no finite
+    solution exists (``values`` is then empty). ``removed`` marks the tombstone of a recipe that was
+    withdrawn. ``drivers`` are the pf_ids of changed leaves upstream of this recompute.
+    """
+
+    product_id: str
+    values: Mapping[str, float]
+    pds: float
+    dqr: DQR
+    complete: bool
+    coverage: float
+    missing: tuple[str, ...] = ()
+    error: str | None = None
+    drivers: frozenset[str] = frozenset()
+    reasons: tuple[str, ...] = ()
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class UpsertLeaf:
+    leaf: Leaf
+
+    @property
+    def product_id(self) -> str:
+        return self.leaf.product_id
+
+
+@dataclass(frozen=True)
+class RemoveLeaf:
+    product_id: str
+
+
+@dataclass(frozen=True)
+class UpsertRecipe:
+    recipe: Recipe
+
+    @property
+    def product_id(self) -> str:
+        return self.recipe.product_id
+
+
+@dataclass(frozen=True)
+class RemoveRecipe:
+    product_id: str
+
+
+Event = UpsertLeaf | RemoveLeaf | UpsertRecipe | RemoveRecipe
+
+
+@dataclass
+class EngineStats:
+    """Running counters of one engine, for metrics and benchmarks."""
+
+    batches: int = 0
+    events: int = 0
+    recomputed: int = 0  # products whose totals were solved again
+    full_recomputes: int = 0  # batches that switched to the whole-graph recompute
+    rebuilds: int = 0  # edge-structure rebuilds (recipes added, removed or rewired)
+    emitted: int = 0

@@ -1,0 +1,110 @@
+"""Root fixtures: the real Kafka broker, and settings that isolate each test on it by topic prefix.
+
+``kafka`` (session) is the bootstrap string of a real Apache Kafka: the broker at PCFX_BOOTSTRAP_SERVERS if
+one answers there, else one the launcher starts for this session (and stops at its end) in
+``<PCFX_DATA_DIR>/test-kafka/session-*``, reusing the Maven jar cache of PCFX_DATA_DIR / PCFX_KAFKA_LIBS.
+There is no skip: a broker that cannot start fails every test that needs it, with the reason.
+
+``settings`` gives each test its own topic prefix and app id, its own data dir and free ports, and all
+catalogue topics already created; they are deleted again afterwards. Tests that use ``kafka`` (directly or
+through ``settings``/``topics``) are marked ``kafka``; tests under ``tests/unit`` may not use it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pcfx.ops.kafka import LauncherError, broker_answers, ensure_broker, free_port, libs_dir, stop_broker
+from pcfx.settings import Settings
+
+pytest_plugins = ["pytester"]  # tests/integration runs whole sessions with this file to check `kafka`
+
+UNIT_TESTS = Path(__file__).parent / "unit"
+UNKNOWN_TOPIC_OR_PARTITION = 3  # Kafka error code of a topic that is already gone
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "kafka" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.path.is_relative_to(UNIT_TESTS) and "kafka" in getattr(item, "fixturenames", ()):
+        pytest.fail(f"{item.nodeid} uses Kafka; unit tests must not, move it to tests/integration", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[str]:
+    """Bootstrap servers of a real broker for this test session."""
+    user = Settings.from_env()
+    if broker_answers(user.bootstrap_servers):
+        yield user.bootstrap_servers
+        return
+    sessions = user.data_dir / "test-kafka"
+    sessions.mkdir(parents=True, exist_ok=True)
+    own = Settings.from_env(
+        data_dir=Path(tempfile.mkdtemp(prefix="session-", dir=sessions)),
+        kafka_libs=str(libs_dir(user)),
+        bootstrap_servers=f"127.0.0.1:{free_port()}",
+        kafka_controller_port=free_port(),
+    )
+    try:
+        broker = ensure_broker(own)
+    except LauncherError as err:
+        pytest.fail(f"the test Kafka broker did not start (files in {own.data_dir}):\n{err}", pytrace=False)
+    yield broker.bootstrap_servers
+    stop_broker(own)
+    shutil.rmtree(own.data_dir)
+
+
+@pytest.fixture
+def settings(kafka: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for one test: a unique topic prefix (so its topics are its own), with every topic created."""
+    from pcfx.agents.topics import create_topics
+
+    prefix = f"t{uuid.uuid4().hex[:12]}."
+    isolated = Settings.from_env(
+        bootstrap_servers=kafka,
+        topic_prefix=prefix,
+        app_id=f"{prefix}app",  # Faust's consumer group and internal topics carry the prefix too
+        data_dir=tmp_path,
+        partitions=3,
+        worker_web_port=free_port(),
+        api_port=free_port(),
+        api_metrics_port=free_port(),
+        metrics_port=free_port(),
+        prometheus_port=free_port(),
+    )
+    create_topics(isolated)
+    yield isolated
+    _delete_topics_with_prefix(isolated)
+
+
+@pytest.fixture
+def topics(settings: Settings) -> dict[str, str]:
+    """Logical topic name -> full topic name of this test, e.g. ``topics["footprints"]``."""
+    from pcfx.agents.topics import CATALOGUE
+
+    return {entry.name: settings.topic(entry.name) for entry in CATALOGUE}
+
+
+def _delete_topics_with_prefix(settings: Settings) -> None:
+    """Drop every topic the test made (catalogue, buyer and Faust topics), so a reused broker stays small."""
+    from kafka.errors import for_code
+
+    from pcfx.agents.topics import admin_client
+
+    with admin_client(settings) as admin:
+        mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
+        if not mine:
+            return
+        for outcome in admin.delete_topics(mine, raise_errors=False)["topics"]:
+            if outcome["error_code"] not in (0, UNKNOWN_TOPIC_OR_PARTITION):
+                raise for_code(outcome["error_code"])(f"cannot delete test topic {outcome['name']}")

@@ -1,0 +1,150 @@
+"""The host's routes in-process (no TLS, no Kafka): status codes and bodies a PACT client relies on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from starlette.testclient import TestClient
+
+from pact_samples import footprint
+from pcfx.connectors.pact_api.app import create_app
+from pcfx.connectors.pact_api.host import Host
+from pcfx.connectors.pact_api.auth import Callback
+from pcfx.connectors.pact_api.events import REQUEST_CREATED
+from pcfx.settings import Settings
+
+OWN = "urn:pact:wuxi-frames.cn:company-id:1"  # the company of footprint()
+OTHER = "urn:pact:zj-cells.cn:company-id:7"
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.fixture
+def host(tmp_path):
+    settings = Settings.from_env({}, data_dir=tmp_path, bootstrap_servers="127.0.0.1:1", api_public_url="https://pact.test")
+    return Host.open(settings)
+
+
+@pytest.fixture
+def api(host):
+    with TestClient(create_app(host.settings, host=host, background=False), base_url="https://pact.test") as client:
+        yield client
+
+
+def seed(host, *pfs, topic="footprints"):
+    with host.store.transaction() as conn:
+        for index, pf in enumerate(pfs):
+            host.readmodel.put(conn, topic, f"key-{index}", pf)
+    return pfs
+
+
+def token(api, host, client_id="frames", company=OWN, callback=None):
+    secret = host.clients.add(client_id, company, callback=callback)
+    response = api.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    assert response.status_code == 200
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_token_response_has_the_rfc_6749_shape(api, host):
+    secret = host.clients.add("frames", OWN)
+    response = api.post("/auth/token", data={"grant_type": "client_credentials"}, auth=("frames", secret))
+    body = response.json()
+    assert (body["token_type"], body["expires_in"]) == ("Bearer", host.settings.token_ttl_s)
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("auth", "data", "status", "error"),
+    [
+        (("frames", "wrong"), {"grant_type": "client_credentials"}, 401, "invalid_client"),
+        (None, {"grant_type": "client_credentials"}, 401, "invalid_client"),
+        (("frames", "any"), {"grant_type": "password"}, 400, "unsupported_grant_type"),
+        (("frames", "any"), {}, 400, "invalid_request"),
+    ],
+)
+def test_token_endpoint_refusals(api, host, auth, data, status, error):
+    host.clients.add("frames", OWN)
+    response = api.post("/auth/token", data=data, auth=auth)
+    assert (response.status_code, response.json()["error"]) == (status, error)
+
+
+def test_openid_configuration_advertises_the_token_endpoint(api):
+    assert api.get("/.well-known/openid-configuration").json()["token_endpoint"] == "https://pact.test/auth/token"
+
+
+def test_list_without_a_valid_token_is_401_bad_request(api):
+    for headers in ({}, {"Authorization": "Bearer very-invalid-access-token"}):
+        response = api.get("/3/footprints", headers=headers)
+        assert (response.status_code, response.json()["code"]) == (401, "BadRequest")
+
+
+def test_list_shows_own_footprints_and_empty_list_when_nothing_matches(api, host):
+    mine, theirs = seed(host, footprint(), footprint(companyIds=[OTHER]))
+    auth = token(api, host)
+    assert [pf["id"] for pf in api.get("/3/footprints", headers=auth).json()["data"]] == [mine["id"]]
+    for query in ("productId=urn:bogus:product:x", "geography=XX", "status=BogusStatus", "validOn=1900-01-01T00:00:00Z"):
+        response = api.get(f"/3/footprints?{query}", headers=auth)
+        assert (response.status_code, response.json()) == (200, {"data": []})
+
+
+def test_pagination_links_walk_everything_once_and_can_be_called_again(api, host):
+    pfs = seed(host, *(footprint() for _ in range(5)))
+    auth = token(api, host)
+    seen, url = [], "/3/footprints?limit=2"
+    while url:
+        response = api.get(url, headers=auth)
+        assert len(response.json()["data"]) <= 2
+        seen += [pf["id"] for pf in response.json()["data"]]
+        link = response.headers.get("link")
+        if link and len(seen) == 2:
+            again = api.get(link[1 : link.index(">")], headers=auth)
+            assert again.json() == api.get(link[1 : link.index(">")], headers=auth).json()
+        url = link[1 : link.index(">")] if link else None
+    assert seen == [pf["id"] for pf in pfs]
+
+
+def test_malformed_query_is_400_naming_the_parameter(api, host):
+    auth = token(api, host)
+    for query, needle in (("limit=0", "limit"), ("validOn=soon", "validOn"), ("$filter=x", "$filter")):
+        response = api.get(f"/3/footprints?{query}", headers=auth)
+        assert response.status_code == 400 and needle in response.json()["message"]
+
+
+def test_get_footprint_404_403_and_deprecated_still_served(api, host):
+    mine, theirs = seed(host, footprint(status="Deprecated"), footprint(companyIds=[OTHER]))
+    auth = token(api, host)
+    assert api.get(f"/3/footprints/{mine['id']}", headers=auth).json()["data"]["status"] == "Deprecated"
+    for pf_id in (NIL, "random-string-as-id"):
+        response = api.get(f"/3/footprints/{pf_id}", headers=auth)
+        assert (response.status_code, response.json()["code"]) == (404, "NotFound")
+    response = api.get(f"/3/footprints/{theirs['id']}", headers=auth)
+    assert (response.status_code, response.json()["code"]) == (403, "AccessDenied")
+
+
+def test_request_from_a_client_without_callback_or_from_a_foreign_source_is_400(api, host):
+    request = {"specversion": "1.0", "id": "r1", "source": "https://elsewhere.example", "time": "2025-05-19T10:30:00Z",
+               "type": REQUEST_CREATED, "data": {"productId": ["urn:pact:wuxi-frames.cn:product-id:frame-1"]}}
+    headers = {**token(api, host), "Content-Type": "application/cloudevents+json"}
+    response = api.post("/3/events", content=json.dumps(request), headers=headers)
+    assert response.status_code == 400 and "no callback registered" in response.json()["message"]
+    callback = Callback("https://oem.example/pact", "us", "secret")
+    headers = {**token(api, host, "oem", OTHER, callback), "Content-Type": "application/cloudevents+json"}
+    response = api.post("/3/events", content=json.dumps(request), headers=headers)
+    assert response.status_code == 400 and "not under the callback URL" in response.json()["message"]
+
+
+def test_events_with_invalid_token_are_401(api):
+    response = api.post("/3/events", content=b"{}", headers={"Authorization": "Bearer nope"})
+    assert (response.status_code, response.json()["code"]) == (401, "BadRequest")
+
+
+def test_unknown_route_and_method_answer_in_the_pact_error_shape(api):
+    assert api.get("/3/nothing").json()["code"] == "NotFound"
+    response = api.delete("/3/footprints")
+    assert (response.status_code, response.json()["code"]) == (405, "BadRequest")
+
+
+def test_the_openapi_document_is_served(api):
+    document = yaml.safe_load(api.get("/openapi.yaml").text)
+    assert {"/auth/token", "/3/footprints", "/3/footprints/{id}", "/3/events"} <= set(document["paths"])

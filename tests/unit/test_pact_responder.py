@@ -1,0 +1,98 @@
+"""Answering requests: where answers go, what they say, one answer per request, retries with backoff."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kafka.consumer.fetcher import ConsumerRecord
+
+from pact_samples import footprint
+from pcfx.connectors.pact_api.host import Host
+from pcfx.connectors.pact_api.auth import Callback, Client
+from pcfx.connectors.pact_api.errors import ApiError
+from pcfx.connectors.pact_api.events import REQUEST_FULFILLED, REQUEST_REJECTED
+from pcfx.connectors.pact_api.filters import Criteria
+from pcfx.connectors.pact_api.records import request_to_value
+from pcfx.connectors.pact_api.responder import FIRST_RETRY_S, callback_target
+from pcfx.ops.kafka import free_port
+from pcfx.settings import Settings
+
+OEM = "urn:pact:oem.de:company-id:42"
+FRAME = "urn:pact:wuxi-frames.cn:product-id:frame-1"  # the product of footprint()
+TARGET = "https://oem.example/pact/3/events"
+
+
+def client(url: str | None = "https://oem.example/pact") -> Client:
+    return Client("oem", OEM, Callback(url, "us", "secret") if url else None)
+
+
+def test_answers_go_to_the_source_under_the_registered_callback():
+    assert callback_target(client(), "https://oem.example/pact") == TARGET
+    assert callback_target(client(), "//OEM.example/pact/3/events") == TARGET  # the spec's scheme-less form
+    for source in ("https://evil.example/pact", "https://oem.example/pactx", "not a url"):
+        with pytest.raises(ApiError, match="not under the callback URL"):
+            callback_target(client(), source)
+    with pytest.raises(ApiError, match="no callback registered"):
+        callback_target(client(None), "https://oem.example/pact")
+
+
+@pytest.fixture
+def host(tmp_path):
+    # the callback points at a closed local port: every delivery attempt fails, without any network
+    settings = Settings.from_env({}, data_dir=tmp_path, bootstrap_servers="127.0.0.1:1")
+    host = Host.open(settings)
+    host.clients.add("oem", OEM, callback=Callback(f"https://127.0.0.1:{free_port()}", "us", "secret"))
+    with host.store.transaction() as conn:
+        host.readmodel.put(conn, "footprints", "frame", footprint())
+    yield host
+    host.store.close()
+
+
+def answer(host, criteria: Criteria, event_id: str = "run/12", offset: int = 0) -> dict:
+    value = request_to_value(event_id, criteria, None, "oem", TARGET)
+    record = ConsumerRecord("t.requests", 0, 0, offset, 0, 0, None, value, [], None, 0, len(value), 0)
+    with host.store.transaction() as conn:
+        host.responder.apply(conn, record)
+    rows = host.store.conn.execute("SELECT event FROM deliveries ORDER BY created_at").fetchall()
+    return json.loads(rows[-1]["event"])
+
+
+def test_a_request_the_company_may_see_is_fulfilled_with_the_footprints(host):
+    host.readmodel.grant(OEM, FRAME)
+    event = answer(host, Criteria(productId=(FRAME,)))
+    assert event["type"] == REQUEST_FULFILLED
+    assert event["data"]["requestEventId"] == "run/12"
+    assert [pf["productIds"] for pf in event["data"]["pfs"]] == [[FRAME]]
+
+
+def test_a_request_for_what_the_company_may_not_see_is_rejected_not_found(host):
+    event = answer(host, Criteria(productId=(FRAME,)))  # no grant
+    assert (event["type"], event["data"]["error"]["code"]) == (REQUEST_REJECTED, "NotFound")
+
+
+def test_urn_pact_null_is_always_rejected(host):
+    host.readmodel.grant(OEM, FRAME)
+    event = answer(host, Criteria(productId=("urn:pact:null", FRAME)))
+    assert (event["type"], event["data"]["error"]["code"]) == (REQUEST_REJECTED, "BadRequest")
+
+
+def test_a_redelivered_request_is_answered_once(host):
+    answer(host, Criteria(productId=(FRAME,)), offset=0)
+    answer(host, Criteria(productId=(FRAME,)), offset=1)
+    assert host.store.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
+
+
+def test_failed_deliveries_back_off_exponentially_then_are_abandoned(host):
+    answer(host, Criteria(productId=(FRAME,)))
+    created = host.store.conn.execute("SELECT created_at FROM deliveries").fetchone()[0]
+    now = created
+    for attempt in (1, 2, 3):
+        assert host.responder.deliver_due(now) == 0
+        row = host.store.conn.execute("SELECT * FROM deliveries").fetchone()
+        assert (row["state"], row["attempts"]) == ("pending", attempt)
+        assert row["next_attempt_at"] - now == FIRST_RETRY_S * 2 ** (attempt - 1)  # 1 s, 2 s, 4 s
+        assert "ConnectError" in row["last_error"]
+        now = row["next_attempt_at"]
+    host.responder.deliver_due(created + host.settings.webhook_max_age_s)
+    assert host.store.conn.execute("SELECT state FROM deliveries").fetchone()[0] == "abandoned"
