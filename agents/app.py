@@ -54,7 +54,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
         web_port=web_port or settings.worker_web_port,
-        web_host="127.0.0.1",
+        web_host=settings.bind_host,
         producer_acks=-1,
         stream_wait_empty=True,
     )
@@ -62,10 +62,11 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     wiring = Wiring(app=app, settings=settings, metrics=metrics, topics={}, tables={})
     _declare_topics(wiring)
     _declare_tables(wiring)
-    from pcfx.agents import ingest, recompute  # noqa: PLC0415  (agents register on the app they are given)
+    from pcfx.agents import ingest, labels, recompute  # noqa: PLC0415  (agents register on the app they are given)
 
     ingest.register(wiring)
     recompute.register(wiring)
+    labels.register(wiring)
     return wiring
 
 

@@ -20,7 +20,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 
 import faust
@@ -31,11 +30,12 @@ from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
 from pcfx.agents.topics import ensure_buyer_topic
 from pcfx.metrics import Stage
 from pcfx.schemas.base import ContractModel
-from pcfx.schemas.models import ProductFootprint, ProductRecipe
+from pcfx.schemas.errors import RuleViolation
+from pcfx.schemas.models import DeadLetter, ProductFootprint, ProductRecipe
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement, Subscription, subscription_key
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import product_urn
-from pcfx.streams.intake import admit
+from pcfx.streams.intake import Admission, Origin, admit
 from pcfx.streams.labels import (
     ExpiryCheck,
     FootprintSeen,
@@ -84,12 +84,26 @@ def cancellation(key: bytes | None, timestamp_s: float) -> Subscription:
     return Subscription.model_validate({"buyerId": buyer, "productId": product, "active": False, "createdAt": created})
 
 
+async def track_known_topics(app: faust.App) -> None:
+    """Keep every topic the producer knows in its metadata before it sends to a topic created after start.
+
+    aiokafka's producer fetches metadata for all topics until it has to look one up by name (a topic
+    created later, such as a buyer's label topic); from then on it refreshes only the topics it looked up,
+    and the others drop out of its metadata. Faust places changelog records of ``use_partitioner`` tables
+    with that metadata and fails on a topic it no longer knows, so every known topic is tracked by name first.
+    """
+    client = app.producer._ensure_producer().client  # noqa: SLF001  (Faust exposes no public handle)
+    for name in client.cluster.topics():
+        await client.add_topic(name)
+
+
 def register(wiring: Wiring) -> None:
     """Declare the routing agents, ``issue_labels``, the expiry timer, and webhook delivery."""
     app, settings, metrics, topics = wiring.app, wiring.settings, wiring.metrics, wiring.topics
     label_inputs = topics["label-inputs"]
-    targets = app.Table("recipe_to_label_targets", partitions=1, key_type=str, value_type=bytes, value_serializer=RAW)
-    states = app.Table("product_to_labels", key_type=str, value_type=bytes, value_serializer=RAW)
+    schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer=RAW)
+    targets = app.Table("recipe_to_label_targets", partitions=1, schema=schema)  # on graph-updates: 1 partition
+    states = app.Table("product_to_labels", schema=schema)  # on label-inputs, keyed like it
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states)
     buyer_topics: dict[str, faust.TopicT] = {}
 
@@ -136,9 +150,10 @@ def register(wiring: Wiring) -> None:
                 raw = encode_model(cancellation(message.key, message.timestamp))
             else:
                 raw = message.value
-            admission = admit(cls, raw, origin_of(event), stage=f"route_{name}", now_ms=int(time.time() * 1000))
-            if admission.dead_letter is None and admission.model.key.encode() != message.key:
-                admission = _wrong_key(cls, raw, event, admission.model.key)
+            origin, stage = origin_of(event), f"route_{name}"
+            admission = admit(cls, raw, origin, stage=stage, now_ms=int(time.time() * 1000))
+            if admission.model is not None and admission.model.key.encode() != message.key:
+                admission = misfiled(cls, raw, origin, admission.model.key, stage)
             if admission.dead_letter is not None:
                 metrics.dead_letter(name, admission.error)
                 await dead_letters.send(key=message.key, value=encode_model(admission.dead_letter))
@@ -158,17 +173,20 @@ def register(wiring: Wiring) -> None:
         topic = buyer_topics.get(buyer)
         if topic is None:
             name = await asyncio.get_running_loop().run_in_executor(None, ensure_buyer_topic, settings, buyer)
+            await track_known_topics(app)
             topic = buyer_topics[buyer] = app.topic(name, key_serializer=RAW, value_serializer=RAW, partitions=1)
         return topic
 
-    async def send(product: str, out: LabelOutput, observe: Callable[[], None]) -> None:
+    async def send(product: str, out: LabelOutput, upstream_ms: int | None) -> None:
+        """Labels to ``labels`` and the buyer's topic, withdrawals as tombstones to both, then the statuses."""
         for sent in out.labels:
             label, value = sent.label, encode_model(sent.label)
             headers = {WEBHOOK_HEADER: sent.webhook_url.encode()} if sent.webhook_url else {}
             await topics["labels"].send(key=subscription_key(label.buyer_id, product).encode(), value=value, headers=headers)
             await (await buyer_topic(label.buyer_id)).send(key=product.encode(), value=value)
             metrics.carbon_labels.inc()
-            observe()
+            if upstream_ms is not None:
+                metrics.observe_end_to_end(Stage.LABEL, upstream_ms)
         for buyer in out.withdrawn:
             await topics["labels"].send(key=subscription_key(buyer, product).encode(), value=None)
             await (await buyer_topic(buyer)).send(key=product.encode(), value=None)
@@ -190,7 +208,7 @@ def register(wiring: Wiring) -> None:
             state, out = issue(state, product, label_event, datetime.now(timezone.utc))
             states[product] = state.model_dump_json().encode()
             upstream = label_event.published_ms if isinstance(label_event, FootprintSeen) else None
-            await send(product, out, lambda: upstream and metrics.observe_end_to_end(Stage.LABEL, upstream))
+            await send(product, out, upstream)
 
     @app.timer(settings.label_expiry_check_s, name="check_label_expiry")
     async def check_label_expiry() -> None:
@@ -205,16 +223,13 @@ def register(wiring: Wiring) -> None:
     webhooks.register(wiring)
 
 
-def _wrong_key(cls: type[ContractModel], raw: bytes, event: faust.types.EventT, wanted: str):  # type: ignore[no-untyped-def]
-    """A dead letter for a record filed under another record's key (compaction would mix the two up)."""
-    from pcfx.schemas.models import DeadLetter  # noqa: PLC0415
-
-    message = event.message
-    got = (message.key or b"").decode("utf-8", "replace")
-    error = ValueError(f"{cls.record_kind} filed under key {got!r}; its key must be {wanted!r}")
+def misfiled(cls: type[ContractModel], raw: bytes, origin: Origin, wanted: str, stage: str) -> Admission:
+    """A valid record filed under another record's key: dead-lettered, as compaction would mix the two up."""
+    got = (origin.key or b"").decode("utf-8", "replace")
+    error = RuleViolation("key", got, f"{cls.record_kind} filed under key {got!r}; its key must be {wanted!r}")
     letter = DeadLetter(
-        original_bytes=raw, source_topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key, error=f"{message.topic}[{message.partition}]@{message.offset}: {error}",
-        error_type="ContractError", failed_at=int(time.time() * 1000), stage=f"route_{cls.record_kind}s",
+        original_bytes=raw, source_topic=origin.topic, partition=origin.partition, offset=origin.offset,
+        key=origin.key, error=f"{origin.topic}[{origin.partition}]@{origin.offset}: key = {got!r}: {error}",
+        error_type=type(error).__name__, failed_at=int(time.time() * 1000), stage=stage,
     )
-    return type("Admission", (), {"dead_letter": letter, "error": error, "model": None})()
+    return Admission(dead_letter=letter, error=error)

@@ -98,6 +98,10 @@ SUBSCRIPTION_STATUS = TopicSpec(
     "subscription-status", "buyer id + product id", "SubscriptionStatus", FROM_SETTINGS, "compact", None,
     "The answer to each subscription: active, pending, rejected (with the reason) or cancelled.",
 )
+WEBHOOK_ATTEMPTS = TopicSpec(
+    "webhook-attempts", "buyer id + product id", "WebhookAttempt", FROM_SETTINGS, "delete", 7,
+    "Internal: outcomes of webhook POSTs, booked into the delivery table by the worker that owns the label.",
+)
 LABEL_INPUTS = TopicSpec(
     "label-inputs", "product URN", "ProductFootprint, ProductRecipe, Subscription or Entitlement (header pcfx-label-input)",
     FROM_SETTINGS, "delete", 7,
@@ -118,7 +122,7 @@ INBOUND_EVENTS = TopicSpec(
 INPUTS = (FOOTPRINTS, RECIPES, REQUESTS, SUBSCRIPTIONS, ENTITLEMENTS)
 CATALOGUE: tuple[TopicSpec, ...] = (
     FOOTPRINTS, RECIPES, GRAPH_UPDATES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, RESPONSES, INBOUND_EVENTS,
-    ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS,
+    ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS,
     *(dead_letter(spec) for spec in INPUTS),
 )
 BUYER_LABELS = TopicSpec(

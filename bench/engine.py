@@ -63,13 +63,10 @@ def dense_block_update(rng: np.random.Generator) -> dict:
     """(d): change one product's own emissions inside a 400-product dense cyclic block; time to settled."""
     graph = io_block(400, spectral_radius=0.5, seed=1)
     engine = loaded(graph)
-    order = np.argsort(graph.rows, kind="stable")
-    rows, cols, qs = graph.rows[order], graph.cols[order], graph.quantity[order]
-    starts = np.searchsorted(rows, np.arange(graph.n + 1))
     times, emitted = [], []
     for version in range(REPEATS):
         p = int(rng.integers(0, 400))
-        event = graph.event(p, cols[starts[p] : starts[p + 1]], qs[starts[p] : starts[p + 1]])
+        event = graph.event(p, *graph.lines(p))
         recipe: Recipe = event.recipe
         changed = UpsertRecipe(Recipe(recipe.product_id, recipe.declared_unit, 1.0, 1.0,
                                       {WEIGHT_FIELD: 1.0 + version}, 100.0, None, recipe.inputs))

@@ -31,13 +31,22 @@ class Graph:
     def product_id(self, p: int) -> str:
         return f"P{p:07d}"
 
+    def __post_init__(self) -> None:
+        """Sort the lines by consumer once and keep them compact (int32), so that big graphs stay small."""
+        order = np.argsort(self.rows, kind="stable")
+        self.rows, self.cols = self.rows[order].astype(np.int32), self.cols[order].astype(np.int32)
+        self.quantity = self.quantity[order]
+
+    def lines(self, p: int) -> tuple[np.ndarray, np.ndarray]:
+        """Inputs and quantities of product ``p``."""
+        first, last = np.searchsorted(self.rows, [p, p + 1])
+        return self.cols[first:last], self.quantity[first:last]
+
     def events(self, chunk: int = 50_000) -> Iterator[list[Event]]:
         """Upserts for every product in index order, ``chunk`` products per batch (built lazily)."""
-        order = np.argsort(self.rows, kind="stable")
-        rows, cols, quantity = self.rows[order], self.cols[order], self.quantity[order]
-        starts = np.searchsorted(rows, np.arange(self.n + 1))
+        starts = np.searchsorted(self.rows, np.arange(self.n + 1))
         for first in range(0, self.n, chunk):
-            yield [self.event(p, cols[starts[p] : starts[p + 1]], quantity[starts[p] : starts[p + 1]])
+            yield [self.event(p, self.cols[starts[p] : starts[p + 1]], self.quantity[starts[p] : starts[p + 1]])
                    for p in range(first, min(first + chunk, self.n))]
 
     def event(self, p: int, cols: np.ndarray, quantity: np.ndarray) -> Event:

@@ -52,7 +52,9 @@ class CsvError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Row:
+class CsvRow:
+    """One CSV row with its place in the file, so that every error names file, line and column."""
+
     path: Path
     line: int
     cells: dict[str, str]
@@ -75,13 +77,13 @@ class _Row:
         return value
 
 
-def _rows(path: Path, required: tuple[str, ...]) -> list[_Row]:
+def _rows(path: Path, required: tuple[str, ...]) -> list[CsvRow]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise CsvError(f"{path}: missing column(s) {', '.join(missing)}; the header must have {', '.join(required)}")
-        return [_Row(path, reader.line_num, row) for row in reader]
+        return [CsvRow(path, reader.line_num, row) for row in reader]
 
 
 def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[str, Leaf]]:
@@ -113,7 +115,7 @@ def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[s
     return events, leaves
 
 
-def _event(row: _Row, lines: list[Input] | None) -> Event:
+def _event(row: CsvRow, lines: list[Input] | None) -> Event:
     cells = row.cells
     dqr_cells = [row.number(c) if (cells.get(c) or "").strip() else None for c in _DQR_COLUMNS]
     dqr = None if all(v is None for v in dqr_cells) else tuple(5.0 if v is None else v for v in dqr_cells)

@@ -10,15 +10,21 @@ import click
 # name -> "module:attribute" of a click command. Keep sorted by name.
 COMMANDS: dict[str, str] = {
     "api": "pcfx.connectors.pact_api.api_cli:api",
+    "background": "pcfx.connectors.background_cli:background",
+    "bench": "pcfx.bench.bench_cli:bench",
     "clients": "pcfx.connectors.pact_api.clients_cli:clients",
     "compute": "pcfx.connectors.compute_cli:compute",
+    "entitle": "pcfx.connectors.subscribe_cli:entitle",
     "footprints": "pcfx.connectors.footprints_cli:footprints",
     "import": "pcfx.connectors.import_cli:import_csv",
     "kafka": "pcfx.ops.kafka_cli:kafka",
     "ops": "pcfx.ops.prometheus_cli:ops",
     "publish": "pcfx.connectors.publish_cli:publish",
+    "pull": "pcfx.connectors.pull_cli:pull",
     "settings": "pcfx.cli_settings:settings",
+    "subscribe": "pcfx.connectors.subscribe_cli:subscribe",
     "topics": "pcfx.agents.topics_cli:topics",
+    "watch": "pcfx.connectors.watch_cli:watch",
     "worker": "pcfx.agents.worker_cli:worker",
 }
 

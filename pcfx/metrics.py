@@ -150,6 +150,7 @@ class Metrics(NamedTuple):
     api_requests: Counter
     api_request_seconds: Histogram
     kafka_connected: Gauge
+    pull_attempts: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> "Metrics":
@@ -235,6 +236,12 @@ class Metrics(NamedTuple):
                 "pcfx_kafka_connected",
                 "1 if this process's last Kafka round trip succeeded, else 0.",
                 ["client"],
+                registry=r,
+            ),
+            pull_attempts=Counter(
+                "pcfx_pull_attempts_total",
+                "Rounds of the pull connector against a supplier's PACT host: ok, or failed (retried with backoff).",
+                ["outcome"],
                 registry=r,
             ),
         )

@@ -45,6 +45,10 @@ class Settings(BaseModel):
     store: str = Field(
         "memory://", description="Faust table store: `memory://`, or `rocksdb://` for tables larger than memory."
     )
+    bind_host: str = Field(
+        "127.0.0.1",
+        description="Interface the worker web server and /metrics endpoints bind to (0.0.0.0 in containers).",
+    )
     worker_web_port: int = Field(6066, description="Port of the worker's web server, which serves /metrics.")
     api_host: str = Field("127.0.0.1", description="Interface the PACT API binds to.")
     api_port: int = Field(8443, description="HTTPS port of the PACT v3 API (`pcfx api`).")
@@ -68,6 +72,9 @@ class Settings(BaseModel):
     webhook_max_age_s: int = Field(
         72 * 3600, description="How long a webhook delivery is retried before it is abandoned, in seconds (PACT: 72 h)."
     )
+    label_expiry_check_s: float = Field(
+        60.0, gt=0, description="How often the worker looks for carbon labels past their validity end, in seconds."
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
@@ -90,6 +97,10 @@ class Settings(BaseModel):
     def topic(self, name: str) -> str:
         """Full topic name for a logical name, e.g. ``topic("footprints")`` -> ``pcfx.footprints``."""
         return f"{self.topic_prefix}{name}"
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``PCFX_*`` variables, to start another pcfx process with the same configuration."""
+        return {ENV_PREFIX + name.upper(): str(getattr(self, name)) for name in type(self).model_fields}
 
     def env_table(self) -> list[tuple[str, str, str]]:
         """(variable, default, description) rows for the README table."""

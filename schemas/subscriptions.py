@@ -15,7 +15,7 @@ import re
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, StrictBool
+from pydantic import AfterValidator, Field, StrictBool, StrictInt
 
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.pact_types import NonEmptyString, UtcMillis
@@ -112,3 +112,15 @@ class SubscriptionStatus(ContractModel):
     state: SubscriptionState
     reason: NonEmptyString
     updated_at: UtcMillis
+
+
+class WebhookAttempt(ContractModel):
+    """How one POST of label ``version`` to its webhook went; the agent that owns the outbox books it."""
+
+    record_kind: ClassVar[str] = "webhook attempt"
+    label_keys: ClassVar[tuple[str, ...]] = ("version",)
+    avro_name: ClassVar[str] = "WebhookAttempt"
+
+    version: StrictInt = Field(ge=1)
+    delivered: StrictBool
+    attempted_at: UtcMillis

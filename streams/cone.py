@@ -48,6 +48,8 @@ class _Lines:
     coef: np.ndarray
 
     def subset(self, keep: np.ndarray) -> "_Lines":
+        if keep.all():
+            return self
         return _Lines(self.owner[keep], self.inputs[keep], self.inside[keep], self.coef[keep])
 
 
@@ -58,8 +60,9 @@ def evaluate_cone(
     local[nodes] = np.arange(nodes.size)
     try:
         positions, owner = row_entries(structure.q.indptr, nodes)
-        inputs = structure.q.indices[positions].astype(np.int64)
-        lines = _Lines(owner, inputs, local[inputs], structure.q.data[positions])
+        inputs = structure.q.indices[positions]
+        lines = _Lines(owner.astype(np.int32), inputs, local[inputs].astype(np.int32), structure.q.data[positions])
+        del positions, owner
         graph = local_consumers(structure.consumers, nodes, local)
     finally:
         local[nodes] = -1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
@@ -134,6 +134,7 @@ def derived_footprint(
     inputs: Sequence[DirectInput],
     drivers: Sequence[str],
     now: datetime,
+    sources: Sequence[dict[str, str]] = (),
 ) -> ProductFootprint:
     """The new Active footprint of a recipe product (validated: a result that breaks a PACT sign rule raises
     ``ContractError`` naming the field, and the caller holds the product in error instead of publishing)."""
@@ -156,6 +157,8 @@ def derived_footprint(
         "primaryDataShare": pds,
         "dqi": dqi,
     }
+    if sources:
+        pcf["secondaryEmissionFactorSources"] = list(sources)
     document = {
         "id": derived_id(product_id, previous_id, texts, pds + repr(sorted(dqi.items()))),
         "specVersion": SPEC_VERSION,
@@ -173,6 +176,19 @@ def derived_footprint(
     if previous_id is not None:
         document["precedingPfIds"] = [previous_id]
     return ProductFootprint.from_json(_json_ready(document))
+
+
+def secondary_sources(footprints: Iterable[ProductFootprint]) -> list[dict[str, str]]:
+    """The secondary emission-factor databases behind a product: the union of its direct inputs' lists.
+
+    Each input's own list already names everything upstream of it, so one hop gives the whole chain.
+    """
+    found = {
+        (source.name, source.version)
+        for footprint in footprints
+        for source in footprint.pcf.secondary_emission_factor_sources or ()
+    }
+    return [{"name": name, "version": version} for name, version in sorted(found)]
 
 
 def deprecated(footprint: ProductFootprint) -> ProductFootprint:

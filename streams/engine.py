@@ -27,7 +27,6 @@ import numpy as np
 from pcfx.streams.cone import ERROR, INCOMPLETE, Cone, evaluate_cone, field_bit
 from pcfx.streams.graph import (
     EMPTY,
-    Structure,
     build_structure,
     downstream,
     gather_ranges,
@@ -271,10 +270,11 @@ class Engine:
         t, edges = self._table, self._edges
         lengths = t.recipe_length[recipes]
         positions = gather_ranges(t.recipe_start[recipes], lengths)
-        owners = np.repeat(recipes, lengths)
-        sources = edges.source[positions].astype(np.int64)
+        owners = np.repeat(recipes.astype(np.int32), lengths)
+        sources = edges.source[positions]
         unit, amount, mass, available = t.declared(sources)
         factor = declared_units_per_quantity(edges.unit[positions].astype(np.int64), unit, amount, mass)
+        del unit, amount, mass
         usable = available & np.isfinite(factor)
         coef = np.where(usable, edges.quantity[positions] * np.where(usable, factor, 0.0), 0.0)
         return merge_duplicates(owners, sources, coef, usable)

@@ -53,7 +53,7 @@ class Structure:
     """Edge structure of the whole graph; rebuilt only when recipes are added, removed or rewired."""
 
     q: sp.csr_matrix
-    consumers: sp.csc_matrix  # same pattern as q; column i lists the consumers of i
+    consumers: sp.csc_matrix  # the pattern of q by column: column i lists the consumers of i
     labels: np.ndarray  # block of each product, numbered so that inputs come before consumers
     sizes: np.ndarray  # products per block
     order: np.ndarray  # every product, inputs first, each block contiguous
@@ -96,7 +96,8 @@ def build_structure(n: int, rows: np.ndarray, cols: np.ndarray, coef: np.ndarray
     """Structure from unique (row, col) entries sorted by row then col; explicit zeros are kept."""
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
     q = sp.csr_matrix((coef, cols.astype(np.int32), indptr), shape=(n, n))
-    consumers = q.tocsc()
+    pattern = sp.csr_matrix((np.ones(q.nnz, dtype=np.int8), q.indices, q.indptr), shape=(n, n))
+    consumers = pattern.tocsc()  # int8 data: only the pattern is used
     labels = inputs_first_labels(q, rows, cols)
     sizes = np.bincount(labels)
     order = np.lexsort((np.arange(n), labels))

@@ -1,5 +1,8 @@
 """Admission of raw Kafka records: decode, validate, and either accept the model or build its dead letter.
 
+Any failure, a bad record or a bug in pcfx, is dead-lettered: the agent never crashes on a record (a
+crashed Faust agent would skip it), and ``errorType`` tells the two apart.
+
 Pure: the agents hand in the bytes and where they came from, and send what comes back. Nothing is dropped:
 every record ends as exactly one accepted model or one :class:`DeadLetter` naming the record and field.
 """
@@ -7,10 +10,10 @@ every record ends as exactly one accepted model or one :class:`DeadLetter` namin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Generic, TypeVar
 
 from pcfx.schemas.base import ContractModel
-from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import DeadLetter
 from pcfx.streams.codec import DecodeError, decode_model
 
@@ -43,7 +46,7 @@ def admit(cls: type[M], raw: bytes | None, origin: Origin, *, stage: str, now_ms
         if raw is None:
             raise DecodeError("empty value (a tombstone): pcfx topics take no deletes by tombstone")
         return Admission(model=decode_model(cls, raw))
-    except (DecodeError, ContractError) as error:
+    except Exception as error:  # noqa: BLE001  (a bug must not lose the record either: it is dead-lettered too)
         letter = DeadLetter(
             original_bytes=raw or b"",
             source_topic=origin.topic,
@@ -52,7 +55,7 @@ def admit(cls: type[M], raw: bytes | None, origin: Origin, *, stage: str, now_ms
             key=origin.key,
             error=f"{origin.topic}[{origin.partition}]@{origin.offset}: {error}",
             error_type=type(error).__name__,
-            failed_at=now_ms,
+            failed_at=datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc),
             stage=stage,
         )
         return Admission(dead_letter=letter, error=error)

@@ -187,6 +187,23 @@ def expiry_due(state: ProductLabels, now: datetime) -> bool:
     )
 
 
+def recipe_targets(recipe: ProductRecipe, previous: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
+    """Where a recipe must go so every product it concerns sees it: its own products (certification) and
+    its inputs, including inputs the previous version listed and this one dropped (they lose a buyer).
+
+    ``previous`` is what the last call returned as remembered (``{"updated": ms, "targets": [...]}``).
+    Returns the product URNs to send to and what to remember; an older recipe arriving late goes nowhere
+    and changes nothing (remembered None).
+    """
+    updated_ms = int(recipe.updated.timestamp() * 1000)
+    if previous is not None and updated_ms < previous["updated"]:
+        return [], None
+    own = {product_urn(p) for p in recipe.product_ids}
+    current = sorted(own | {product_urn(line.product_id) for line in recipe.inputs})
+    old = previous["targets"] if previous is not None else []
+    return sorted(set(current) | set(old)), {"updated": updated_ms, "targets": current}
+
+
 def reverification_due(value: str, last_verified: str) -> bool:
     """|value - last verified| >= 10 % of |last verified|; from a verified 0, any other value is due."""
     current, verified = to_decimal(value), to_decimal(last_verified)

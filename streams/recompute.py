@@ -22,6 +22,7 @@ from pcfx.streams.derive import (
     product_urn,
     recipe_of,
     same_figures,
+    secondary_sources,
     status_of,
 )
 from pcfx.streams.engine import Engine
@@ -157,9 +158,11 @@ def _publish(
     """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
     recipe = _input(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, ProductRecipe)
-    inputs = [DirectInput(_pf_id_of(line.product_id, view, out), line.quantity, line.unit) for line in recipe.inputs]
+    used = [_footprint_of(line.product_id, view, out) for line in recipe.inputs]
+    inputs = [DirectInput(pf.id if pf else None, line.quantity, line.unit) for pf, line in zip(used, recipe.inputs)]
+    sources = secondary_sources(pf for pf in used if pf is not None)
     try:
-        footprint = derived_footprint(recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now)
+        footprint = derived_footprint(recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources)
     except ContractError as error:
         return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
     out.published[derived.product_id] = footprint
@@ -176,13 +179,13 @@ def _input(kind: str, product_id: str, view: TableView, out: StepOutput) -> Prod
     return out.inputs[key] if key in out.inputs else view.input(key)
 
 
-def _pf_id_of(product_id: str, view: TableView, out: StepOutput) -> str | None:
-    """The footprint id a recipe line uses now: the input's derived footprint, else its supplier footprint."""
+def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> ProductFootprint | None:
+    """The footprint a recipe line uses now: the input's derived footprint, else its supplier footprint."""
     made = out.published.get(product_id) or view.published(product_id)
     if made is not None:
-        return made.id
+        return made
     leaf = _input(LEAF, product_id, view, out)
-    return leaf.id if isinstance(leaf, ProductFootprint) else None
+    return leaf if isinstance(leaf, ProductFootprint) else None
 
 
 def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> None:

@@ -32,7 +32,7 @@ def api(rebuild: bool) -> None:
         host.rebuild()
         click.echo("pcfx api: read model cleared; replaying footprints and derived from the beginning")
     try:
-        start_metrics_server(settings.api_metrics_port)
+        start_metrics_server(settings.api_metrics_port, addr=settings.bind_host)
     except OSError as error:
         raise click.ClickException(f"port {settings.api_metrics_port} for /metrics is taken ({error}); "
                                    "set PCFX_API_METRICS_PORT") from error

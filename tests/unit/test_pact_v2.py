@@ -3,15 +3,14 @@ the field named. Expected values are written as the arithmetic a person checks b
 
 from __future__ import annotations
 
-from pact_reference import EXAMPLES
 import copy
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from pact_reference import EXAMPLES
 
 from pcfx.cli import main
 from pcfx.connectors.pact_v2 import footprint_from_pact, is_v2, v3_from_v2

@@ -225,3 +225,25 @@ def test_roll_up_math_imports_no_kafka_faust_or_avro():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
             assert not {n.split(".")[0] for n in names} & forbidden, path
+
+
+def test_only_the_downstream_cone_is_recomputed_and_values_never_rebuild_the_graph():
+    e = engine()
+    e.apply([leaf("steel", 2.0), leaf("glass", 1.0), recipe("door", 1.0, ("steel", 1)), recipe("car", 1.0, ("door", 4)),
+             recipe("window", 1.0, ("glass", 1))])
+    rebuilds, recomputed = e.stats.rebuilds, e.stats.recomputed
+    e.apply([leaf("steel", 3.0)])
+    assert e.stats.recomputed - recomputed == 3  # steel, door, car; not glass or window
+    e.apply([recipe("door", 1.0, ("steel", 2))])  # same inputs, new quantity
+    assert e.stats.rebuilds == rebuilds
+    e.apply([recipe("door", 1.0, ("steel", 2), ("glass", 1))])  # rewired
+    assert e.stats.rebuilds == rebuilds + 1
+
+
+def test_a_shock_to_most_of_the_graph_switches_to_the_whole_graph_solve():
+    e = Engine(full_recompute_share=0.5)
+    e.apply([leaf("steel", 2.0), recipe("door", 1.0, ("steel", 1)), recipe("car", 1.0, ("door", 4))])
+    before = e.stats.full_recomputes
+    out = by_id(e.apply([leaf("steel", 3.0)]))
+    assert e.stats.full_recomputes == before + 1
+    assert out["car"].values[EXCL] == 1.0 + 4 * (1.0 + 3.0)

@@ -1,0 +1,170 @@
+"""Webhook delivery: every label version a subscriber with a ``webhookUrl`` gets, as a PACT v3 PublishedEvent.
+
+    labels ─── queue_webhooks ──┐                       ┌── POST ──> the buyer's URL
+                                ├─> label_to_outbox ────┤  (timer retry_webhooks)
+    webhook-attempts ─ book_webhook_attempts ─┘        └── outcome ──> webhook-attempts
+
+``queue_webhooks`` reads ``labels`` (the URL rides along in the ``pcfx-webhook-url`` header that
+``issue_labels`` sets) and queues each new version in the table ``label_to_outbox`` (key buyer|product,
+backed by its changelog topic, so a restarted or replacing worker finds every undelivered version). The
+timer POSTs what is due, oldest version first, one POST in flight per label, and publishes the outcome to
+``webhook-attempts`` under the same key; ``book_webhook_attempts`` books it (delivered, or the next try
+after the backoff of :mod:`pcfx.streams.delivery`). Only agents write the table, each within the event
+that changed it: ``labels`` and ``webhook-attempts`` share keys and partition counts, so a label's outbox
+lives in one partition whichever topic the change came from. Each outbox records that partition, and a
+worker only POSTs for ``labels`` partitions it actively owns (standby copies stay quiet).
+
+At most once per version, with one window: a worker that dies after the receiver accepted a POST but
+before its outcome reached Kafka sends that version again after restart, with the same CloudEvent id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import faust
+import httpx
+
+from pcfx.agents.app import RAW, Wiring
+from pcfx.metrics import Outcome
+from pcfx.schemas.models import CarbonLabel
+from pcfx.schemas.subscriptions import WebhookAttempt
+from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model, encode_model
+from pcfx.streams.delivery import Outbox, Pending, due, enqueue, record_attempt
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_HEADER = "pcfx-webhook-url"
+TICK_S = 0.25  # how often due deliveries are looked for, in seconds
+POST_TIMEOUT_S = 10.0  # longest one POST may take, in seconds
+RESCAN_S = 30.0  # how often the queues are looked up in the table again, as a safety net, in seconds
+CLOUDEVENTS_JSON = "application/cloudevents+json"
+EMPTY_QUEUE = b'"queue":[]'  # how an outbox with nothing to send reads in its JSON text
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def event_source(settings: Settings) -> str:
+    """The CloudEvent ``source``: the base URL of this exchange's PACT API."""
+    from pcfx.connectors.pact_api.host import public_base  # noqa: PLC0415  (starlette only where needed)
+
+    return public_base(settings)
+
+
+async def post(client: httpx.AsyncClient, pending: Pending) -> bool:
+    """One attempt: True if the receiver answered 2xx."""
+    body = json.dumps(pending.event, ensure_ascii=False).encode()
+    try:
+        response = await client.post(pending.url, content=body, headers={"content-type": CLOUDEVENTS_JSON})
+    except httpx.HTTPError as error:
+        log.warning("webhook %s, event %s (v%d): %r", pending.url, pending.event["id"], pending.version, error)
+        return False
+    if not response.is_success:
+        log.warning("webhook %s, event %s (v%d): HTTP %d", pending.url, pending.event["id"], pending.version, response.status_code)
+    return response.is_success
+
+
+def register(wiring: Wiring) -> None:
+    """Declare the two delivery agents and the timer that POSTs."""
+    app, settings, metrics = wiring.app, wiring.settings, wiring.metrics
+    attempts_topic = wiring.topics["webhook-attempts"]
+    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer=RAW, value_serializer=RAW)
+    outboxes = app.Table("label_to_outbox", schema=schema)
+    wiring.tables["label_to_outbox"] = outboxes
+    waiting: set[bytes] = set()  # keys with queued versions on this worker
+    in_flight: dict[bytes, int] = {}  # key -> version POSTed whose outcome is not booked yet
+    scanned: dict[str, Any] = {}  # the labels partitions owned when ``waiting`` was last rebuilt, and when
+    source = event_source(settings)
+
+    def load(key: bytes) -> Outbox | None:
+        raw = outboxes.get(key)
+        return None if raw is None else Outbox.model_validate_json(raw)
+
+    def save(key: bytes, outbox: Outbox) -> None:
+        outboxes[key] = outbox.model_dump_json().encode()
+        if outbox.queue:
+            waiting.add(key)
+        else:
+            waiting.discard(key)
+
+    @app.agent(wiring.topics["labels"], name="queue_webhooks")
+    async def queue_webhooks(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            url = dict(message.headers or ()).get(WEBHOOK_HEADER)
+            outbox = load(message.key)
+            if message.value is None:  # access withdrawn: nothing more goes to this buyer
+                if outbox is not None and outbox.queue:
+                    save(message.key, outbox.model_copy(update={"queue": []}))
+                continue
+            if url is None:
+                continue
+            outbox = outbox or Outbox(partition=message.partition)
+            if enqueue(outbox, decode_model(CarbonLabel, message.value), bytes(url).decode(), source, now_ms()):
+                save(message.key, outbox)
+
+    @app.agent(attempts_topic, name="book_webhook_attempts")
+    async def book_webhook_attempts(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            key, attempt = event.message.key, decode_model(WebhookAttempt, event.message.value)
+            in_flight.pop(key, None)
+            outbox = load(key)
+            if outbox is None or not outbox.queue or outbox.queue[0].version != attempt.version:
+                continue  # booked before (a replay), or the queue was dropped meanwhile
+            at_ms = int(attempt.attempted_at.timestamp() * 1000)
+            pending = outbox.queue[0]
+            outcome, number = record_attempt(outbox, attempt.delivered, at_ms, settings.webhook_max_age_s)
+            save(key, outbox)
+            metrics.observe_delivery(outcome, number)
+            if outcome is Outcome.ABANDONED:
+                log.error("webhook %s: event %s abandoned after %d attempts", pending.url, pending.event["id"], number)
+
+    async def attempt(client: httpx.AsyncClient, key: bytes, pending: Pending) -> None:
+        """POST one version and publish the outcome; until it is booked, the label has a POST in flight."""
+        in_flight[key] = pending.version
+        delivered = await post(client, pending)
+        outcome = WebhookAttempt(version=pending.version, delivered=delivered, attempted_at=datetime.now(timezone.utc))
+        try:
+            await attempts_topic.send(key=key, value=encode_model(outcome))
+        except Exception:  # Kafka away: the version stays queued and is POSTed again (same event id)
+            in_flight.pop(key, None)
+            log.exception("webhook outcome for event %s not recorded; the version will be sent again", pending.event["id"])
+
+    def owned() -> frozenset[int]:
+        topic = settings.topic("labels")
+        return frozenset(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic)
+
+    def rescan(partitions: frozenset[int]) -> None:
+        """Rebuild ``waiting`` from the table (cheap: an empty queue is a fixed piece of text)."""
+        waiting.clear()
+        waiting.update(key for key, raw in outboxes.items() if raw and EMPTY_QUEUE not in raw)
+        scanned.update(partitions=partitions, at=time.monotonic())
+
+    def due_now(partitions: frozenset[int]) -> list[tuple[bytes, Pending]]:
+        found, now = [], now_ms()
+        for key in list(waiting):
+            outbox = load(key)
+            pending = None if outbox is None or outbox.partition not in partitions else due(outbox, now)
+            if pending is not None and key not in in_flight:
+                found.append((key, pending))
+        return found
+
+    @app.timer(TICK_S, name="retry_webhooks")
+    async def retry_webhooks() -> None:
+        if app.rebalancing or app.in_recovery:  # the table is being restored: its queues are not final
+            return
+        partitions = owned()
+        if scanned.get("partitions") != partitions or time.monotonic() - scanned["at"] > RESCAN_S:
+            rescan(partitions)
+        work = due_now(partitions)
+        if work:
+            async with httpx.AsyncClient(timeout=POST_TIMEOUT_S) as client:
+                await asyncio.gather(*(attempt(client, key, pending) for key, pending in work))

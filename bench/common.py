@@ -1,0 +1,231 @@
+"""Plumbing shared by the benchmark suite: repeats and medians, machine facts, the JSON report and its
+one-line summary, scratch topics on the real broker, and benchmark worker processes.
+
+Every benchmark measures its baseline in the same run, on the same machine, and reports pcfx as a ratio to
+it: these machines are shared and noisy, so absolute figures from different runs do not compare.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+
+from pcfx.agents.topics import admin_client, create_topics
+from pcfx.connectors.kafka_io import end_offsets
+from pcfx.ops.kafka import free_port, libs_dir, resolve_jars
+from pcfx.settings import Settings
+
+REPEATS = 5  # every figure is the median of at least this many runs
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Run:
+    """One ``pcfx bench`` invocation: the user's settings, the size, and the results so far (later
+    benchmarks read earlier ones, e.g. B2 loads the broker at a share of B4's maximum)."""
+
+    settings: Settings
+    quick: bool
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def size(self, quick: int, full: int) -> int:
+        return quick if self.quick else full
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """Nearest-rank percentile: the smallest value with at least ``share`` of the values at or below it."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * share // 1))  # ceil without floats drifting
+    return float(ordered[int(rank) - 1])
+
+
+def repeated(measure: Callable[[int], dict[str, float]], times: int = REPEATS) -> dict[str, Any]:
+    """Run ``measure(repeat)`` ``times`` times; the median of every figure, and every run's figures."""
+    runs = [measure(index) for index in range(times)]
+    return {"median": {key: median([run[key] for run in runs]) for key in runs[0]}, "runs": runs}
+
+
+def machine(settings: Settings) -> dict[str, Any]:
+    """Where and when the figures were taken."""
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "memory_gib": round(_meminfo_kib("MemTotal") / 2**20, 1),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "kafka": _kafka_version(settings),
+        **{name: _version(name) for name in ("faust-streaming", "aiokafka", "kafka-python", "fastavro", "avro")},
+    }
+
+
+def _meminfo_kib(name: str) -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _kafka_version(settings: Settings) -> str:
+    jars = sorted(libs_dir(settings).glob("kafka-clients-*.jar"))
+    return jars[0].stem.removeprefix("kafka-clients-") if jars else "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def report(name: str, run: Run, result: dict[str, Any], summary: str) -> dict[str, Any]:
+    """Print the benchmark's JSON document, then its one-line summary (``<name>: ...``); return the document."""
+    document = {"benchmark": name, "quick": run.quick, "machine": machine(run.settings), **result}
+    print(json.dumps(document, indent=2), flush=True)
+    print(f"{name}: {summary}", flush=True)
+    run.results[name] = document
+    return document
+
+
+def kafka_classpath(settings: Settings) -> str:
+    """Class path of the Kafka jars (broker and tools), resolved with Maven on first use."""
+    return str(resolve_jars(libs_dir(settings)) / "*")
+
+
+@contextmanager
+def scratch(run: Run, tag: str, **overrides: Any) -> Iterator[Settings]:
+    """Settings with their own topic prefix, app id, data dir and web port; every catalogue topic is created,
+    and the topics and data dir are deleted afterwards. The Kafka jars stay where the user's settings have them."""
+    prefix = f"bench-{tag}-{uuid.uuid4().hex[:8]}."
+    folder = Path(tempfile.mkdtemp(prefix=f"pcfx-bench-{tag}-"))
+    settings = run.settings.model_copy(update={
+        "topic_prefix": prefix, "app_id": f"{prefix}app", "data_dir": folder, "kafka_libs": str(libs_dir(run.settings)),
+        "worker_web_port": free_port(), **overrides,
+    })
+    create_topics(settings)
+    try:
+        yield settings
+    finally:
+        _delete_topics(settings)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _delete_topics(settings: Settings) -> None:
+    with admin_client(settings) as admin:
+        mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
+        if mine:
+            admin.delete_topics(mine, raise_errors=False)
+
+
+def start_worker(settings: Settings, *options: str) -> subprocess.Popen:
+    """A worker process (:mod:`pcfx.bench.worker_child`) on ``settings``; its log is ``<data dir>/worker.log``."""
+    env = {**os.environ, **settings.to_env()}
+    command = [sys.executable, "-m", "pcfx.bench.worker_child", "--web-port", str(settings.worker_web_port), *options]
+    with (settings.data_dir / "worker.log").open("ab") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if the process has not ended after :data:`STOP_TIMEOUT_S`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def worker(settings: Settings, *options: str) -> Iterator[subprocess.Popen]:
+    process = start_worker(settings, *options)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def behind(settings: Settings, names: Sequence[str]) -> int:
+    """Records of the logical topics ``names`` the worker's consumer group has not committed yet."""
+    ends = {tp: end for tp, end in end_offsets(settings, [settings.topic(n) for n in names]).items() if end > 0}
+    if not ends:
+        return 0
+    with admin_client(settings) as admin:
+        done = admin.list_group_offsets({settings.app_id: list(ends)}).get(settings.app_id, {})
+    return sum(end - max(done[tp].offset, 0) if tp in done else end for tp, end in ends.items())
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout_s: float, pause_s: float = 0.1) -> Any:
+    """Poll ``condition`` until it is truthy and return its value; ``TimeoutError`` names ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"benchmark gave up after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(pause_s)
+
+
+def drain(settings: Settings, names: Sequence[str], timeout_s: float) -> None:
+    """Wait until the worker has committed everything on ``names`` (stage by stage, in the order given)."""
+    for name in names:
+        wait_until(lambda: behind(settings, [name]) == 0, f"the worker to catch up on {name}", timeout_s, 0.2)
+
+
+def read_since(settings: Settings, name: str, since: dict[TopicPartition, int]) -> list[Any]:
+    """Every record of logical topic ``name`` from offsets ``since`` (missing partitions: from 0) to its
+    end at the time of the call, as kafka-python ``ConsumerRecord``s."""
+    ends = {tp: end for tp, end in end_offsets(settings, [settings.topic(name)]).items() if end > since.get(tp, 0)}
+    records: list[Any] = []
+    if not ends:
+        return records
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
+                             max_partition_fetch_bytes=8 * 2**20)
+    try:
+        consumer.assign(list(ends))
+        for tp in ends:
+            consumer.seek(tp, since.get(tp, 0))
+        while ends:
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                records += [r for r in batch if r.offset < ends.get(tp, 0)]
+                if consumer.position(tp) >= ends.get(tp, 0):
+                    ends.pop(tp, None)
+    finally:
+        consumer.close()
+    return records

@@ -1,0 +1,96 @@
+"""The Faust rungs of the B4 overhead ladder, one process per run (started by :mod:`pcfx.bench.b4_overhead`).
+
+``b``: a Faust agent consuming the ``footprints`` topic and decoding every record (bytes -> validated
+``ProductFootprint``, as the validating agent does). ``c``: the same, plus a write of each record to an
+in-memory table backed by a changelog topic. ``d``: ``c`` on the RocksDB store. ``replay``: start the
+``c`` app again and time how fast the table is rebuilt from its changelog.
+
+Each writes ``{"seconds": ..., "records": ...}`` to ``--out`` once ``--count`` records were handled, timed
+from the first record (or the first table entry) to the last, so start-up and group joins do not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from pathlib import Path
+
+import faust
+
+from pcfx.schemas.models import ProductFootprint
+from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model
+
+RAW = "raw"
+
+
+def build(settings: Settings, options: argparse.Namespace, finish) -> tuple[faust.App, faust.types.TableT | None]:
+    """The rung's app; ``finish`` is called once per record the agent handles."""
+    store = "rocksdb://" if options.rung == "d" else "memory://"
+    app = faust.App(options.app_id, broker=f"kafka://{settings.bootstrap_servers}", store=store,
+                    datadir=str(settings.data_dir / options.app_id), topic_partitions=options.partitions,
+                    consumer_auto_offset_reset="earliest", broker_commit_interval=0.5, producer_acks=-1,
+                    web_enabled=False)
+    topic = app.topic(settings.topic("footprints"), key_serializer=RAW, value_serializer=RAW, partitions=options.partitions)
+    table = None
+    if options.rung != "b":
+        schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer=RAW)
+        table = app.Table("footprint_by_key", partitions=options.partitions, schema=schema)
+
+    @app.agent(topic, name="consume_footprints")
+    async def consume_footprints(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            decode_model(ProductFootprint, event.message.value)
+            if table is not None:
+                table[event.message.key.decode()] = event.message.value
+            finish()
+
+    return app, table
+
+
+def finisher(out: Path, count: int):
+    """A callable to call once per record; on the ``count``-th it writes the elapsed time to ``out``."""
+    state = {"seen": 0, "first": 0.0}
+
+    def tick() -> None:
+        if state["seen"] == 0:
+            state["first"] = time.perf_counter()
+        state["seen"] += 1
+        if state["seen"] == count:
+            out.write_text(json.dumps({"seconds": time.perf_counter() - state["first"], "records": count}))
+
+    return tick
+
+
+def watch_replay(table: faust.types.TableT, out: Path, count: int) -> None:
+    """Poll the table's size every millisecond until it holds ``count`` entries (restored from the changelog)."""
+    first = None
+    while len(table) < count:
+        if first is None and len(table) > 0:
+            first = time.perf_counter()
+        time.sleep(0.001)
+    out.write_text(json.dumps({"seconds": time.perf_counter() - (first or time.perf_counter()), "records": count}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rung", choices=["b", "c", "d", "replay"])
+    parser.add_argument("--app-id", required=True)
+    parser.add_argument("--partitions", type=int, required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    options = parser.parse_args()
+    from faust.worker import Worker  # noqa: PLC0415
+
+    if options.rung == "replay":  # the agent has nothing new to read; only the table counts
+        app, table = build(Settings.from_env(), options, lambda: None)
+        threading.Thread(target=watch_replay, args=(table, options.out, options.count), daemon=True).start()
+    else:
+        app, _ = build(Settings.from_env(), options, finisher(options.out, options.count))
+    Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The buyer's side of the exchange: subscribe to products' carbon labels and hear the exchange's answer;
+and the supplier's grant of access. ``pcfx subscribe``, ``pcfx entitle``, ``pcfx watch`` and the API use it.
+
+A buyer is its company URN. A product is a URN; a pcfx recipe product may be named by its plain id
+(``0042`` means ``urn:pcfx:product:0042``). Everything is validated before anything is published.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from kafka import KafkaConsumer, TopicPartition
+
+from pcfx.connectors.kafka_io import POLL_MS, end_offsets, producer
+from pcfx.schemas.base import ContractModel
+from pcfx.schemas.errors import ContractError
+from pcfx.schemas.subscriptions import Entitlement, Subscription, SubscriptionStatus
+from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model, encode_model
+from pcfx.streams.derive import product_urn
+
+URN_START = "urn:"
+M = TypeVar("M", bound=ContractModel)
+
+
+class RequestError(ValueError):
+    """A subscription or grant request that cannot be published; the message is one line for a person."""
+
+
+def as_product_urn(text: str) -> str:
+    """A product URN from a URN or a pcfx product id; an empty id is an error."""
+    text = text.strip()
+    if not text:
+        raise RequestError("a product id is empty: give a product URN, or a pcfx product id such as 0042")
+    return text if text[: len(URN_START)].lower() == URN_START else product_urn(text)
+
+
+def subscriptions_for(buyer: str, products: Iterable[str], webhook: str | None = None, *, active: bool = True,
+                      now: datetime | None = None) -> list[Subscription]:
+    """One validated subscription per product, or :class:`RequestError` naming the first bad field."""
+    buyer = buyer.strip()
+    if not buyer:
+        raise RequestError("the buyer is empty: give the buyer's company URN, e.g. urn:pact:oem.example:company-id:1")
+    urns = [as_product_urn(product) for product in products]
+    if not urns:
+        raise RequestError("no product: name at least one product URN")
+    created = now or datetime.now(timezone.utc)
+    return [_valid(Subscription, {"buyerId": buyer, "productId": urn, "webhookUrl": webhook, "active": active,
+                                  "createdAt": created}) for urn in dict.fromkeys(urns)]
+
+
+def entitlement_for(supplier: str, buyer: str, product: str, *, granted: bool = True,
+                    now: datetime | None = None) -> Entitlement:
+    """A validated grant (or withholding) of one product to one buyer."""
+    created = now or datetime.now(timezone.utc)
+    return _valid(Entitlement, {"supplierCompanyId": supplier.strip(), "buyerId": buyer.strip(),
+                                "productId": as_product_urn(product), "granted": granted, "createdAt": created})
+
+
+def _valid(cls: type[M], fields: dict[str, Any]) -> M:
+    try:
+        return cls.from_json({name: value for name, value in fields.items() if value is not None})
+    except ContractError as error:
+        raise RequestError(str(error)) from None
+
+
+class BuyerClient:
+    """Publishes subscriptions and grants (acks=all: a returned call is on Kafka) and reads the answers."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self._producer = producer(self.settings)
+
+    def __enter__(self) -> BuyerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._producer.close()
+
+    def subscribe(self, subscriptions: list[Subscription]) -> None:
+        """Publish subscriptions to ``subscriptions``, keyed ``<buyer>|<product>``."""
+        topic = self.settings.topic("subscriptions")
+        for subscription in subscriptions:
+            self._producer.send(topic, key=subscription.key.encode(), value=encode_model(subscription))
+        self._producer.flush()
+
+    def entitle(self, entitlement: Entitlement) -> None:
+        """Publish a grant to ``entitlements``, keyed ``<supplier>|<buyer>|<product>``."""
+        self._producer.send(self.settings.topic("entitlements"), key=entitlement.key.encode(), value=encode_model(entitlement))
+        self._producer.flush()
+
+    def status_offsets(self) -> dict[TopicPartition, int]:
+        """Where ``subscription-status`` ends now: answers to what is published next come after it."""
+        return end_offsets(self.settings, [self.settings.topic("subscription-status")])
+
+    def answers(
+        self, subscriptions: list[Subscription], since: dict[TopicPartition, int], timeout_s: float
+    ) -> dict[str, SubscriptionStatus]:
+        """The exchange's answer to each subscription (by key), read after ``since``; those that got none
+        within ``timeout_s`` seconds are missing from the result."""
+        wanted = {s.key for s in subscriptions}
+        found: dict[str, SubscriptionStatus] = {}
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap_servers, enable_auto_commit=False)
+        try:
+            consumer.assign(list(since))
+            for tp, offset in since.items():
+                consumer.seek(tp, offset)
+            deadline = time.monotonic() + timeout_s
+            while len(found) < len(wanted) and time.monotonic() < deadline:
+                for records in consumer.poll(timeout_ms=POLL_MS).values():
+                    for record in records:
+                        key = (record.key or b"").decode("utf-8", "replace")
+                        if key in wanted and record.value is not None:
+                            found[key] = decode_model(SubscriptionStatus, record.value)
+        finally:
+            consumer.close()
+        return found
+

@@ -1,0 +1,129 @@
+"""The recompute step without Kafka: supplier footprints and recipes in, PACT footprints and statuses out."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta, timezone
+
+from pcfx.schemas.models import ProductFootprint, ProductRecipe
+from pcfx.schemas.samples import FOOTPRINT
+from pcfx.streams.engine import Engine
+from pcfx.streams.recompute import StepOutput, TableView, Update, recompute
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+STEEL = "urn:gtin:4000000000001"
+
+
+def supplier_footprint(pf_id: str, value: str, created: datetime, sources: list[dict] | None = None) -> ProductFootprint:
+    document = copy.deepcopy(FOOTPRINT)
+    document.update(id=pf_id, productIds=[STEEL], created=created.isoformat())
+    document["pcf"].update(
+        declaredUnitOfMeasurement="kilogram", declaredUnitAmount="1", productMassPerDeclaredUnit="1",
+        pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value,
+        primaryDataShare="50", dqi={"technologicalDQR": "2", "geographicalDQR": "2", "temporalDQR": "2"},
+    )
+    document["pcf"].pop("packagingGhgEmissions", None)
+    if sources:
+        document["pcf"]["secondaryEmissionFactorSources"] = sources
+    return ProductFootprint.from_json(document)
+
+
+def frame_recipe(kg_of_steel: str = "3") -> ProductRecipe:
+    return ProductRecipe.from_json({
+        "productIds": ["frame-0042"], "companyName": "Nanjing Frames", "companyIds": ["urn:pcfx:company:nj-frames"],
+        "productNameCompany": "E-bike frame", "declaredUnitOfMeasurement": "piece", "declaredUnitAmount": "1",
+        "productMassPerDeclaredUnit": "3", "ownEmissions": {"pcfExcludingBiogenicUptake": "1.5"},
+        "referencePeriodStart": "2025-01-01T00:00:00Z", "referencePeriodEnd": "2026-01-01T00:00:00Z",
+        "inputs": [{"productId": STEEL, "quantity": kg_of_steel, "unit": "kilogram"}],
+        "updated": "2025-06-01T00:00:00Z",
+    })
+
+
+class Tables:
+    """A dict-backed stand-in for the agent's tables, updated from each step's output like the agent does."""
+
+    def __init__(self) -> None:
+        self.inputs: dict = {}
+        self.published: dict = {}
+        self.requested: dict = {}
+
+    def view(self) -> TableView:
+        return TableView(input=self.inputs.get, published=self.published.get, requested=self.requested.__contains__)
+
+    def write(self, out: StepOutput) -> None:
+        for key, model in out.inputs.items():
+            self.inputs.pop(key, None) if model is None else self.inputs.__setitem__(key, model)
+        self.published.update(out.published)
+        self.requested.update(out.requested)
+
+
+def step(engine: Engine, tables: Tables, *updates: Update) -> StepOutput:
+    out = recompute(engine, list(updates), tables.view(), NOW)
+    tables.write(out)
+    return out
+
+
+def test_a_product_is_its_own_emissions_plus_its_inputs() -> None:
+    engine, tables = Engine(), Tables()
+    steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2))
+    [frame] = out.footprints
+    assert float(frame.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 3 * 2
+    # own data has no PDS (counts 0 %), steel's 6 kgCO2e carry 50 %: 6 * 50 / 7.5
+    assert float(frame.pcf.primary_data_share) == 6 * 50 / 7.5
+    assert frame.product_ids == ["urn:pcfx:product:frame-0042"]
+    lines = frame.extensions[0].data["directInputs"]
+    assert lines == [{"pfId": steel.id, "quantity": "3", "unit": "kilogram"}]
+    assert [s.state for s in out.statuses] == ["complete"]
+
+
+def test_an_upstream_change_deprecates_the_previous_footprint_and_names_the_driver() -> None:
+    engine, tables = Engine(), Tables()
+    old = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    first = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", old, 2))
+    new = supplier_footprint("22222222-2222-4222-8222-222222222222", "1.8", NOW + timedelta(days=1))
+    out = step(engine, tables, Update(f"leaf:{STEEL}", new, 3))
+    active, retired = out.footprints
+    assert float(active.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 3 * 1.8
+    assert active.preceding_pf_ids == [first.footprints[0].id]
+    assert new.id in active.comment
+    assert (retired.id, retired.status) == (first.footprints[0].id, "Deprecated")
+
+
+def test_an_unchanged_result_publishes_nothing() -> None:
+    engine, tables = Engine(), Tables()
+    steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2))
+    again = step(engine, tables, Update(f"leaf:{STEEL}", steel, 3), Update("recipe:frame-0042", frame_recipe(), 4))
+    assert again.footprints == [] and again.statuses == []
+
+
+def test_a_missing_input_holds_the_product_and_requests_it_once() -> None:
+    engine, tables = Engine(), Tables()
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1))
+    assert out.footprints == []
+    [status] = out.statuses
+    assert (status.state, status.coverage, status.missing) == ("incomplete", "0.0", [STEEL])
+    [request] = out.requested.values()
+    assert request.product_id == [STEEL]
+    steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    done = step(engine, tables, Update(f"leaf:{STEEL}", steel, 2))
+    assert [s.state for s in done.statuses] == ["complete"] and done.requested == {}
+
+
+def test_an_older_footprint_arriving_late_changes_nothing() -> None:
+    engine, tables = Engine(), Tables()
+    new = supplier_footprint("22222222-2222-4222-8222-222222222222", "1.8", NOW + timedelta(days=1))
+    old = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", new, 2))
+    late = step(engine, tables, Update(f"leaf:{STEEL}", old, 3))
+    assert late.footprints == []
+
+
+def test_database_sources_are_carried_downstream() -> None:
+    engine, tables = Engine(), Tables()
+    grid = [{"name": "CN-JS provincial PCF database (SAMPLE)", "version": "2025.1"}]
+    steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW, sources=grid)
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2))
+    sources = out.footprints[0].pcf.secondary_emission_factor_sources
+    assert [(s.name, s.version) for s in sources] == [(grid[0]["name"], "2025.1")]

@@ -1,0 +1,285 @@
+"""Labels end to end on the real broker, through real ``pcfx worker`` processes and a real HTTP receiver.
+
+The chain: Anhui Ore (tier 3) sells ore to Jiangsu Steel (tier 2), whose steel goes into Wuxi Frames'
+frame (tier 1). Wuxi Frames, the buyer, subscribes to the steel it buys:
+
+    ore   = 2 kgCO2e/kg, later 3
+    steel = 0.5 own + 1.5 kg ore  -> 0.5 + 1.5 x 2 = 3.5, then 0.5 + 1.5 x 3 = 5
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+from click.testing import CliRunner
+from kafka import KafkaProducer
+from workers import start_worker, stop_worker
+
+from pcfx.agents.topics import admin_client, buyer_topic_name
+from pcfx.cli import main
+from pcfx.connectors.kafka_io import read_to_end, settle
+from pcfx.connectors.label_svg import render_label_svg
+from pcfx.connectors.supplier import SupplierClient
+from pcfx.ops.kafka import free_port
+from pcfx.schemas.models import CarbonLabel, DeadLetter
+from pcfx.schemas.samples import FOOTPRINT, RECIPE
+from pcfx.schemas.subscriptions import Subscription
+from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model, encode_model
+
+T = TypeVar("T")
+ORE_CO = "urn:pact:ore.example:company-id:3"
+STEEL_CO = "urn:pact:steel.example:company-id:2"
+FRAMES_CO = "urn:pact:frames.example:company-id:1"  # the buyer
+ORE = "urn:pact:ore.example:product-id:ore-1"
+STEEL = "urn:pcfx:product:steel-1"
+WAIT_S = 90.0
+
+
+def footprint(product: str, value: str, *, created: str, company: str = ORE_CO, preceding: str | None = None,
+              validity_end: datetime | None = None) -> dict[str, Any]:
+    document = copy.deepcopy(FOOTPRINT)
+    document.update(id=str(uuid.uuid4()), created=created, companyName="Anhui Ore", companyIds=[company], productIds=[product])
+    document["pcf"].update(pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value)
+    if preceding:
+        document["precedingPfIds"] = [preceding]
+    if validity_end is not None:
+        reference_end = validity_end - timedelta(days=1)
+        document["pcf"].update(referencePeriodStart=_iso(reference_end - timedelta(days=365)), referencePeriodEnd=_iso(reference_end))
+        document.update(validityPeriodStart=_iso(reference_end), validityPeriodEnd=_iso(validity_end))
+    return document
+
+
+def recipe(product: str, company: str, name: str, own: str, input_product: str, quantity: str) -> dict[str, Any]:
+    document = copy.deepcopy(RECIPE)
+    document.update(recipeId=product, productIds=[product], companyName=name, companyIds=[company],
+                    productNameCompany=name + " product", declaredUnitOfMeasurement="kilogram",
+                    ownEmissions={"pcfExcludingBiogenicUptake": own, "fossilGhgEmissions": own},
+                    inputs=[{"productId": input_product, "quantity": quantity, "unit": "kilogram"}])
+    document.pop("categoryRuleId")
+    document["certificateNumber"] = "CN-JS-2025-0001"
+    return document
+
+
+def publish_chain(settings: Settings) -> str:
+    """Ore v1, the steel recipe and the frame recipe; returns ore v1's footprint id."""
+    ore = footprint(ORE, "2", created="2025-01-10T00:00:00Z")
+    with SupplierClient(settings) as supplier:
+        supplier.publish(ore)
+        supplier.publish_recipes([
+            recipe("steel-1", STEEL_CO, "Jiangsu Steel", "0.5", ORE, "1.5"),
+            recipe("frame-1", FRAMES_CO, "Wuxi Frames", "1", "steel-1", "4"),
+        ])
+    return ore["id"]
+
+
+def update_ore(settings: Settings, previous: str, value: str, created: str) -> str:
+    ore = footprint(ORE, value, created=created, preceding=previous)
+    with SupplierClient(settings) as supplier:
+        supplier.publish(ore)
+    return ore["id"]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def wait_for(check: Callable[[], T | None], what: str, timeout_s: float = WAIT_S) -> T:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+def buyer_labels(settings: Settings, buyer: str = FRAMES_CO) -> dict[str, list[CarbonLabel | None]]:
+    """Every record of the buyer's topic, per product, in order (None for a withdrawal)."""
+    topic = settings.topic(buyer_topic_name(buyer))
+    with admin_client(settings) as admin:
+        if topic not in admin.list_topics():
+            return {}
+    found: dict[str, list[CarbonLabel | None]] = {}
+    for key, value in read_to_end(settings, topic, lambda k, v: (k.decode(), v)):
+        found.setdefault(key, []).append(None if value is None else decode_model(CarbonLabel, value))
+    return found
+
+
+def latest(settings: Settings, product: str, version: int) -> CarbonLabel | None:
+    labels = buyer_labels(settings).get(product, [])
+    return labels[-1] if labels and labels[-1] is not None and labels[-1].version == version else None
+
+
+def dead_letters(settings: Settings, count: int) -> list[DeadLetter] | None:
+    letters = list(read_to_end(settings, settings.topic("dlq.subscriptions"), lambda _k, v: decode_model(DeadLetter, v)))
+    return letters if len(letters) >= count else None
+
+
+def pcfx(settings: Settings, *args: str) -> Any:
+    return CliRunner().invoke(main, list(args), env=settings.to_env(), catch_exceptions=False)
+
+
+class Receiver:
+    """A real local HTTP server that records every CloudEvent POSTed to it; it can be down and come back."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.events: list[dict[str, Any]] = []
+        self.server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/pact/events"
+
+    def start(self) -> None:
+        events = self.events
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                events.append({"content-type": self.headers["Content-Type"], **json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def versions(self) -> list[int]:
+        return [json.loads(event["pcfxlabel"])["version"] for event in self.events]
+
+
+@contextmanager
+def running_worker(settings: Settings, log: Path) -> Iterator[None]:
+    worker = start_worker(settings, log)
+    try:
+        yield
+    finally:
+        stop_worker(worker)
+
+
+def test_a_tier3_update_reaches_the_tier1_buyer_topic_and_webhook(settings: Settings, tmp_path: Path) -> None:
+    receiver = Receiver()
+    receiver.start()
+    try:
+        with running_worker(settings, tmp_path / "worker.log"):
+            ore_v1 = publish_chain(settings)
+            settle(settings)
+            answer = pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", "steel-1", "--webhook", receiver.url)
+            assert answer.exit_code == 0, answer.output
+            assert answer.output.startswith(f"active    {STEEL}: {STEEL} is an input of {FRAMES_CO}'s recipe for frame-1")
+            first = wait_for(lambda: latest(settings, STEEL, 1), "steel label v1")
+            update_ore(settings, ore_v1, "3", "2025-02-10T00:00:00Z")
+            second = wait_for(lambda: latest(settings, STEEL, 2), "steel label v2 after the ore update")
+            wait_for(lambda: receiver.versions() == [1, 2], "webhook events for versions 1 and 2")
+            table = pcfx(settings, "watch", "--buyer", FRAMES_CO, "--once")
+    finally:
+        receiver.stop()
+
+    assert Decimal(first.value) == Decimal("0.5") + Decimal("1.5") * 2
+    assert Decimal(second.value) == Decimal("0.5") + Decimal("1.5") * 3
+    assert (second.previous_value, second.last_verified_value) == (first.value, first.value)
+    assert second.reverification_due  # (5 - 3.5) / 3.5 = 43 % >= 10 %
+    assert (second.label_id, second.company_ids, second.product_id) == (first.label_id, [STEEL_CO], STEEL)
+    assert second.certificate_number == "CN-JS-2025-0001"  # from Jiangsu Steel's recipe
+    assert second.upstream_changed_at is not None and second.status == "Active"
+    one_hop = json.dumps(second.to_json())
+    assert ORE not in one_hop and ORE_CO not in one_hop and "Anhui" not in one_hop  # nothing of tier 3
+
+    event = receiver.events[1]
+    assert event["content-type"] == "application/cloudevents+json"
+    assert event["type"] == "org.wbcsd.pact.ProductFootprint.PublishedEvent.3"
+    assert event["data"] == {"pfIds": [second.pf_id]}
+    assert json.loads(event["pcfxlabel"])["value"] == second.value
+    assert len({e["id"] for e in receiver.events}) == 2  # one CloudEvent id per label version
+
+    assert table.exit_code == 0
+    assert "Jiangsu Steel product" in table.output and second.value in table.output and "due" in table.output
+    assert "碳足迹标识" in render_label_svg(second) and second.value in render_label_svg(second)
+
+
+def test_a_buyer_never_receives_a_product_it_is_not_entitled_to(settings: Settings, tmp_path: Path) -> None:
+    with running_worker(settings, tmp_path / "worker.log"):
+        publish_chain(settings)
+        settle(settings)
+        ore = pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", ORE)
+        unknown = pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", "urn:pact:nobody.example:product-id:0")
+        steel = pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", "steel-1")
+        assert steel.exit_code == 0, steel.output
+        wait_for(lambda: latest(settings, STEEL, 1), "the steel label")
+        before_grant = buyer_labels(settings)
+        granted = pcfx(settings, "entitle", "--supplier", ORE_CO, "--buyer", FRAMES_CO, "--product", ORE)
+        after_grant = wait_for(lambda: latest(settings, ORE, 1), "the ore label once its owner granted it")
+
+    assert ore.exit_code == 1
+    assert ore.output.startswith(f"rejected  {ORE}: {FRAMES_CO} is not entitled to {ORE}")
+    assert unknown.exit_code == 1 and "unknown product urn:pact:nobody.example:product-id:0" in unknown.output
+    assert set(before_grant) == {STEEL}  # the ore (tier 3) never reached the tier-1 buyer
+    assert granted.exit_code == 0 and granted.output == f"granted {ORE} to {FRAMES_CO} (as {ORE_CO})\n"
+    assert after_grant.value == "2" and after_grant.company_ids == [ORE_CO]
+
+
+def test_a_webhook_down_across_a_worker_restart_still_gets_every_version(settings: Settings, tmp_path: Path) -> None:
+    receiver = Receiver()  # not started: connections are refused
+    with running_worker(settings, tmp_path / "worker-1.log"):
+        ore = publish_chain(settings)
+        settle(settings)
+        pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", "steel-1", "--webhook", receiver.url)
+        wait_for(lambda: latest(settings, STEEL, 1), "steel label v1")
+        for month, value in ((2, "3"), (3, "4")):
+            ore = update_ore(settings, ore, value, f"2025-0{month}-10T00:00:00Z")
+        wait_for(lambda: latest(settings, STEEL, 3), "steel label v3")
+        time.sleep(2)  # a few failed attempts while the endpoint is down
+    receiver.start()
+    try:
+        with running_worker(settings, tmp_path / "worker-2.log"):
+            wait_for(lambda: len(receiver.events) >= 3, "the three versions after the restart")
+            time.sleep(2)  # anything sent twice would arrive now
+    finally:
+        receiver.stop()
+    assert receiver.versions() == [1, 2, 3]
+    values = [Decimal(json.loads(e["pcfxlabel"])["value"]) for e in receiver.events]
+    assert values == [Decimal("0.5") + Decimal("1.5") * ore_value for ore_value in (2, 3, 4)]
+
+
+def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Settings, tmp_path: Path) -> None:
+    settings = settings.model_copy(update={"label_expiry_check_s": 0.5})
+    ends = datetime.now(UTC) + timedelta(seconds=8)
+    battery = "urn:pact:ore.example:product-id:battery-9"
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    producer.send(settings.topic("subscriptions"), key=b"urn:pact:x.example:company-id:1|urn:pcfx:product:1", value=b"not avro")
+    misfiled = Subscription(buyer_id=FRAMES_CO, product_id=battery, created_at=datetime.now(UTC))
+    producer.send(settings.topic("subscriptions"), key=b"someone-else", value=encode_model(misfiled))
+    producer.close()
+    with running_worker(settings, tmp_path / "worker.log"):
+        with SupplierClient(settings) as supplier:
+            supplier.publish(footprint(battery, "7.5", created="2025-01-10T00:00:00Z", validity_end=ends))
+        settle(settings)
+        assert pcfx(settings, "entitle", "--supplier", ORE_CO, "--buyer", FRAMES_CO, "--product", battery).exit_code == 0
+        assert pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", battery).exit_code == 0
+        active = wait_for(lambda: latest(settings, battery, 1), "the battery label")
+        expired = wait_for(lambda: latest(settings, battery, 2), "the battery label expired")
+        letters = wait_for(lambda: dead_letters(settings, 2), "two dead letters")
+    assert active.status == "Active" and active.validity_period_end == ends
+    assert expired.status == "Expired" and expired.value == "7.5"
+    assert [letter.error_type for letter in letters] == ["DecodeError", "RuleViolation"]
+    assert "key = 'someone-else'" in letters[1].error and f"{FRAMES_CO}|{battery}" in letters[1].error
