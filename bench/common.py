@@ -146,12 +146,17 @@ def _delete_topics(settings: Settings) -> None:
             admin.delete_topics(mine, raise_errors=False)
 
 
-def start_worker(settings: Settings, *options: str) -> subprocess.Popen:
-    """A worker process (:mod:`pcfx.bench.worker_child`) on ``settings``; its log is ``<data dir>/worker.log``."""
+def start_process(settings: Settings, module: str, *args: str) -> subprocess.Popen:
+    """``python -m module args`` with ``settings`` as ``PCFX_*`` variables; its log is ``<data dir>/<module>.log``."""
     env = {**os.environ, **settings.to_env()}
-    command = [sys.executable, "-m", "pcfx.bench.worker_child", "--web-port", str(settings.worker_web_port), *options]
-    with (settings.data_dir / "worker.log").open("ab") as log:
-        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with (settings.data_dir / f"{module}.log").open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def start_worker(settings: Settings, *options: str) -> subprocess.Popen:
+    """A worker process (:mod:`pcfx.bench.worker_child`) on ``settings``, serving its web port."""
+    return start_process(settings, "pcfx.bench.worker_child", "--web-port", str(settings.worker_web_port), *options)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -39,6 +39,7 @@ from typing import Any, get_args
 from urllib.parse import quote
 
 from pcfx.connectors.csv_io import CsvError, CsvRow
+from pcfx.connectors.pact_v2 import MASS_BY_UNIT
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import ProductFootprint, format_datetime, format_decimal
 from pcfx.schemas.pact_types import COUNTRY, DECIMAL_TEXT, SUBDIVISION, RegionOrSubregion
@@ -51,7 +52,6 @@ REQUIRED = ("dataset_id", "name", "declared_unit", "value_kgco2e", "reference_pe
 OPTIONAL = ("declared_amount", "mass_per_unit", "geography", "dqr_technological", "dqr_geographical", "dqr_temporal",
             "fossil_kgco2e", "fossil_carbon_kgc")
 DQR_COLUMNS = {"dqr_technological": "technologicalDQR", "dqr_geographical": "geographicalDQR", "dqr_temporal": "temporalDQR"}
-MASS_BY_UNIT = {"kilogram": Decimal(1), "kilowatt hour": Decimal(0), "megajoule": Decimal(0), "ton kilometer": Decimal(0)}
 REGIONS = frozenset(get_args(RegionOrSubregion))
 
 

@@ -33,7 +33,7 @@ def import_database(source: str, version: str, ipcc: tuple[str, ...], standards:
     """Publish each dataset of CSV_FILE as a footprint owned by the database (PDS 0, its DQRs).
 
     Importing the same version again publishes nothing; a new version deprecates each earlier footprint
-    it replaces, and the engine recomputes every product that uses it. Columns: docs/background.md.
+    it replaces, and the engine recomputes every product that uses it. Columns and rules: docs/suppliers.md.
     """
     from pcfx.connectors.background import Database, plan_import, read_datasets  # noqa: PLC0415
     from pcfx.connectors.csv_io import CsvError  # noqa: PLC0415

@@ -80,6 +80,7 @@ STANDARDS = {  # v2 spellings (crossSectoralStandardsUsed, early crossSectoralSt
     "PACT Methodology 2.0": "PACT-2.0",
     "PACT Methodology 3.0": "PACT-3.0",
 }
+# kg per unit where PACT's data model defines it: 1 per kilogram; 0 for energy and transport ("not relevant")
 MASS_BY_UNIT = {"kilogram": Decimal(1), "kilowatt hour": Decimal(0), "megajoule": Decimal(0), "ton kilometer": Decimal(0)}
 COVERAGE = {"product level": "product level", "PCF system": "PCF calculation model"}
 TOP_LEVEL_DROPPED = ("version", "updated", "statusComment", "productCategoryCpc", "specVersion", "pcf")

@@ -46,7 +46,7 @@ def publish(source: Any, v2_masses: tuple[str, ...]) -> None:
     """Validate PACT footprints from SOURCE (a file, or - for stdin) and publish them to Kafka.
 
     PACT v3 is published as it is; PACT v2.x (specVersion 2.x) is converted to v3 first, each change
-    recorded in the footprint (see docs/pact-v2.md). All footprints are checked first; if any is invalid
+    recorded in the footprint (see docs/suppliers.md). All footprints are checked first; if any is invalid
     or cannot be converted, each problem is printed on one line naming the footprint and the field, and
     nothing is published (exit 1).
     """

@@ -15,6 +15,7 @@ from pcfx.settings import Settings
 
 if TYPE_CHECKING:
     from pcfx.connectors.pact_pull import Summary
+    from pcfx.connectors.puller import Puller
 
 
 @click.command()
@@ -44,30 +45,41 @@ def pull(url: str, client_id: str, client_secret: str, auth_url: str | None, ca_
     from pcfx.connectors.pact_client import PactClient  # noqa: PLC0415
     from pcfx.connectors.puller import TRANSIENT, Puller, retrying  # noqa: PLC0415
     from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
-    from pcfx.metrics import start_metrics_server  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = Settings.from_env()
     verify: bool | ssl.SSLContext = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
-    stop = threading.Event()
     with PactClient(url, client_id, client_secret, auth_base_url=auth_url, verify=verify) as client, \
             SupplierClient(settings) as supplier:
         puller = Puller(settings, client, supplier.publish_footprints, events_from=events_from)
         try:
             if once:
-                report(retrying(puller.sync, stop, attempts))
-                return
-            start_metrics_server(settings.metrics_port, addr=settings.bind_host)
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            click.echo(f"pcfx pull: {url} every {interval:g} s, metrics at http://127.0.0.1:{settings.metrics_port}/metrics")
-            try:
-                puller.run(stop, interval, report)
-            except KeyboardInterrupt:
-                stop.set()
+                report(retrying(puller.sync, threading.Event(), attempts))
+            else:
+                follow(settings, puller, interval)
         except TRANSIENT as error:  # the supplier (or Kafka) stayed away for every attempt
             raise click.ClickException(f"{url}: gave up: {error}") from None
         finally:
             puller.close()
+
+
+def follow(settings: Settings, puller: Puller, interval: float) -> None:
+    """Run until SIGTERM or Ctrl-C, serving /metrics on ``PCFX_METRICS_PORT``."""
+    from pcfx.metrics import start_metrics_server  # noqa: PLC0415
+
+    try:
+        start_metrics_server(settings.metrics_port, addr=settings.bind_host)
+    except OSError as error:
+        raise click.ClickException(f"port {settings.metrics_port} for /metrics is taken ({error}); "
+                                   "set PCFX_METRICS_PORT") from error
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"pcfx pull: {puller.client.base_url} every {interval:g} s, "
+               f"metrics at http://127.0.0.1:{settings.metrics_port}/metrics")
+    try:
+        puller.run(stop, interval, report)
+    except KeyboardInterrupt:
+        stop.set()
 
 
 def report(summary: Summary) -> None:

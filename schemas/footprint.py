@@ -150,7 +150,8 @@ class EmissionBreakdown(ContractModel):
     """The additive per-declared-unit quantities of a carbon footprint (kgCO2e, kgC or m2·yr per DU).
 
     A product's value is the sum of its inputs' values times their quantities plus its own
-    gate-to-gate value, field by field; :data:`ADDITIVE_FIELDS` lists them for the roll-up.
+    gate-to-gate value, field by field (``pcfx.streams.rollup.ADDITIVE_FIELDS``; outbound logistics is
+    reported separately and never rolled up).
     Only ``pcfExcludingBiogenicUptake`` is required here; :class:`CarbonFootprint` requires more.
     """
 
@@ -175,9 +176,6 @@ class EmissionBreakdown(ContractModel):
     ccs_technological_co2_capture: NegativeOrZero | None = Field(None, alias="ccsTechnologicalCO2Capture")
     technological_co2_removals: NegativeOrZero | None = Field(None, alias="technologicalCO2Removals")
     ccu_carbon_content: PositiveOrZero | None = None
-
-
-ADDITIVE_FIELDS: tuple[str, ...] = tuple(EmissionBreakdown.model_fields)
 
 
 class CarbonFootprint(PactObject, EmissionBreakdown, GeographyScope, ReferencePeriod):

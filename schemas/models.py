@@ -16,7 +16,6 @@ from pcfx.schemas.exchange import (
     RecipeInput,
 )
 from pcfx.schemas.footprint import (
-    ADDITIVE_FIELDS,
     CarbonFootprint,
     DataModelExtension,
     DataQualityIndicators,
@@ -29,7 +28,6 @@ from pcfx.schemas.footprint import (
 from pcfx.schemas.pact_types import format_datetime, format_decimal, to_decimal
 
 __all__ = [
-    "ADDITIVE_FIELDS",
     "CarbonFootprint",
     "CarbonLabel",
     "Certification",
