@@ -47,6 +47,7 @@ def pull(url: str, client_id: str, client_secret: str, auth_url: str | None, ca_
     from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO lines drown the connector's own
     settings = Settings.from_env()
     verify: bool | ssl.SSLContext = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
     with PactClient(url, client_id, client_secret, auth_base_url=auth_url, verify=verify) as client, \

@@ -173,12 +173,13 @@ class Puller:
         self.wake.set()
 
     def _start_at_end(self, topic: str) -> None:
+        if self.store.conn.execute("SELECT 1 FROM offsets WHERE topic = ?", (topic,)).fetchone():
+            return
+        try:
+            ends = end_offsets(self.settings, [topic])
+        except KafkaError as error:
+            log.warning("pull: cannot read the end of %s (%s); events are followed from its start", topic, error)
+            return
         with self.store.transaction() as conn:
-            if conn.execute("SELECT 1 FROM offsets WHERE topic = ?", (topic,)).fetchone():
-                return
-            try:
-                ends = end_offsets(self.settings, [topic])
-            except KafkaError as error:
-                log.warning("pull: cannot read the end of %s (%s); events are followed from its start", topic, error)
-                return
-            conn.executemany("INSERT INTO offsets VALUES (?, ?, ?)", [(tp.topic, tp.partition, end) for tp, end in ends.items()])
+            conn.executemany("INSERT OR IGNORE INTO offsets VALUES (?, ?, ?)",
+                             [(tp.topic, tp.partition, end) for tp, end in ends.items()])
