@@ -85,7 +85,17 @@ def _declare_topics(wiring: Wiring) -> None:
 
 def _declare_tables(wiring: Wiring) -> None:
     """Tables live on the single-partition ``graph-updates`` stream, so each has one partition."""
-    app = wiring.app
     for name in ("product_to_input", "product_to_published", "product_to_request"):
-        schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer=RAW)
-        wiring.tables[name] = app.Table(name, partitions=1, schema=schema, use_partitioner=True)
+        wiring.tables[name] = bytes_table(wiring.app, name, partitions=1, use_partitioner=True)
+
+
+def bytes_table(app: faust.App, name: str, *, key_type: type = str, **options: object) -> faust.types.TableT:
+    """A table whose values are Avro bytes (our codec's), keyed by ``key_type`` (str: JSON text, bytes: raw).
+
+    Faust chooses the changelog's serializers from ``key_type``/``value_type``, not from ``schema``: without
+    them it reads the changelog back as JSON, recovery fails on the Avro bytes, and a restarted worker
+    never resumes.
+    """
+    key_serializer = RAW if key_type is bytes else "json"
+    schema = faust.Schema(key_type=key_type, value_type=bytes, key_serializer=key_serializer, value_serializer=RAW)
+    return app.Table(name, schema=schema, key_type=key_type, value_type=bytes, **options)

@@ -39,7 +39,7 @@ def register(wiring: Wiring) -> None:
     """Declare ``recompute_products`` on the wiring's app."""
     app, settings, metrics = wiring.app, wiring.settings, wiring.metrics
     inputs, published, requested = (wiring.tables[n] for n in ("product_to_input", "product_to_published", "product_to_request"))
-    derived_topic, status_topic, request_topic = (wiring.topics[n] for n in ("derived", "product-status", "requests"))
+    derived_topic, status_topic, request_topic = (wiring.topics[n] for n in ("derived", "product-status", "outbound-requests"))
     state: dict[str, Engine] = {}
 
     def view() -> TableView:
@@ -85,7 +85,7 @@ def register(wiring: Wiring) -> None:
             await request_topic.send(key=request.request_id.encode(), value=encode_model(request))
         metrics.records_produced.labels(topic="derived").inc(len(out.footprints))
         metrics.records_produced.labels(topic="product-status").inc(len(out.statuses))
-        metrics.records_produced.labels(topic="requests").inc(len(out.requested))
+        metrics.records_produced.labels(topic="outbound-requests").inc(len(out.requested))
 
     @app.agent(wiring.topics["graph-updates"], name="recompute_products")
     async def recompute_products(stream: faust.StreamT) -> None:

@@ -111,6 +111,10 @@ REQUESTS = TopicSpec(
     "requests", "request id", "FootprintRequest", FROM_SETTINGS, "delete", 7,
     "PACT footprint requests; kept beyond the 72 h the PACT retry window lasts.",
 )
+OUTBOUND_REQUESTS = TopicSpec(
+    "outbound-requests", "request id", "FootprintRequest", FROM_SETTINGS, "delete", 30,
+    "Requests pcfx makes for inputs it lacks (a product held as incomplete); answered by publishing the footprint.",
+)
 RESPONSES = TopicSpec(
     "responses", "request id", "FootprintResponse", FROM_SETTINGS, "delete", 7,
     "Answers to footprint requests (fulfilled or rejected).",
@@ -121,7 +125,7 @@ INBOUND_EVENTS = TopicSpec(
 )
 INPUTS = (FOOTPRINTS, RECIPES, REQUESTS, SUBSCRIPTIONS, ENTITLEMENTS)
 CATALOGUE: tuple[TopicSpec, ...] = (
-    FOOTPRINTS, RECIPES, GRAPH_UPDATES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, RESPONSES, INBOUND_EVENTS,
+    FOOTPRINTS, RECIPES, GRAPH_UPDATES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
     ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS,
     *(dead_letter(spec) for spec in INPUTS),
 )

@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "clients": "pcfx.connectors.pact_api.clients_cli:clients",
     "compute": "pcfx.connectors.compute_cli:compute",
     "entitle": "pcfx.connectors.subscribe_cli:entitle",
+    "demo": "pcfx.connectors.demo_cli:demo",
     "footprints": "pcfx.connectors.footprints_cli:footprints",
     "import": "pcfx.connectors.import_cli:import_csv",
     "kafka": "pcfx.ops.kafka_cli:kafka",

@@ -25,8 +25,9 @@ STEEL, GRID = "urn:pcfx:product:CN-JS-hot-rolled-steel", "urn:pcfx:product:CN-JS
 FRAME = "frame-js"
 
 
-def background_import(settings: Settings, version: str, csv_file: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "pcfx.cli", "background", "import", "--source", SOURCE, "--version", version, str(csv_file)]
+def background_import(settings: Settings, version: str, csv_file: Path, *options: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pcfx.cli", "background", "import", "--source", SOURCE, "--version", version,
+               *options, str(csv_file)]
     return subprocess.run(command, env={**os.environ, **settings.to_env()}, capture_output=True, text=True, timeout=120)
 
 
@@ -43,6 +44,8 @@ def next_version(tmp_path: Path) -> Path:
 
 
 def test_importing_a_version_twice_publishes_it_once_and_a_new_version_deprecates_the_old(settings: Settings, tmp_path: Path) -> None:
+    trial = background_import(settings, "2024.1", SAMPLE, "--dry-run")
+    assert "would publish 6 new footprint(s)" in trial.stdout and footprints(settings, "footprints") == []
     first, again = background_import(settings, "2024.1", SAMPLE), background_import(settings, "2024.1", SAMPLE)
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     assert "6 new footprint(s), 0 previous version(s) deprecated, 0 unchanged" in first.stdout

@@ -1,0 +1,157 @@
+"""``pcfx demo``: the whole exchange on one machine, from a supplier's change to the buyer's new label.
+
+Starts Kafka if none runs, a worker and the PACT API; publishes the SAMPLE provincial database and the
+e-bike chain (``demo_chain.py``); the Wuxi assembler entitles an EU buyer, who subscribes; then the Zhejiang
+cathode maker switches to a cleaner process and the buyer's label changes. The expected figures come from
+an offline solve of the same records with the same engine, so ``--check`` compares the stream's answer
+with an independent computation of it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from pcfx.agents.topics import buyer_topic_name, create_topics, ensure_buyer_topic
+from pcfx.connectors import demo_chain
+from pcfx.connectors.background import Database, read_datasets
+from pcfx.connectors.buyer import BuyerClient, entitlement_for, subscriptions_for
+from pcfx.connectors.supplier import SupplierClient
+from pcfx.ops.kafka import ensure_broker, free_port
+from pcfx.schemas.models import CarbonLabel, ProductFootprint, ProductRecipe
+from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model
+from pcfx.streams.derive import leaf_of, recipe_of
+from pcfx.streams.engine import Engine
+from pcfx.streams.rollup import UpsertLeaf, UpsertRecipe
+
+BACKGROUND_CSV = Path(__file__).parent / "data" / "background-sample.csv"
+DEMO_PREFIX = "pcfx.demo."
+LABEL_TIMEOUT_S = 180.0  # a cold worker needs ~15 s to join its group; the rest is propagation
+RELATIVE_TOLERANCE = 1e-9
+
+
+@dataclass
+class DemoResult:
+    before: CarbonLabel
+    after: CarbonLabel
+    expected_before: float
+    expected_after: float
+    seconds: float  # supplier publish -> updated label read by the buyer
+
+    @property
+    def correct(self) -> bool:
+        return _close(float(self.before.value), self.expected_before) and _close(float(self.after.value), self.expected_after)
+
+
+def _close(value: float, expected: float) -> bool:
+    return abs(value - expected) <= RELATIVE_TOLERANCE * max(abs(expected), 1e-300)
+
+
+def demo_settings(base: Settings) -> Settings:
+    """The demo runs under its own topic prefix and consumer group, on a fresh run id, so it can be repeated."""
+    run = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
+    return base.model_copy(update={"topic_prefix": f"{DEMO_PREFIX}{run}.", "app_id": f"pcfx-demo-{run}"})
+
+
+def expected_total(footprints: list[ProductFootprint], recipes: list[ProductRecipe], product_id: str) -> float:
+    """The e-bike's kgCO2e per piece, solved offline from the very records the demo publishes."""
+    engine = Engine()
+    events = [UpsertLeaf(leaf_of(f, p)) for f in footprints for p in f.product_ids]
+    events += [UpsertRecipe(recipe_of(r, p)) for r in recipes for p in r.product_ids]
+    engine.apply(events)
+    derived = engine.derived(product_id)
+    assert derived is not None and derived.complete, f"the demo chain does not solve: {derived}"
+    return derived.values["pcfExcludingBiogenicUptake"]
+
+
+def start_process(settings: Settings, log: Path, *args: str) -> subprocess.Popen:
+    """A ``pcfx`` subcommand in the background with the demo's settings; output to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**__import__("os").environ, **settings.to_env()}
+    with log.open("ab") as handle:
+        return subprocess.Popen([sys.executable, "-m", "pcfx.cli", *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def wait_for_label(settings: Settings, buyer: str, product_id: str, accept: Callable[[CarbonLabel], bool]) -> CarbonLabel:
+    """The first label for ``product_id`` on the buyer's topic that ``accept`` takes; reads from the start."""
+    partition = TopicPartition(settings.topic(buyer_topic_name(buyer)), 0)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    consumer.assign([partition])
+    consumer.seek_to_beginning(partition)
+    deadline = time.monotonic() + LABEL_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            for record in consumer.poll(timeout_ms=100).get(partition, []):
+                if record.value is None:
+                    continue
+                label = decode_model(CarbonLabel, record.value)
+                if label.product_id == product_id and accept(label):
+                    return label
+    finally:
+        consumer.close()
+    raise TimeoutError(f"no matching label for {product_id} reached buyer {buyer} within {LABEL_TIMEOUT_S:.0f} s")
+
+
+def run(base: Settings, say: Callable[[str], None]) -> DemoResult:
+    """Play the scenario once; the worker and the API are stopped before returning."""
+    settings = demo_settings(base)
+    say(f"kafka: {ensure_broker(settings, progress=say).bootstrap_servers}")
+    create_topics(settings)
+    ensure_buyer_topic(settings, demo_chain.BUYER)
+    logs = settings.data_dir / "demo" / settings.app_id
+    api_port = free_port()
+    processes = [
+        start_process(settings, logs / "worker.log", "worker", "--web-port", str(free_port())),
+        start_process(settings.model_copy(update={"api_port": api_port, "api_metrics_port": free_port()}), logs / "api.log", "api"),
+    ]
+    say(f"worker and PACT API (https://127.0.0.1:{api_port}) started; logs in {logs}")
+    try:
+        return _scenario(settings, say)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _scenario(settings: Settings, say: Callable[[str], None]) -> DemoResult:
+    now = datetime.now(timezone.utc)
+    database = Database(demo_chain.BACKGROUND_SOURCE, demo_chain.BACKGROUND_VERSION)
+    datasets = read_datasets(BACKGROUND_CSV, database, now)
+    recipes = demo_chain.chain(now)
+    with SupplierClient(settings) as supplier:
+        supplier.publish_footprints(datasets)
+        supplier.publish_recipes(recipes)
+    say(f"published {len(datasets)} SAMPLE database datasets and {len(recipes)} recipes (tiers 1-3, CN-JS / CN-ZJ)")
+    with BuyerClient(settings) as buyer:
+        assembler = next(r for r in recipes if r.product_ids == [demo_chain.EBIKE]).company_ids[0]
+        buyer.entitle(entitlement_for(assembler, demo_chain.BUYER, demo_chain.EBIKE))
+        buyer.subscribe(subscriptions_for(demo_chain.BUYER, [demo_chain.EBIKE]))
+    say(f"buyer {demo_chain.BUYER} subscribed to {demo_chain.EBIKE}")
+    expected_before = expected_total(datasets, recipes, demo_chain.EBIKE)
+    before = wait_for_label(settings, demo_chain.BUYER, demo_chain.EBIKE, lambda label: True)
+    say(f"label v{before.version}: {before.value} kgCO2e per {before.declared_unit_of_measurement} (PDS {before.primary_data_share} %)")
+
+    cleaner = demo_chain.cathode(datetime.now(timezone.utc), cleaner=True)
+    expected_after = expected_total(datasets, [cleaner if r.product_ids == cleaner.product_ids else r for r in recipes], demo_chain.EBIKE)
+    started = time.monotonic()
+    with SupplierClient(settings) as supplier:
+        supplier.publish_recipes([cleaner])
+    say("supplier update: Quzhou Cathode Materials switches to a cleaner kiln (6.0 -> 3.5 kgCO2e/kg, 25 -> 20 kWh/kg)")
+    after = wait_for_label(settings, demo_chain.BUYER, demo_chain.EBIKE, lambda label: label.version > before.version)
+    seconds = time.monotonic() - started
+    change = float(after.value) - float(before.value)
+    say(f"label v{after.version}: {after.value} kgCO2e ({change:+.4f}, {100 * change / float(before.value):+.2f} %) "
+        f"reached the buyer {seconds * 1000:.0f} ms after the supplier published")
+    return DemoResult(before, after, expected_before, expected_after, seconds)
