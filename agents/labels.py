@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 import faust
 
 from pcfx.agents import webhooks
-from pcfx.agents.app import RAW, Wiring
+from pcfx.agents.app import RAW, Wiring, bytes_table
 from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
 from pcfx.agents.topics import ensure_buyer_topic
 from pcfx.metrics import Stage
@@ -101,9 +101,8 @@ def register(wiring: Wiring) -> None:
     """Declare the routing agents, ``issue_labels``, the expiry timer, and webhook delivery."""
     app, settings, metrics, topics = wiring.app, wiring.settings, wiring.metrics, wiring.topics
     label_inputs = topics["label-inputs"]
-    schema = faust.Schema(key_type=str, value_type=bytes, key_serializer="json", value_serializer=RAW)
-    targets = app.Table("recipe_to_label_targets", partitions=1, schema=schema)  # on graph-updates: 1 partition
-    states = app.Table("product_to_labels", schema=schema)  # on label-inputs, keyed like it
+    targets = bytes_table(app, "recipe_to_label_targets", key_type=bytes, partitions=1)  # on graph-updates
+    states = bytes_table(app, "product_to_labels", key_type=bytes)  # on label-inputs, keyed like it
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states)
     buyer_topics: dict[str, faust.TopicT] = {}
 
@@ -123,10 +122,10 @@ def register(wiring: Wiring) -> None:
                 await forward(product_urn(product_id), event.message.value, FOOTPRINT, published_ms(event))
                 continue
             recipe = decode_model(ProductRecipe, event.message.value)
-            previous = targets.get(product_id)
+            previous = targets.get(product_id.encode())
             send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
             if remembered is not None:
-                targets[product_id] = json.dumps(remembered).encode()
+                targets[product_id.encode()] = json.dumps(remembered).encode()
             for product in send_to:
                 await forward(product, event.message.value, RECIPE)
 
@@ -200,13 +199,14 @@ def register(wiring: Wiring) -> None:
     @app.agent(label_inputs, name="issue_labels")
     async def issue_labels(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            product = event.message.key.decode()
+            key = event.message.key
+            product = key.decode()
             metrics.records_consumed.labels(topic="label-inputs").inc()
             label_event = decode_label_input(event)
-            raw = states.get(product)
+            raw = states.get(key)
             state = None if raw is None else ProductLabels.model_validate_json(raw)
             state, out = issue(state, product, label_event, datetime.now(timezone.utc))
-            states[product] = state.model_dump_json().encode()
+            states[key] = state.model_dump_json().encode()
             upstream = label_event.published_ms if isinstance(label_event, FootprintSeen) else None
             await send(product, out, upstream)
 
@@ -216,9 +216,9 @@ def register(wiring: Wiring) -> None:
         if app.rebalancing:
             return
         now = datetime.now(timezone.utc)
-        for product, raw in list(states.items()):
+        for key, raw in list(states.items()):
             if raw is not None and expiry_due(ProductLabels.model_validate_json(raw), now):
-                await forward(product, None, EXPIRY)
+                await forward(key.decode(), None, EXPIRY)
 
     webhooks.register(wiring)
 
@@ -230,6 +230,6 @@ def misfiled(cls: type[ContractModel], raw: bytes, origin: Origin, wanted: str, 
     letter = DeadLetter(
         original_bytes=raw, source_topic=origin.topic, partition=origin.partition, offset=origin.offset,
         key=origin.key, error=f"{origin.topic}[{origin.partition}]@{origin.offset}: key = {got!r}: {error}",
-        error_type=type(error).__name__, failed_at=int(time.time() * 1000), stage=stage,
+        error_type=type(error).__name__, failed_at=datetime.now(timezone.utc), stage=stage,
     )
     return Admission(dead_letter=letter, error=error)

@@ -30,7 +30,7 @@ from typing import Any
 import faust
 import httpx
 
-from pcfx.agents.app import RAW, Wiring
+from pcfx.agents.app import Wiring, bytes_table
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.subscriptions import WebhookAttempt
@@ -76,8 +76,7 @@ def register(wiring: Wiring) -> None:
     """Declare the two delivery agents and the timer that POSTs."""
     app, settings, metrics = wiring.app, wiring.settings, wiring.metrics
     attempts_topic = wiring.topics["webhook-attempts"]
-    schema = faust.Schema(key_type=bytes, value_type=bytes, key_serializer=RAW, value_serializer=RAW)
-    outboxes = app.Table("label_to_outbox", schema=schema)
+    outboxes = bytes_table(app, "label_to_outbox", key_type=bytes)
     wiring.tables["label_to_outbox"] = outboxes
     waiting: set[bytes] = set()  # keys with queued versions on this worker
     in_flight: dict[bytes, int] = {}  # key -> version POSTed whose outcome is not booked yet

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from pcfx.connectors.label_api import ROUTES as LABEL_ROUTES
 from pcfx.connectors.pact_api.auth import SCOPES, Client, basic_credentials
 from pcfx.connectors.pact_api.errors import ApiError, bad_request
 from pcfx.connectors.pact_api.events import REQUEST_CREATED, Event, is_uuid, parse_event
@@ -237,6 +238,7 @@ def create_app(settings: Settings, *, host: Host | None = None, background: bool
         Route("/3/footprints/{id}", get_footprint),
         Route("/3/events", post_event, methods=["POST"]),
         Route("/openapi.yaml", openapi_document),
+        *LABEL_ROUTES,
     ]
     handlers = {ApiError: api_error, HTTPException: http_error, Exception: internal_error}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]

@@ -18,6 +18,9 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 from starlette.requests import Request
 
+from pcfx.connectors.label_api import SCHEMA as LABELS_SCHEMA
+from pcfx.connectors.label_api import TOPIC as LABELS_TOPIC
+from pcfx.connectors.label_api import apply_label
 from pcfx.connectors.pact_api.auth import SCHEMA as AUTH_SCHEMA
 from pcfx.connectors.pact_api.auth import Clients
 from pcfx.connectors.pact_api.errors import ApiError
@@ -57,13 +60,14 @@ class Host:
     @classmethod
     def open(cls, settings: Settings) -> "Host":
         """Open (or create) the database in the data dir; nothing runs until :meth:`start`."""
-        store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA))
+        store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA, LABELS_SCHEMA))
         model, clients = ReadModel(store), Clients(store)
         answers = Responder(settings, model, clients, f"{public_base(settings)}/3/events")
         host = cls(settings, store, model, clients, answers)
         host.followers = [
             Follower(settings, store, [settings.topic(t) for t in FOLLOWED_TOPICS], host.apply_footprint, "readmodel"),
             Follower(settings, store, [settings.topic("requests")], answers.apply, "responder"),
+            Follower(settings, store, [settings.topic(LABELS_TOPIC)], apply_label, "labels"),
         ]
         return host
 

@@ -24,12 +24,15 @@ from typing import Any, TypeVar
 
 from click.testing import CliRunner
 from kafka import KafkaProducer
+from starlette.testclient import TestClient
 from workers import start_worker, stop_worker
 
 from pcfx.agents.topics import admin_client, buyer_topic_name
 from pcfx.cli import main
 from pcfx.connectors.kafka_io import read_to_end, settle
 from pcfx.connectors.label_svg import render_label_svg
+from pcfx.connectors.pact_api.app import create_app
+from pcfx.connectors.pact_api.host import Host
 from pcfx.connectors.supplier import SupplierClient
 from pcfx.ops.kafka import free_port
 from pcfx.schemas.models import CarbonLabel, DeadLetter
@@ -192,6 +195,7 @@ def test_a_tier3_update_reaches_the_tier1_buyer_topic_and_webhook(settings: Sett
             second = wait_for(lambda: latest(settings, STEEL, 2), "steel label v2 after the ore update")
             wait_for(lambda: receiver.versions() == [1, 2], "webhook events for versions 1 and 2")
             table = pcfx(settings, "watch", "--buyer", FRAMES_CO, "--once")
+            api = api_answers(settings)
     finally:
         receiver.stop()
 
@@ -214,7 +218,38 @@ def test_a_tier3_update_reaches_the_tier1_buyer_topic_and_webhook(settings: Sett
 
     assert table.exit_code == 0
     assert "Jiangsu Steel product" in table.output and second.value in table.output and "due" in table.output
-    assert "碳足迹标识" in render_label_svg(second) and second.value in render_label_svg(second)
+
+    assert api["label"] == second.to_json()  # the API serves the buyer the same label, version 2
+    assert api["svg"] == render_label_svg(second) and "碳足迹标识" in api["svg"] and second.value in api["svg"]
+    assert api["other company"] == 404  # Jiangsu Steel's own client holds no label of Wuxi Frames'
+    assert api["malformed"] == (400, "BadRequest") and api["unknown"] == (404, "NotFound")
+
+
+def api_answers(settings: Settings) -> dict[str, Any]:
+    """What ``pcfx api`` answers Wuxi Frames (and one other company) once it has followed ``labels``."""
+    host = Host.open(settings)
+    with TestClient(create_app(settings, host=host), base_url="https://pact.test") as api:
+        frames, steel = (bearer(api, host, client, company) for client, company in (("frames", FRAMES_CO), ("steel", STEEL_CO)))
+        label = wait_for(lambda: version_2(api.get("/3/labels/steel-1", headers=frames)), "the label on the API")
+        malformed = api.post("/3/subscriptions", headers=frames, json={"productIds": "steel-1"})
+        unknown = api.post("/3/subscriptions", headers=frames, json={"productIds": ["urn:pact:nobody.example:product-id:0"]})
+        return {
+            "label": label,
+            "svg": api.get(f"/3/labels/{STEEL}/svg", headers=frames).text,
+            "other company": api.get("/3/labels/steel-1", headers=steel).status_code,
+            "malformed": (malformed.status_code, malformed.json()["code"]),
+            "unknown": (unknown.status_code, unknown.json()["code"]),
+        }
+
+
+def bearer(api: TestClient, host: Host, client_id: str, company: str) -> dict[str, str]:
+    secret = host.clients.add(client_id, company)
+    answer = api.post("/auth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+    return {"authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def version_2(response: Any) -> dict[str, Any] | None:
+    return response.json()["data"] if response.status_code == 200 and response.json()["data"]["version"] == 2 else None
 
 
 def test_a_buyer_never_receives_a_product_it_is_not_entitled_to(settings: Settings, tmp_path: Path) -> None:
@@ -229,6 +264,7 @@ def test_a_buyer_never_receives_a_product_it_is_not_entitled_to(settings: Settin
         before_grant = buyer_labels(settings)
         granted = pcfx(settings, "entitle", "--supplier", ORE_CO, "--buyer", FRAMES_CO, "--product", ORE)
         after_grant = wait_for(lambda: latest(settings, ORE, 1), "the ore label once its owner granted it")
+        stranger = pcfx(settings, "watch", "--buyer", "urn:pact:stranger.example:company-id:9", "--once")
 
     assert ore.exit_code == 1
     assert ore.output.startswith(f"rejected  {ORE}: {FRAMES_CO} is not entitled to {ORE}")
@@ -236,6 +272,7 @@ def test_a_buyer_never_receives_a_product_it_is_not_entitled_to(settings: Settin
     assert set(before_grant) == {STEEL}  # the ore (tier 3) never reached the tier-1 buyer
     assert granted.exit_code == 0 and granted.output == f"granted {ORE} to {FRAMES_CO} (as {ORE_CO})\n"
     assert after_grant.value == "2" and after_grant.company_ids == [ORE_CO]
+    assert stranger.exit_code == 1 and "unknown buyer urn:pact:stranger.example:company-id:9" in stranger.output
 
 
 def test_a_webhook_down_across_a_worker_restart_still_gets_every_version(settings: Settings, tmp_path: Path) -> None:
@@ -281,5 +318,7 @@ def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Setting
         letters = wait_for(lambda: dead_letters(settings, 2), "two dead letters")
     assert active.status == "Active" and active.validity_period_end == ends
     assert expired.status == "Expired" and expired.value == "7.5"
-    assert [letter.error_type for letter in letters] == ["DecodeError", "RuleViolation"]
-    assert "key = 'someone-else'" in letters[1].error and f"{FRAMES_CO}|{battery}" in letters[1].error
+    garbage, misfiled_letter = sorted(letters, key=lambda letter: letter.error_type)
+    assert (garbage.error_type, garbage.original_bytes) == ("DecodeError", b"not avro")
+    assert misfiled_letter.error_type == "RuleViolation" and misfiled_letter.key == b"someone-else"
+    assert f"its key must be '{FRAMES_CO}|{battery}'" in misfiled_letter.error
