@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         topic_replication_factor=settings.replication_factor,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
+        broker_session_timeout=settings.worker_session_timeout_s,
         web_port=web_port or settings.worker_web_port,
         web_host=settings.bind_host,
         producer_acks=-1,
@@ -99,3 +100,16 @@ def bytes_table(app: faust.App, name: str, *, key_type: type = str, **options: o
     key_serializer = RAW if key_type is bytes else "json"
     schema = faust.Schema(key_type=key_type, value_type=bytes, key_serializer=key_serializer, value_serializer=RAW)
     return app.Table(name, schema=schema, key_type=key_type, value_type=bytes, **options)
+
+
+async def track_producer_topics(app: faust.App) -> None:
+    """Keep every topic the producer knows in its metadata before it sends to a topic created after start.
+
+    aiokafka's producer fetches metadata for all topics until it has to look one up by name (a topic
+    created later, such as a buyer's label topic); from then on it refreshes only the topics it looked up,
+    and the others drop out of its metadata. Faust places changelog records of ``use_partitioner`` tables
+    with that metadata and fails on a topic it no longer knows, so every known topic is tracked by name first.
+    """
+    client = app.producer._ensure_producer().client  # noqa: SLF001  (Faust exposes no public handle)
+    for name in client.cluster.topics():
+        await client.add_topic(name)

@@ -1,11 +1,11 @@
 """Label agents: everything that changes a product's labels is re-keyed by product URN, then one agent per
 product partition issues the labels.
 
-    graph-updates (supplier footprints, recipes) ── route_supplier_inputs ──┐
-    derived (Active footprints) ─────────────────── route_derived ──────────┤
-    subscriptions ───────────────────────────────── route_subscriptions ────┼─> label-inputs ── issue_labels ─┐
-    entitlements ────────────────────────────────── route_entitlements ─────┘      (+ expiry ticks)          │
-        labels (key buyer|product) <─┬─ labels.buyer.<buyer> (key product) <─┬─ subscription-status <────────┘
+    graph-updates (supplier footprints, recipes) ─ route_supplier_inputs ─┐
+    derived (Active footprints) ───────────────── route_derived ──────────┤
+    subscriptions (tombstone: unsubscribe) ────── route_subscriptions ────┼─> label-inputs ─ issue_labels ─┐
+    entitlements ──────────────────────────────── route_entitlements ─────┘   (+ expiry ticks)            │
+    labels (key buyer|product), labels.buyer.<buyer> (key product), subscription-status <───────────────┘
 
 Records on ``label-inputs`` keep their original Avro bytes; the header ``pcfx-label-input`` says what they
 are. ``issue_labels`` keeps one :class:`~pcfx.streams.labels.ProductLabels` per product in the table
@@ -25,12 +25,12 @@ from datetime import datetime, timezone
 import faust
 
 from pcfx.agents import webhooks
-from pcfx.agents.app import RAW, Wiring, bytes_table
+from pcfx.agents.app import RAW, Wiring, bytes_table, track_producer_topics
 from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
 from pcfx.agents.topics import ensure_buyer_topic
 from pcfx.metrics import Stage
 from pcfx.schemas.base import ContractModel
-from pcfx.schemas.errors import RuleViolation
+from pcfx.schemas.errors import ContractError, RuleViolation
 from pcfx.schemas.models import DeadLetter, ProductFootprint, ProductRecipe
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement, Subscription, subscription_key
 from pcfx.streams.codec import decode_model, encode_model
@@ -77,24 +77,27 @@ def decode_label_input(event: faust.types.EventT) -> LabelEvent:
     raise ValueError(f"label-inputs record with unknown {KIND_HEADER} header {kind!r}")
 
 
-def cancellation(key: bytes | None, timestamp_s: float) -> Subscription:
-    """What a tombstone on ``subscriptions`` means: the subscription ``<buyer>|<product>`` ended."""
-    buyer, _, product = (key or b"").decode("utf-8", "replace").partition(KEY_SEPARATOR)
-    created = datetime.fromtimestamp(timestamp_s, tz=timezone.utc)
-    return Subscription.model_validate({"buyerId": buyer, "productId": product, "active": False, "createdAt": created})
+def cancellation(origin: Origin, stage: str) -> Admission[Subscription]:
+    """A tombstone on ``subscriptions`` ends the subscription its key ``<buyer>|<product>`` names."""
+    buyer, _, product = (origin.key or b"").decode("utf-8", "replace").partition(KEY_SEPARATOR)
+    ended = datetime.fromtimestamp(origin.timestamp_ms / 1000, tz=timezone.utc)
+    try:
+        return Admission(model=Subscription.from_json({"buyerId": buyer, "productId": product, "active": False,
+                                                       "createdAt": ended.isoformat()}))
+    except ContractError as error:
+        return refused(b"", origin, error, stage)
 
 
-async def track_known_topics(app: faust.App) -> None:
-    """Keep every topic the producer knows in its metadata before it sends to a topic created after start.
-
-    aiokafka's producer fetches metadata for all topics until it has to look one up by name (a topic
-    created later, such as a buyer's label topic); from then on it refreshes only the topics it looked up,
-    and the others drop out of its metadata. Faust places changelog records of ``use_partitioner`` tables
-    with that metadata and fails on a topic it no longer knows, so every known topic is tracked by name first.
-    """
-    client = app.producer._ensure_producer().client  # noqa: SLF001  (Faust exposes no public handle)
-    for name in client.cluster.topics():
-        await client.add_topic(name)
+def refused(raw: bytes, origin: Origin, error: Exception, stage: str) -> Admission:
+    """The dead letter of a record refused after decoding: filed under another key, or a tombstone whose key
+    names no subscription (compaction keeps one record per key, so the key must be the record's own)."""
+    key = (origin.key or b"").decode("utf-8", "replace")
+    letter = DeadLetter(
+        original_bytes=raw, source_topic=origin.topic, partition=origin.partition, offset=origin.offset,
+        key=origin.key, error=f"{origin.topic}[{origin.partition}]@{origin.offset}: key = {key!r}: {error}",
+        error_type=type(error).__name__, failed_at=datetime.now(timezone.utc), stage=stage,
+    )
+    return Admission(dead_letter=letter, error=error)
 
 
 def register(wiring: Wiring) -> None:
@@ -143,21 +146,22 @@ def register(wiring: Wiring) -> None:
         """Validate buyers' and suppliers' records; a bad one, or one whose key does not match it, is dead-lettered."""
         dead_letters = topics[f"dlq.{name}"]
         async for event in stream.events():
-            message = event.message
+            message, origin, stage = event.message, origin_of(event), f"route_{name}"
             metrics.records_consumed.labels(topic=name).inc()
             if message.value is None and cls is Subscription:
-                raw = encode_model(cancellation(message.key, message.timestamp))
+                admission = cancellation(origin, stage)
             else:
-                raw = message.value
-            origin, stage = origin_of(event), f"route_{name}"
-            admission = admit(cls, raw, origin, stage=stage, now_ms=int(time.time() * 1000))
-            if admission.model is not None and admission.model.key.encode() != message.key:
-                admission = misfiled(cls, raw, origin, admission.model.key, stage)
+                admission = admit(cls, message.value, origin, stage=stage, now_ms=int(time.time() * 1000))
+            model = admission.model
+            if model is not None and model.key.encode() != message.key:
+                reason = f"{cls.record_kind} filed under another key; its key must be {model.key!r}"
+                wrong = RuleViolation("key", message.key, reason)
+                admission = refused(message.value or b"", origin, wrong, stage)
             if admission.dead_letter is not None:
                 metrics.dead_letter(name, admission.error)
                 await dead_letters.send(key=message.key, value=encode_model(admission.dead_letter))
                 continue
-            await forward(admission.model.product_id, raw, kind)
+            await forward(model.product_id, message.value or encode_model(model), kind)
 
     @app.agent(topics["subscriptions"], name="route_subscriptions")
     async def route_subscriptions(stream: faust.StreamT) -> None:
@@ -172,7 +176,7 @@ def register(wiring: Wiring) -> None:
         topic = buyer_topics.get(buyer)
         if topic is None:
             name = await asyncio.get_running_loop().run_in_executor(None, ensure_buyer_topic, settings, buyer)
-            await track_known_topics(app)
+            await track_producer_topics(app)
             topic = buyer_topics[buyer] = app.topic(name, key_serializer=RAW, value_serializer=RAW, partitions=1)
         return topic
 
@@ -181,7 +185,8 @@ def register(wiring: Wiring) -> None:
         for sent in out.labels:
             label, value = sent.label, encode_model(sent.label)
             headers = {WEBHOOK_HEADER: sent.webhook_url.encode()} if sent.webhook_url else {}
-            await topics["labels"].send(key=subscription_key(label.buyer_id, product).encode(), value=value, headers=headers)
+            key = subscription_key(label.buyer_id, product).encode()
+            await topics["labels"].send(key=key, value=value, headers=headers)
             await (await buyer_topic(label.buyer_id)).send(key=product.encode(), value=value)
             metrics.carbon_labels.inc()
             if upstream_ms is not None:
@@ -213,7 +218,7 @@ def register(wiring: Wiring) -> None:
     @app.timer(settings.label_expiry_check_s, name="check_label_expiry")
     async def check_label_expiry() -> None:
         """Tick every product whose label passed its validity end; ``issue_labels`` marks it Expired."""
-        if app.rebalancing:
+        if app.rebalancing or app.in_recovery:
             return
         now = datetime.now(timezone.utc)
         for key, raw in list(states.items()):
@@ -222,14 +227,3 @@ def register(wiring: Wiring) -> None:
 
     webhooks.register(wiring)
 
-
-def misfiled(cls: type[ContractModel], raw: bytes, origin: Origin, wanted: str, stage: str) -> Admission:
-    """A valid record filed under another record's key: dead-lettered, as compaction would mix the two up."""
-    got = (origin.key or b"").decode("utf-8", "replace")
-    error = RuleViolation("key", got, f"{cls.record_kind} filed under key {got!r}; its key must be {wanted!r}")
-    letter = DeadLetter(
-        original_bytes=raw, source_topic=origin.topic, partition=origin.partition, offset=origin.offset,
-        key=origin.key, error=f"{origin.topic}[{origin.partition}]@{origin.offset}: key = {got!r}: {error}",
-        error_type=type(error).__name__, failed_at=datetime.now(timezone.utc), stage=stage,
-    )
-    return Admission(dead_letter=letter, error=error)

@@ -2,31 +2,49 @@
 
 Tables (all on the single ``graph-updates`` partition, backed by changelog topics):
 - ``product_to_input``: ``leaf:<id>`` / ``recipe:<id>`` -> the supplier footprint or recipe in force;
-  the engine is rebuilt from it when a worker starts or takes the partition over.
+  the engine is rebuilt from it when a worker starts or (re)gains the partition.
 - ``product_to_published``: product id -> its Active derived footprint (to deprecate, and to skip
   re-publishing figures that did not change).
 - ``product_to_request``: product id -> the request sent for it while it was missing.
-The agent body only reads the tables, calls :func:`pcfx.streams.recompute.recompute`, writes the tables
-and sends; derived ids are deterministic, so a replay after a crash re-sends identical footprints.
+
+A step sends its records and waits for Kafka's acknowledgement before it writes its table entries. A crash
+in between leaves footprints published but not recorded: the rebuild finds them and publishes them again
+under the same ids (:func:`pcfx.streams.recompute.restore`), and a replayed batch recomputes the same
+successors (:func:`pcfx.streams.derive.derived_id`), so nothing is lost and nothing counts twice.
+
+Faust's ``take_events`` acks a batch even when the agent raises, so nothing may escape the loop: a batch
+the step raises on is retried record by record and only the records that still fail go to
+``dlq.graph-updates`` with the error; a failure of Kafka itself is retried until it passes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import faust
+from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring
-from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, published_ms
+from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.engine import Engine
-from pcfx.streams.recompute import StepOutput, TableView, Update, recompute
+from pcfx.streams.intake import dead_letter
+from pcfx.streams.recompute import StepOutput, TableView, Update, recompute, restore
 
 log = logging.getLogger(__name__)
+RETRY_S = 5.0  # pause before a batch is tried again after Kafka or the tables failed, in seconds
+STAGE = "recompute_products"
+
+
+def published_header(published_ms: int | None) -> dict[str, bytes]:
+    """The header that carries the supplier's publish time to the next hop (labels measure latency from it)."""
+    return {} if published_ms is None else {PUBLISHED_HEADER: str(published_ms).encode()}
 
 
 def decode_update(key: str, raw: bytes, published: int) -> Update:
@@ -35,69 +53,132 @@ def decode_update(key: str, raw: bytes, published: int) -> Update:
     return Update(key, decode_model(cls, raw), published)
 
 
-def register(wiring: Wiring) -> None:
-    """Declare ``recompute_products`` on the wiring's app."""
-    app, settings, metrics = wiring.app, wiring.settings, wiring.metrics
-    inputs, published, requested = (wiring.tables[n] for n in ("product_to_input", "product_to_published", "product_to_request"))
-    derived_topic, status_topic, request_topic = (wiring.topics[n] for n in ("derived", "product-status", "outbound-requests"))
-    state: dict[str, Engine] = {}
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
-    def view() -> TableView:
+
+class Recomputer:
+    """The agent's state: one engine per worker, the tables it is rebuilt from, and the topics it feeds."""
+
+    def __init__(self, wiring: Wiring) -> None:
+        self.metrics = wiring.metrics
+        self.inputs, self.published, self.requested = (
+            wiring.tables[n] for n in ("product_to_input", "product_to_published", "product_to_request")
+        )
+        self.derived, self.statuses, self.requests, self.dead_letters = (
+            wiring.topics[n] for n in ("derived", "product-status", "outbound-requests", "dlq.graph-updates")
+        )
+        self._engine: Engine | None = None
+
+    def forget(self) -> None:
+        """Drop the engine: the tables are the truth, and the next batch rebuilds from them."""
+        self._engine = None
+
+    async def process(self, events: Sequence[EventT]) -> None:
+        """Recompute a batch and publish; if the step raises, each record alone, dead-lettering those that fail."""
+        engine = await self._current()
+        started = time.perf_counter()
+        try:
+            updates = [decode_update(e.message.key.decode(), e.message.value, published_ms(e)) for e in events]
+            out = recompute(engine, updates, self._view(), utc_now())
+        except Exception as error:  # noqa: BLE001  (one record the step cannot take must not cost the batch)
+            self.forget()  # the engine may hold part of the batch
+            if len(events) == 1:
+                await self._dead_letter(events[0], error)
+                return
+            log.warning("recompute: a batch of %d failed (%r); retrying record by record", len(events), error)
+            for event in events:
+                await self.process([event])
+            return
+        await self._publish(out)
+        for upstream in out.upstream_ms.values():
+            self.metrics.observe_end_to_end(Stage.DERIVED, upstream)
+        self.metrics.derived_footprints.inc(len(out.published))
+        self.metrics.observe_recompute(len(events), len(out.statuses), time.perf_counter() - started)
+
+    async def _current(self) -> Engine:
+        """The worker's engine, rebuilt from the tables when the worker starts or (re)gains the partition."""
+        if self._engine is None:
+            engine = Engine()
+            entries = [decode_update(key, raw, 0) for key, raw in self.inputs.items() if raw is not None]
+            out = restore(engine, entries, self._view(), utc_now())
+            log.info("recompute: engine rebuilt from %d table entries, %d footprint(s) republished", len(entries), len(out.published))
+            await self._publish(out)
+            self._engine = engine
+        return self._engine
+
+    def _view(self) -> TableView:
         def model_of(key: str) -> ProductFootprint | ProductRecipe | None:
-            raw = inputs.get(key)
+            raw = self.inputs.get(key)
             return None if raw is None else decode_update(key, raw, 0).model
 
         def published_of(product_id: str) -> ProductFootprint | None:
-            raw = published.get(product_id)
+            raw = self.published.get(product_id)
             return None if raw is None else decode_model(ProductFootprint, raw)
 
-        return TableView(input=model_of, published=published_of, requested=lambda product_id: product_id in requested)
+        return TableView(input=model_of, published=published_of, requested=lambda product_id: product_id in self.requested)
 
-    def engine() -> tuple[Engine, list[Update]]:
-        """The worker's engine; on first use, the updates that rebuild it from ``product_to_input``."""
-        if "engine" in state:
-            return state["engine"], []
-        state["engine"] = Engine()
-        restored = [decode_update(key, raw, 0) for key, raw in inputs.items() if raw is not None]
-        log.info("recompute: rebuilding the engine from %d table entries", len(restored))
-        return state["engine"], restored
+    async def _publish(self, out: StepOutput) -> None:
+        await self._send(out)
+        self._write_tables(out)
 
-    def write_tables(out: StepOutput) -> None:
+    async def _send(self, out: StepOutput) -> None:
+        """Send the step's records and return once Kafka has acknowledged every one."""
+        sent = [
+            await self.derived.send(key=f.id.encode(), value=encode_model(f), headers=published_header(out.upstream_ms.get(f.id)))
+            for f in out.footprints
+        ]
+        for status in out.statuses:
+            changed = status.upstream_changed_at
+            headers = published_header(None if changed is None else int(changed.timestamp() * 1000))
+            sent.append(await self.statuses.send(key=status.product_id.encode(), value=encode_model(status), headers=headers))
+        for request in out.requested.values():
+            sent.append(await self.requests.send(key=request.request_id.encode(), value=encode_model(request)))
+        await asyncio.gather(*sent)
+        self.metrics.records_produced.labels(topic="derived").inc(len(out.footprints))
+        self.metrics.records_produced.labels(topic="product-status").inc(len(out.statuses))
+        self.metrics.records_produced.labels(topic="outbound-requests").inc(len(out.requested))
+
+    def _write_tables(self, out: StepOutput) -> None:
         for key, model in out.inputs.items():
             if model is None:
-                inputs.pop(key, None)
+                self.inputs.pop(key, None)
             else:
-                inputs[key] = encode_model(model)
+                self.inputs[key] = encode_model(model)
         for product_id, footprint in out.published.items():
-            published[product_id] = encode_model(footprint)
+            self.published[product_id] = encode_model(footprint)
         for product_id, request in out.requested.items():
-            requested[product_id] = encode_model(request)
+            self.requested[product_id] = encode_model(request)
 
-    async def send(out: StepOutput) -> None:
-        for footprint in out.footprints:
-            await derived_topic.send(key=footprint.id.encode(), value=encode_model(footprint))
-        for status in out.statuses:
-            headers = {}
-            if status.upstream_changed_at is not None:
-                headers[PUBLISHED_HEADER] = str(int(status.upstream_changed_at.timestamp() * 1000)).encode()
-            await status_topic.send(key=status.product_id.encode(), value=encode_model(status), headers=headers)
-        for request in out.requested.values():
-            await request_topic.send(key=request.request_id.encode(), value=encode_model(request))
-        metrics.records_produced.labels(topic="derived").inc(len(out.footprints))
-        metrics.records_produced.labels(topic="product-status").inc(len(out.statuses))
-        metrics.records_produced.labels(topic="outbound-requests").inc(len(out.requested))
+    async def _dead_letter(self, event: EventT, error: Exception) -> None:
+        origin = origin_of(event)
+        letter = dead_letter(event.message.value, origin, error, stage=STAGE, now_ms=int(time.time() * 1000))
+        self.metrics.dead_letter("graph-updates", error)
+        await (await self.dead_letters.send(key=origin.key, value=encode_model(letter)))
+        log.error("recompute: dead-lettered %s", letter.error)
 
-    @app.agent(wiring.topics["graph-updates"], name="recompute_products")
+
+def register(wiring: Wiring) -> None:
+    """Declare ``recompute_products`` on the wiring's app, and the hook that drops its engine on a rebalance."""
+    app, settings = wiring.app, wiring.settings
+    recomputer = Recomputer(wiring)
+    graph_updates = settings.topic("graph-updates")
+
+    @app.on_partitions_revoked.connect
+    def forget_engine(_app: faust.App, revoked: set[TP], **_: object) -> None:
+        """Another worker may own the partition next and move the tables on: this engine would be stale."""
+        if any(tp.topic == graph_updates for tp in revoked):
+            recomputer.forget()
+
+    @app.agent(wiring.topics["graph-updates"], name=STAGE)
     async def recompute_products(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            started = time.perf_counter()
-            current, restored = engine()
-            updates = restored + [decode_update(e.message.key.decode(), e.message.value, published_ms(e)) for e in events]
-            metrics.records_consumed.labels(topic="graph-updates").inc(len(events))
-            out = recompute(current, updates, view(), datetime.now(timezone.utc))
-            write_tables(out)
-            await send(out)
-            for upstream in out.upstream_ms:
-                metrics.observe_end_to_end(Stage.DERIVED, upstream)
-            metrics.derived_footprints.inc(len(out.published))
-            metrics.observe_recompute(len(events), len(out.statuses), time.perf_counter() - started)
+            wiring.metrics.records_consumed.labels(topic="graph-updates").inc(len(events))
+            while True:
+                try:
+                    await recomputer.process(events)
+                    break
+                except Exception:  # noqa: BLE001  (Kafka or the tables, not a record: never skip the batch)
+                    recomputer.forget()
+                    log.exception("recompute: a batch of %d could not be published; retrying in %.0f s", len(events), RETRY_S)
+                    await asyncio.sleep(RETRY_S)

@@ -49,7 +49,7 @@ class TopicSpec:
         return configs
 
 
-def dead_letter(spec: TopicSpec) -> TopicSpec:
+def dead_letter(spec: TopicSpec, failure: str = "failed validation") -> TopicSpec:
     """The dead-letter topic of an input topic: same key, a DeadLetter value that names record, field and reason."""
     return TopicSpec(
         name=f"dlq.{spec.name}",
@@ -58,7 +58,7 @@ def dead_letter(spec: TopicSpec) -> TopicSpec:
         partitions=1,
         cleanup="delete",
         retention_days=30,
-        why=f"Records from `{spec.name}` that failed validation, with the reason; kept 30 days for a person to fix.",
+        why=f"Records from `{spec.name}` that {failure}, with the reason; kept 30 days for a person to fix.",
     )
 
 
@@ -128,6 +128,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     FOOTPRINTS, RECIPES, GRAPH_UPDATES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
     ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS,
     *(dead_letter(spec) for spec in INPUTS),
+    dead_letter(GRAPH_UPDATES, "the recompute step failed on (a bug: the others of their batch went on)"),
 )
 BUYER_LABELS = TopicSpec(
     f"{BUYER_TOPIC_PREFIX}<buyer id>", "product id", "CarbonLabel", 1, "compact", None,

@@ -68,7 +68,8 @@ async def post(client: httpx.AsyncClient, pending: Pending) -> bool:
         log.warning("webhook %s, event %s (v%d): %r", pending.url, pending.event["id"], pending.version, error)
         return False
     if not response.is_success:
-        log.warning("webhook %s, event %s (v%d): HTTP %d", pending.url, pending.event["id"], pending.version, response.status_code)
+        log.warning("webhook %s, event %s (v%d): HTTP %d", pending.url, pending.event["id"], pending.version,
+                    response.status_code)
     return response.is_success
 
 
@@ -135,7 +136,7 @@ def register(wiring: Wiring) -> None:
             await attempts_topic.send(key=key, value=encode_model(outcome))
         except Exception:  # Kafka away: the version stays queued and is POSTed again (same event id)
             in_flight.pop(key, None)
-            log.exception("webhook outcome for event %s not recorded; the version will be sent again", pending.event["id"])
+            log.exception("webhook outcome for event %s not recorded; it will be sent again", pending.event["id"])
 
     def owned() -> frozenset[int]:
         topic = settings.topic("labels")

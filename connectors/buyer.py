@@ -92,7 +92,8 @@ class BuyerClient:
 
     def entitle(self, entitlement: Entitlement) -> None:
         """Publish a grant to ``entitlements``, keyed ``<supplier>|<buyer>|<product>``."""
-        self._producer.send(self.settings.topic("entitlements"), key=entitlement.key.encode(), value=encode_model(entitlement))
+        topic = self.settings.topic("entitlements")
+        self._producer.send(topic, key=entitlement.key.encode(), value=encode_model(entitlement))
         self._producer.flush()
 
     def status_offsets(self) -> dict[TopicPartition, int]:

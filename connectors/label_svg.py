@@ -37,10 +37,12 @@ def render_label_svg(label: CarbonLabel) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
         f'font-family="{FONT}" role="img" aria-label="{_text(_summary(label))}">',
         f"<title>{_text(_summary(label))}</title>",
-        f'<rect x="1" y="1" width="{WIDTH - 2}" height="{height - 2}" rx="10" fill="#ffffff" stroke="{colour}" stroke-width="2"/>',
+        f'<rect x="1" y="1" width="{WIDTH - 2}" height="{height - 2}" rx="10" fill="#ffffff" '
+        f'stroke="{colour}" stroke-width="2"/>',
         f'<rect x="1" y="1" width="{WIDTH - 2}" height="36" rx="10" fill="{colour}"/>',
         '<text x="16" y="25" font-size="16" font-weight="bold" fill="#ffffff">碳足迹标识 Carbon Footprint Label</text>',
-        f'<text x="16" y="58" font-size="13" fill="#333333">{_text(label.product_name)} · {_text(label.company_name)}</text>',
+        f'<text x="16" y="58" font-size="13" fill="#333333">'
+        f"{_text(label.product_name)} · {_text(label.company_name)}</text>",
         f'<text x="16" y="100" font-size="34" font-weight="bold" fill="#111111">{_text(label.value)}'
         '<tspan font-size="16" font-weight="normal"> kgCO₂e</tspan></text>',
         f'<text x="16" y="124" font-size="13" fill="#333333">{_text(_per_unit(label))}</text>',
@@ -49,9 +51,8 @@ def render_label_svg(label: CarbonLabel) -> str:
     for line in lines:
         parts.append(f'<text x="16" y="{y}" font-size="12" fill="#333333">{_text(line)}</text>')
         y += LINE
-    parts.append(
-        f'<text x="16" y="{y + 4}" font-size="9" fill="#777777">{_text(f"{label.label_id} v{label.version} · {label.pf_id}")}</text>'
-    )
+    ids = f"{label.label_id} v{label.version} · {label.pf_id}"
+    parts.append(f'<text x="16" y="{y + 4}" font-size="9" fill="#777777">{_text(ids)}</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

@@ -25,7 +25,8 @@ def refuse(command: str, error: Exception) -> NoReturn:
 @click.option("--buyer", required=True, metavar="URN", help="The buyer's company URN (its buyer id).")
 @click.option("--product", "products", multiple=True, required=True, metavar="URN",
               help="A product URN, or a pcfx product id such as 0042 (repeatable).")
-@click.option("--webhook", default=None, metavar="URL", help="Also POST each label version here (PACT v3 PublishedEvent).")
+@click.option("--webhook", default=None, metavar="URL",
+              help="Also POST each label version here (PACT v3 PublishedEvent).")
 @click.option("--cancel", is_flag=True, help="Unsubscribe from the products instead.")
 @click.option("--wait", "wait_s", type=float, default=30.0, show_default=True,
               help="Seconds to wait for the exchange's answer; 0 publishes without waiting.")
@@ -38,7 +39,8 @@ def subscribe(buyer: str, products: tuple[str, ...], webhook: str | None, cancel
     with BuyerClient() as client:
         since = client.status_offsets() if wait_s > 0 else {}
         if wait_s > 0 and not since:
-            raise click.ClickException(f"topic {client.settings.topic('subscription-status')} does not exist: run `pcfx topics`")
+            missing = client.settings.topic("subscription-status")
+            raise click.ClickException(f"topic {missing} does not exist: run `pcfx topics`")
         client.subscribe(subscriptions)
         if wait_s <= 0:
             click.echo(f"published {len(subscriptions)} subscription(s) to {client.settings.topic('subscriptions')}")
@@ -48,7 +50,7 @@ def subscribe(buyer: str, products: tuple[str, ...], webhook: str | None, cancel
     for subscription in subscriptions:
         status = answers.get(subscription.key)
         if status is None:
-            click.echo(f"no answer {subscription.product_id}: none within {wait_s:g} s; is a worker running? (pcfx worker)")
+            click.echo(f"no answer {subscription.product_id}: none within {wait_s:g} s; is `pcfx worker` running?")
             failed = True
             continue
         click.echo(f"{status.state:<9} {subscription.product_id}: {status.reason}")

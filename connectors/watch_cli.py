@@ -67,7 +67,8 @@ def row(label: CarbonLabel, now: datetime) -> tuple[str, ...]:
 
 def render_table(labels: Mapping[str, CarbonLabel], now: datetime) -> str:
     """The labels as an aligned text table, one row per product, sorted by product name then id."""
-    rows = [HEADERS] + [row(label, now) for label in sorted(labels.values(), key=lambda lb: (lb.product_name, lb.product_id))]
+    ordered = sorted(labels.values(), key=lambda label: (label.product_name, label.product_id))
+    rows = [HEADERS] + [row(label, now) for label in ordered]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(r, widths)).rstrip() for r in rows]
     if not labels:

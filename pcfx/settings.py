@@ -49,6 +49,12 @@ class Settings(BaseModel):
         "127.0.0.1",
         description="Interface the worker web server and /metrics endpoints bind to (0.0.0.0 in containers).",
     )
+    worker_session_timeout_s: float = Field(
+        60.0,
+        ge=6,
+        description="How long Kafka waits for a silent worker before moving its partitions to the others, in seconds: "
+        "a crashed worker's share resumes elsewhere (or on its restart) after this.",
+    )
     worker_web_port: int = Field(6066, description="Port of the worker's web server, which serves /metrics.")
     api_host: str = Field("127.0.0.1", description="Interface the PACT API binds to.")
     api_port: int = Field(8443, description="HTTPS port of the PACT v3 API (`pcfx api`).")

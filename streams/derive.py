@@ -21,18 +21,20 @@ from pcfx.schemas.models import (
     to_decimal,
 )
 from pcfx.schemas.status import ProductStatus
+from pcfx.streams.engine import EXACT_DRIVERS, RELATIVE_EPSILON
 from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived, Input, Leaf, Recipe
 
 SPEC_VERSION = "3.0.3"
 PRODUCT_URN_PREFIX = "urn:pcfx:product:"
-#: Namespace of derived footprint ids: uuid5(namespace, product | previous id | values) makes a replayed
-#: recompute publish the very same id, so at-least-once delivery can never count a footprint twice.
+#: Namespace of derived footprint ids: uuid5(namespace, product | previous id) makes a replayed recompute
+#: publish the very same id, so at-least-once delivery can never count a footprint twice.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4d7b-9a0e-2c5b7e4f1a90")
 INPUTS_EXTENSION_SCHEMA = "https://pcfx.dev/extensions/direct-inputs/1.0.0/schema.json"
 INPUTS_EXTENSION_DOC = "https://pcfx.dev/docs/engine#direct-inputs"
 DEFAULT_IPCC = ("AR6",)
 DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")
 _URN = re.compile(r"^[uU][rR][nN]:")
+_DQR_BEST, _DQR_WORST = 1.0, 5.0  # PACT methodology 4.2.3
 #: PACT-required CarbonFootprint fields; a derived product none of whose contributors reported one says 0.
 _REQUIRED_VALUES = ("pcfExcludingBiogenicUptake", "pcfIncludingBiogenicUptake", "fossilGhgEmissions", "fossilCarbonContent")
 
@@ -104,25 +106,49 @@ def value_text(derived: Derived) -> dict[str, str]:
     return texts
 
 
-def derived_id(product_id: str, previous_id: str | None, texts: dict[str, str], quality: str) -> str:
-    """Deterministic footprint id: the same product, predecessor and figures always give the same id."""
-    digest = hashlib.sha256(repr((product_id, previous_id, sorted(texts.items()), quality)).encode()).hexdigest()
+def derived_id(product_id: str, previous_id: str | None) -> str:
+    """Deterministic footprint id: the successor of ``previous_id`` (None: the first footprint) of a product.
+
+    The figures are left out on purpose: a replay after a crash recomputes the successor of the same
+    predecessor, possibly in other micro-batches whose float sums differ in the last bits, and it must
+    republish it under the same id, or the first one would stay Active beside it. A product has one
+    successor per predecessor, because the step records it as the new predecessor at once.
+    """
+    digest = hashlib.sha256(repr((product_id, previous_id)).encode()).hexdigest()
     return str(uuid.uuid5(DERIVED_ID_NAMESPACE, digest))
 
 
 def same_figures(footprint: ProductFootprint, derived: Derived) -> bool:
-    """True if ``footprint`` already carries exactly what ``derived`` would publish."""
-    published = footprint.pcf.model_dump(by_alias=True, exclude_none=True)
-    texts = value_text(derived)
-    if any(published.get(name) != text for name, text in texts.items()):
-        return False
-    if any(name in published for name in ADDITIVE_FIELDS if name not in texts):
-        return False
-    return published.get("primaryDataShare") == format_decimal(derived.pds) and published.get("dqi") == _dqi_json(derived)
+    """True if ``footprint`` already carries what ``derived`` would publish, each figure to within
+    :data:`RELATIVE_EPSILON` (a rebuilt engine solves in another order and may move the last bits)."""
+    published = _figures(footprint.pcf.model_dump(by_alias=True, exclude_none=True))
+    wanted = _figures({**value_text(derived), "primaryDataShare": _pds_text(derived), "dqi": _dqi_json(derived)})
+    return published.keys() == wanted.keys() and all(_close(published[k], wanted[k]) for k in wanted)
+
+
+def _figures(pcf: dict[str, object]) -> dict[str, float]:
+    """The numbers a derived footprint is made of: additive values, PDS and the three DQRs."""
+    figures = {name: float(to_decimal(pcf[name])) for name in ADDITIVE_FIELDS if name in pcf}
+    if "primaryDataShare" in pcf:
+        figures["primaryDataShare"] = float(to_decimal(pcf["primaryDataShare"]))
+    for name, text in dict(pcf.get("dqi") or {}).items():
+        figures[name] = float(to_decimal(text))
+    return figures
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= RELATIVE_EPSILON * max(abs(a), abs(b))
+
+
+def _pds_text(derived: Derived) -> str:
+    """PDS in percent. A weighted mean of shares in 0..100, clamped: rounding in the solve can leave the range."""
+    return format_decimal(min(max(derived.pds, 0.0), 100.0))
 
 
 def _dqi_json(derived: Derived) -> dict[str, str]:
-    technological, geographical, temporal = (format_decimal(x) for x in derived.dqr)
+    """The DQRs, weighted means of ratings in 1..5; clamped, because rounding in a cycle's solve can give
+    5.000000000000001, which PACT rejects."""
+    technological, geographical, temporal = (format_decimal(min(max(x, _DQR_BEST), _DQR_WORST)) for x in derived.dqr)
     return {"technologicalDQR": technological, "geographicalDQR": geographical, "temporalDQR": temporal}
 
 
@@ -140,7 +166,7 @@ def derived_footprint(
     ``ContractError`` naming the field, and the caller holds the product in error instead of publishing)."""
     texts = value_text(derived)
     dqi = _dqi_json(derived)
-    pds = format_decimal(derived.pds)
+    pds = _pds_text(derived)
     previous_id = previous.id if previous is not None else None
     pcf = {
         "declaredUnitOfMeasurement": recipe.declared_unit_of_measurement,
@@ -160,7 +186,7 @@ def derived_footprint(
     if sources:
         pcf["secondaryEmissionFactorSources"] = list(sources)
     document = {
-        "id": derived_id(product_id, previous_id, texts, pds + repr(sorted(dqi.items()))),
+        "id": derived_id(product_id, previous_id),
         "specVersion": SPEC_VERSION,
         "created": now.isoformat().replace("+00:00", "Z"),
         "status": "Active",
@@ -234,6 +260,8 @@ def _outbound_logistics(recipe: ProductRecipe) -> dict[str, str]:
 def _change_comment(drivers: Sequence[str], previous_id: str | None) -> str:
     if previous_id is None:
         return "Computed by pcfx from the recipe and the current footprints of its direct inputs."
+    if len(drivers) > EXACT_DRIVERS:  # the engine then lists every leaf changed in the batch, not only upstream
+        return f"Recomputed by pcfx: {len(drivers)} supplier footprints changed at once, too many to name the upstream ones."
     if drivers:
         return "Recomputed by pcfx: upstream footprint(s) changed: " + ", ".join(sorted(drivers)) + "."
     return "Recomputed by pcfx: the recipe or the availability of its inputs changed."

@@ -47,15 +47,19 @@ def admit(cls: type[M], raw: bytes | None, origin: Origin, *, stage: str, now_ms
             raise DecodeError("empty value (a tombstone): pcfx topics take no deletes by tombstone")
         return Admission(model=decode_model(cls, raw))
     except Exception as error:  # noqa: BLE001  (a bug must not lose the record either: it is dead-lettered too)
-        letter = DeadLetter(
-            original_bytes=raw or b"",
-            source_topic=origin.topic,
-            partition=origin.partition,
-            offset=origin.offset,
-            key=origin.key,
-            error=f"{origin.topic}[{origin.partition}]@{origin.offset}: {error}",
-            error_type=type(error).__name__,
-            failed_at=datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc),
-            stage=stage,
-        )
-        return Admission(dead_letter=letter, error=error)
+        return Admission(dead_letter=dead_letter(raw, origin, error, stage=stage, now_ms=now_ms), error=error)
+
+
+def dead_letter(raw: bytes | None, origin: Origin, error: Exception, *, stage: str, now_ms: int) -> DeadLetter:
+    """The record whole, where it was read, and why ``stage`` could not use it."""
+    return DeadLetter(
+        original_bytes=raw or b"",
+        source_topic=origin.topic,
+        partition=origin.partition,
+        offset=origin.offset,
+        key=origin.key,
+        error=f"{origin.topic}[{origin.partition}]@{origin.offset}: {error}",
+        error_type=type(error).__name__,
+        failed_at=datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc),
+        stage=stage,
+    )

@@ -25,7 +25,13 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from pcfx.schemas.models import CarbonLabel, ProductFootprint, ProductRecipe, to_decimal
-from pcfx.schemas.subscriptions import Entitlement, Subscription, SubscriptionState, SubscriptionStatus, subscription_key
+from pcfx.schemas.subscriptions import (
+    Entitlement,
+    Subscription,
+    SubscriptionState,
+    SubscriptionStatus,
+    subscription_key,
+)
 from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.derive import product_urn
 
@@ -147,7 +153,9 @@ def label_id(buyer_id: str, product_id: str) -> str:
     return str(uuid.uuid5(LABEL_NAMESPACE, subscription_key(buyer_id, product_id)))
 
 
-def issue(state: ProductLabels | None, product_id: str, event: LabelEvent, now: datetime) -> tuple[ProductLabels, LabelOutput]:
+def issue(
+    state: ProductLabels | None, product_id: str, event: LabelEvent, now: datetime
+) -> tuple[ProductLabels, LabelOutput]:
     """Fold one event into the product's state and settle every buyer; ``now`` decides expiry and times."""
     state = ProductLabels(product_id=product_id) if state is None else state.model_copy(deep=True)
     asked = _apply(state, event)

@@ -70,7 +70,7 @@ class StepOutput:
     requested: dict[str, FootprintRequest] = field(default_factory=dict)
     footprints: list[ProductFootprint] = field(default_factory=list)  # new Active, then the Deprecated it replaces
     statuses: list[ProductStatus] = field(default_factory=list)
-    upstream_ms: list[int] = field(default_factory=list)  # publish time behind each new Active footprint
+    upstream_ms: dict[str, int] = field(default_factory=dict)  # new Active footprint id -> the supplier publish behind it
 
 
 def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput) -> list[Event]:
@@ -117,6 +117,21 @@ def recompute(engine: Engine, updates: Sequence[Update], view: TableView, now: d
     for derived in results:  # upstream products first, so a recipe line cites its input's new footprint
         upstream = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
         _settle(derived, view, out, upstream, now)
+    return out
+
+
+def restore(engine: Engine, inputs: Sequence[Update], view: TableView, now: datetime) -> StepOutput:
+    """Rebuild a new ``engine`` from the inputs table and settle it against the published table.
+
+    The agent sends a step's records before it writes the step's table entries, so a crash between the
+    two leaves footprints that were published but not recorded: those come out again here, under the
+    same ids (:func:`pcfx.streams.derive.derived_id`). Everything else was both sent and recorded, so it
+    emits nothing: the inputs are not written back and only republished products get a status.
+    """
+    out = recompute(engine, inputs, view, now)
+    out.inputs.clear()
+    out.statuses = [status for status in out.statuses if status.product_id in out.published]
+    out.upstream_ms.clear()  # the table keeps no publish times; latency metrics skip a restore
     return out
 
 
@@ -170,7 +185,7 @@ def _publish(
     if previous is not None:
         out.footprints.append(deprecated(previous))
     if upstream_ms is not None:
-        out.upstream_ms.append(upstream_ms)
+        out.upstream_ms[footprint.id] = upstream_ms
     return footprint.id, derived
 
 

@@ -1,4 +1,5 @@
-"""Labels end to end on the real broker, through real ``pcfx worker`` processes and a real HTTP receiver.
+"""Labels end to end on the real broker, through real ``pcfx worker`` processes, a real HTTP webhook receiver,
+the real CLI (``pcfx subscribe``, ``entitle``, ``watch``) and the PACT API app with its Kafka followers.
 
 The chain: Anhui Ore (tier 3) sells ore to Jiangsu Steel (tier 2), whose steel goes into Wuxi Frames'
 frame (tier 1). Wuxi Frames, the buyer, subscribes to the steel it buys:
@@ -53,13 +54,15 @@ WAIT_S = 90.0
 def footprint(product: str, value: str, *, created: str, company: str = ORE_CO, preceding: str | None = None,
               validity_end: datetime | None = None) -> dict[str, Any]:
     document = copy.deepcopy(FOOTPRINT)
-    document.update(id=str(uuid.uuid4()), created=created, companyName="Anhui Ore", companyIds=[company], productIds=[product])
+    document.update(id=str(uuid.uuid4()), created=created, companyName="Anhui Ore", companyIds=[company],
+                    productIds=[product])
     document["pcf"].update(pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value)
     if preceding:
         document["precedingPfIds"] = [preceding]
     if validity_end is not None:
         reference_end = validity_end - timedelta(days=1)
-        document["pcf"].update(referencePeriodStart=_iso(reference_end - timedelta(days=365)), referencePeriodEnd=_iso(reference_end))
+        reference_start = reference_end - timedelta(days=365)
+        document["pcf"].update(referencePeriodStart=_iso(reference_start), referencePeriodEnd=_iso(reference_end))
         document.update(validityPeriodStart=_iso(reference_end), validityPeriodEnd=_iso(validity_end))
     return document
 
@@ -229,7 +232,7 @@ def api_answers(settings: Settings) -> dict[str, Any]:
     """What ``pcfx api`` answers Wuxi Frames (and one other company) once it has followed ``labels``."""
     host = Host.open(settings)
     with TestClient(create_app(settings, host=host), base_url="https://pact.test") as api:
-        frames, steel = (bearer(api, host, client, company) for client, company in (("frames", FRAMES_CO), ("steel", STEEL_CO)))
+        frames, steel = bearer(api, host, "frames", FRAMES_CO), bearer(api, host, "steel", STEEL_CO)
         label = wait_for(lambda: version_2(api.get("/3/labels/steel-1", headers=frames)), "the label on the API")
         malformed = api.post("/3/subscriptions", headers=frames, json={"productIds": "steel-1"})
         unknown = api.post("/3/subscriptions", headers=frames, json={"productIds": ["urn:pact:nobody.example:product-id:0"]})
@@ -303,7 +306,8 @@ def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Setting
     ends = datetime.now(UTC) + timedelta(seconds=8)
     battery = "urn:pact:ore.example:product-id:battery-9"
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    producer.send(settings.topic("subscriptions"), key=b"urn:pact:x.example:company-id:1|urn:pcfx:product:1", value=b"not avro")
+    garbage_key = b"urn:pact:x.example:company-id:1|urn:pcfx:product:1"
+    producer.send(settings.topic("subscriptions"), key=garbage_key, value=b"not avro")
     misfiled = Subscription(buyer_id=FRAMES_CO, product_id=battery, created_at=datetime.now(UTC))
     producer.send(settings.topic("subscriptions"), key=b"someone-else", value=encode_model(misfiled))
     producer.close()

@@ -1,0 +1,246 @@
+"""streams/labels.py: who may see a product's label, when a new version goes out, the 10 % rule, expiry."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from pcfx.schemas.models import ProductFootprint, ProductRecipe
+from pcfx.schemas.samples import FOOTPRINT, RECIPE
+from pcfx.schemas.subscriptions import Entitlement, Subscription
+from pcfx.streams.labels import (
+    ExpiryCheck,
+    FootprintSeen,
+    LabelEvent,
+    LabelOutput,
+    ProductLabels,
+    RecipeSeen,
+    entitlement,
+    expiry_due,
+    issue,
+    label_id,
+    recipe_targets,
+    reverification_due,
+)
+
+STEEL = "urn:pact:js-steel.example:product-id:coil-7"  # the product of FOOTPRINT
+STEEL_CO = "urn:pact:js-steel.example:supplier-id:42"
+FRAMES = "urn:pact:wuxi-frames.cn:company-id:1"  # the company of RECIPE: buys the steel
+OTHER = "urn:pact:zj-cells.cn:company-id:7"
+NOW = datetime(2025, 3, 1, tzinfo=UTC)
+
+
+def steel(value: str = "2.31", *, created: str = "2025-01-15T08:00:00Z", verified: bool = False) -> ProductFootprint:
+    document = copy.deepcopy(FOOTPRINT)
+    document.update(id=str(uuid.uuid4()), created=created)
+    document["pcf"].update(pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value)
+    if verified:
+        document["pcf"]["verification"] = {"providerName": "CQC", "standardName": "GB/T 24067"}
+    return ProductFootprint.from_json(document)
+
+
+def frames_recipe(*, uses_steel: bool = True, updated: str = "2025-02-01T10:00:00Z") -> ProductRecipe:
+    document = copy.deepcopy(RECIPE)
+    document["updated"] = updated
+    document["inputs"][0]["productId"] = STEEL if uses_steel else "urn:pact:other.example:product-id:1"
+    return ProductRecipe.from_json(document)
+
+
+def subscribe(buyer: str = FRAMES, *, active: bool = True, at: datetime = NOW) -> Subscription:
+    return Subscription(buyer_id=buyer, product_id=STEEL, active=active, webhook_url="https://oem.example/hook", created_at=at)
+
+
+def grant(buyer: str, granted: bool = True, supplier: str = STEEL_CO, at: datetime = NOW) -> Entitlement:
+    return Entitlement(supplier_company_id=supplier, buyer_id=buyer, product_id=STEEL, granted=granted, created_at=at)
+
+
+Run = tuple[ProductLabels, list[LabelOutput]]
+
+
+def run(*events: LabelEvent, state: ProductLabels | None = None, now: datetime = NOW) -> Run:
+    outputs = []
+    for event in events:
+        state, out = issue(state, STEEL, event, now)
+        outputs.append(out)
+    assert state is not None
+    return state, outputs
+
+
+def seen(footprint: ProductFootprint, published_ms: int = 1_740_000_000_000) -> FootprintSeen:
+    return FootprintSeen(footprint, published_ms)
+
+
+# -- entitlement -----------------------------------------------------------------------------------------
+
+
+def test_a_buyer_whose_recipe_lists_the_product_gets_its_label():
+    state, (_, _, out) = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    [sent] = out.labels
+    assert (sent.label.buyer_id, sent.label.value, sent.label.version) == (FRAMES, "2.31", 1)
+    assert sent.webhook_url == "https://oem.example/hook"
+    assert [(s.state, s.reason) for s in out.statuses] == [("active", f"{STEEL} is an input of {FRAMES}'s recipe for 0042")]
+
+
+def test_a_buyer_nobody_sells_the_product_to_is_rejected_and_gets_nothing():
+    _, (_, out) = run(seen(steel()), subscribe(OTHER))
+    assert out.labels == []
+    [status] = out.statuses
+    assert status.state == "rejected"
+    assert status.reason.startswith(f"{OTHER} is not entitled to {STEEL}: none of its recipes lists the product")
+
+
+def test_a_grant_by_the_owner_entitles_and_a_withholding_overrides_the_recipe():
+    state, (_, _, out) = run(seen(steel()), subscribe(OTHER), grant(OTHER))
+    assert [s.label.buyer_id for s in out.labels] == [OTHER]
+    state, (_, _, out) = run(RecipeSeen(frames_recipe()), subscribe(), grant(FRAMES, granted=False, at=NOW + timedelta(1)),
+                             state=state)
+    assert out.withdrawn == [FRAMES]  # the steel maker withholds its coil from Wuxi Frames
+    assert entitlement(state, FRAMES) == (False, f"{STEEL} was withheld to {FRAMES} by its supplier {STEEL_CO}")
+
+
+def test_a_grant_from_a_company_that_does_not_own_the_product_counts_for_nothing():
+    state, _ = run(seen(steel()), grant(OTHER, supplier="urn:pact:impostor.example:company-id:1"), subscribe(OTHER))
+    assert entitlement(state, OTHER)[0] is False
+
+
+def test_the_owner_always_sees_its_own_product():
+    assert entitlement(run(seen(steel()))[0], STEEL_CO) == (True, f"{STEEL_CO} owns {STEEL}")
+
+
+def test_an_unknown_product_is_rejected_as_unknown_and_an_entitled_one_waits_for_its_footprint():
+    _, (out,) = run(subscribe(OTHER))
+    assert out.statuses[0].state == "rejected"
+    assert out.statuses[0].reason.startswith(f"unknown product {STEEL}: no footprint of it has reached the exchange")
+    state, (_, out) = run(RecipeSeen(frames_recipe()), subscribe())
+    assert out.statuses[0].state == "pending" and out.labels == []
+    _, (out,) = run(seen(steel()), state=state)
+    assert [s.label.version for s in out.labels] == [1] and out.statuses[0].state == "active"
+
+
+def test_a_recipe_that_drops_the_product_takes_the_buyer_off_it():
+    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    _, (out,) = run(RecipeSeen(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")), state=state)
+    assert out.withdrawn == [FRAMES] and out.statuses[0].state == "rejected"
+
+
+def test_an_older_recipe_arriving_late_changes_nothing():
+    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    _, (out,) = run(RecipeSeen(frames_recipe(uses_steel=False, updated="2025-01-01T00:00:00Z")), state=state)
+    assert out == LabelOutput()
+
+
+def test_unsubscribing_withdraws_the_label_and_says_cancelled():
+    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    _, (out,) = run(subscribe(active=False, at=NOW + timedelta(seconds=1)), state=state)
+    assert out.withdrawn == [FRAMES] and out.statuses[0].state == "cancelled"
+
+
+# -- versions and values -------------------------------------------------------------------------------------
+
+
+def test_each_new_footprint_is_a_new_version_with_the_previous_value():
+    state, _ = run(seen(steel("2.31")), RecipeSeen(frames_recipe()), subscribe())
+    _, (out,) = run(seen(steel("2.40", created="2025-02-15T00:00:00Z")), state=state)
+    [sent] = out.labels
+    assert (sent.label.version, sent.label.value, sent.label.previous_value) == (2, "2.40", "2.31")
+    assert sent.label.label_id == label_id(FRAMES, STEEL)
+    assert out.statuses == []  # the answer to the subscription did not change
+
+
+def test_a_replayed_or_older_footprint_sends_nothing():
+    current = steel("2.31", created="2025-02-01T00:00:00Z")
+    state, _ = run(seen(current), RecipeSeen(frames_recipe()), subscribe())
+    _, outs = run(seen(current), seen(steel("9", created="2025-01-01T00:00:00Z")), state=state)
+    assert outs == [LabelOutput(), LabelOutput()]
+
+
+def test_a_version_number_survives_withdrawal_so_event_ids_never_repeat():
+    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    state, _ = run(subscribe(active=False, at=NOW + timedelta(seconds=1)), state=state)
+    _, (out,) = run(subscribe(at=NOW + timedelta(seconds=2)), state=state)
+    assert [s.label.version for s in out.labels] == [2]
+
+
+def test_ten_percent_from_the_last_verified_value_makes_reverification_due():
+    assert reverification_due("2.2", "2") is True  # |2.2 - 2| = 0.2 = 10 % of 2
+    assert reverification_due("1.81", "2") is False  # 0.19 < 0.2
+    assert reverification_due("-1.1", "-1") is True  # signs: 10 % of |-1|
+    assert reverification_due("0.1", "0") is True and reverification_due("0", "0") is False
+
+
+def test_the_last_verified_value_is_the_last_verified_footprint_else_the_first_label():
+    state, (_, _, out) = run(seen(steel("2", verified=True)), RecipeSeen(frames_recipe()), subscribe())
+    assert out.labels[0].label.last_verified_value == "2"
+    _, (out,) = run(seen(steel("2.3", created="2025-02-01T00:00:00Z")), state=state)
+    label = out.labels[0].label
+    assert (label.last_verified_value, label.reverification_due) == ("2", True)  # 0.3 >= 10 % of 2
+    state, _ = run(seen(steel("4")), RecipeSeen(frames_recipe()), subscribe())  # never verified
+    _, (out,) = run(seen(steel("4.2", created="2025-02-01T00:00:00Z")), state=state)
+    assert (out.labels[0].label.last_verified_value, out.labels[0].label.reverification_due) == ("4", False)
+
+
+def test_a_label_carries_the_product_and_its_company_only():
+    deeper = copy.deepcopy(FOOTPRINT)
+    deeper["extensions"] = [{"specVersion": "2.0.0", "dataSchema": "https://pcfx.dev/x.json",
+                             "data": {"directInputs": [{"pfId": "secret-supplier-pf"}]}}]
+    deeper["comment"] = "made from Anhui Ore's ore"
+    _, (_, _, out) = run(seen(ProductFootprint.from_json(deeper)), RecipeSeen(frames_recipe()), subscribe())
+    text = json.dumps(out.labels[0].label.to_json())
+    assert "secret-supplier-pf" not in text and "Anhui" not in text
+    assert out.labels[0].label.company_ids == [STEEL_CO]
+
+
+def test_certification_comes_from_the_footprint_verification_and_rules():
+    _, (_, _, out) = run(seen(steel(verified=True)), RecipeSeen(frames_recipe()), subscribe())
+    label = out.labels[0].label
+    assert (label.certification_scheme, label.certification_body) == ("GB/T 24067", "CQC")
+
+
+# -- validity and expiry ---------------------------------------------------------------------------------------
+
+
+def test_validity_defaults_to_three_years_after_the_reference_period():
+    _, (_, _, out) = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    label = out.labels[0].label  # referencePeriodEnd 2025-01-01
+    assert label.validity_period_start == datetime(2025, 1, 1, tzinfo=UTC)
+    assert label.validity_period_end == datetime(2028, 1, 1, tzinfo=UTC)
+
+
+def test_a_label_past_its_validity_end_expires_as_a_new_version():
+    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    later = datetime(2028, 1, 1, tzinfo=UTC)
+    assert not expiry_due(state, later - timedelta(seconds=1)) and expiry_due(state, later)
+    state, (out,) = run(ExpiryCheck(), state=state, now=later)
+    [sent] = out.labels
+    assert (sent.label.status, sent.label.version, sent.label.value) == ("Expired", 2, "2.31")
+    assert not expiry_due(state, later)
+    _, (again,) = run(ExpiryCheck(), state=state, now=later + timedelta(days=1))
+    assert again == LabelOutput()  # expired once, not every tick
+
+
+def test_deprecating_the_footprint_in_force_deprecates_the_label():
+    current = steel()
+    state, _ = run(seen(current), RecipeSeen(frames_recipe()), subscribe())
+    withdrawn = current.model_copy(update={"status": "Deprecated"})
+    _, (out,) = run(seen(withdrawn), state=state)
+    assert out.labels[0].label.status == "Deprecated"
+
+
+# -- routing recipes ------------------------------------------------------------------------------------------------
+
+
+def test_a_recipe_goes_to_its_products_and_to_old_and_new_inputs():
+    recipe = frames_recipe()  # product 0042, inputs coil-7 (now STEEL) and scrap
+    targets, remembered = recipe_targets(recipe, None)
+    assert targets == sorted(["urn:pcfx:product:0042", STEEL, "urn:pcfx:product:scrap"])
+    later = frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")
+    targets, _ = recipe_targets(later, remembered)
+    assert STEEL in targets and "urn:pact:other.example:product-id:1" in targets  # old input told, new one too
+    assert recipe_targets(frames_recipe(updated="2024-01-01T00:00:00Z"), remembered) == ([], None)
+
+
+def test_the_state_survives_its_table_round_trip():
+    state, _ = run(seen(steel(verified=True)), RecipeSeen(frames_recipe()), subscribe(), grant(OTHER))
+    assert ProductLabels.model_validate_json(state.model_dump_json()) == state
