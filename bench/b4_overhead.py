@@ -24,7 +24,7 @@ from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 
-CHILD_TIMEOUT_S = 20.0
+CHILD_TIMEOUT_S = 300.0
 
 
 def fill(settings: Settings, count: int) -> None:

@@ -18,22 +18,14 @@ and the consumer is marked incomplete with the reason from :func:`conversion_pro
 from __future__ import annotations
 
 import math
+from typing import get_args
 
 import numpy as np
 
-#: ``declaredUnitOfMeasurement`` values of PACT v3, in the spec's order.
-PACT_UNITS: tuple[str, ...] = (
-    "liter",
-    "kilogram",
-    "cubic meter",
-    "kilowatt hour",
-    "megajoule",
-    "ton kilometer",
-    "square meter",
-    "piece",
-    "hour",
-    "megabit second",
-)
+from pcfx.schemas.pact_types import DeclaredUnit
+
+#: ``declaredUnitOfMeasurement`` values of PACT v3, in the spec's order (the contract's enumeration).
+PACT_UNITS: tuple[str, ...] = get_args(DeclaredUnit)
 
 #: Accepted as a recipe quantity unit only (metric tonne, 1000 kg); never a declared unit, because
 #: PACT does not have it and a footprint "per ton" must be published per 1000 kilogram.
