@@ -1,5 +1,5 @@
 """pcfx/metrics.py: names and labels follow Prometheus conventions, the helpers count what they say, and the
-dashboard, the alert rules and docs/operations.md mention only metrics that exist (and the docs all of them)."""
+dashboard, the alert rules and the README mention only metrics that exist (and the README all of them)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD = ROOT / "ops/grafana/dashboards/pcfx.json"
 DATASOURCE = ROOT / "ops/grafana/provisioning/datasources/prometheus.yml"
 RULES = ROOT / "ops/prometheus/rules/pcfx-alerts.yml"
-OPERATIONS = ROOT / "docs/operations.md"
+OPERATIONS = ROOT / "README.md"  # the metric table lives in the README
 METRIC_NAME = re.compile(r"\bpcfx_[a-z0-9_]+")
 BOUNDED_LABELS = {"topic", "partition", "stage", "reason", "route", "status", "outcome", "client"}
 
