@@ -34,6 +34,7 @@ from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
+from pcfx.streams.codec import encode_model
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Host:
         model, clients = ReadModel(store), Clients(store)
         answers = Responder(settings, model, clients, f"{public_base(settings)}/3/events")
         host = cls(settings, store, model, clients, answers)
+        answers.record = lambda response: host.send("responses", response.request_id, encode_model(response))
         host.followers = [
             Follower(settings, store, [settings.topic(t) for t in FOLLOWED_TOPICS], host.apply_footprint, "readmodel"),
             Follower(settings, store, [settings.topic("requests")], answers.apply, "responder"),

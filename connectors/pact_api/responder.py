@@ -21,6 +21,8 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +37,7 @@ from pcfx.connectors.pact_api.readmodel import ReadModel
 from pcfx.connectors.pact_api.records import request_from_value
 from pcfx.connectors.pact_client import PactClient, PactError
 from pcfx.metrics import METRICS, Outcome
+from pcfx.schemas.models import FootprintResponse
 from pcfx.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,8 +109,10 @@ def decide(readmodel: ReadModel, company: str, event_id: str, criteria: Criteria
 class Responder:
     """Decides answers (as a follower's ``apply``) and delivers them (``deliver_loop``)."""
 
-    def __init__(self, settings: Settings, readmodel: ReadModel, clients: Clients, source: str) -> None:
+    def __init__(self, settings: Settings, readmodel: ReadModel, clients: Clients, source: str,
+                 record: Callable[[FootprintResponse], None] = lambda response: None) -> None:
         self.settings = settings
+        self.record = record  # puts each decided answer on the ``responses`` topic, for audit and other consumers
         self.readmodel = readmodel
         self.clients = clients
         self.source = source  # our own events endpoint, the ``source`` of every answer
@@ -136,6 +141,7 @@ class Responder:
             answer_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"answer\n{key}"))
             event = decide(self.readmodel, client.company, request.request_id, criteria, answer_id, self.source)
             state, error = "pending", None
+            self.record(response_of(request.request_id, event))
         conn.execute(
             "INSERT INTO deliveries (request_key, client_id, target, event, state, created_at, next_attempt_at, last_error)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -206,6 +212,16 @@ class Responder:
             raise
         except Exception as error:  # network, TLS, or a malformed answer from the requester's host
             raise OSError(f"{type(error).__name__}: {error}") from error
+
+
+def response_of(request_id: str, event: dict[str, Any]) -> FootprintResponse:
+    """The ``responses`` record of an answer event: the footprint ids sent, or the error."""
+    data = event["data"]
+    now = datetime.now(timezone.utc)
+    if "error" in data:
+        return FootprintResponse(request_id=request_id, error_code=data["error"]["code"],
+                                 error_message=data["error"]["message"], responded_at=now)
+    return FootprintResponse(request_id=request_id, pf_ids=[pf["id"] for pf in data["pfs"]], responded_at=now)
 
 
 def _rejected(answer_id: str, source: str, event_id: str, code: str, message: str) -> dict[str, Any]:

@@ -42,6 +42,8 @@ def host(tmp_path):
     # the callback points at a closed local port: every delivery attempt fails, without any network
     settings = Settings.from_env({}, data_dir=tmp_path, bootstrap_servers="127.0.0.1:1")
     host = Host.open(settings)
+    host.responses = []  # what would go on the ``responses`` topic
+    host.responder.record = host.responses.append
     host.clients.add("oem", OEM, callback=Callback(f"https://127.0.0.1:{free_port()}", "us", "secret"))
     with host.store.transaction() as conn:
         host.readmodel.put(conn, "footprints", "frame", footprint())
@@ -64,11 +66,14 @@ def test_a_request_the_company_may_see_is_fulfilled_with_the_footprints(host):
     assert event["type"] == REQUEST_FULFILLED
     assert event["data"]["requestEventId"] == "run/12"
     assert [pf["productIds"] for pf in event["data"]["pfs"]] == [[FRAME]]
+    [response] = host.responses
+    assert (response.request_id, response.pf_ids) == ("run/12", [event["data"]["pfs"][0]["id"]])
 
 
 def test_a_request_for_what_the_company_may_not_see_is_rejected_not_found(host):
     event = answer(host, Criteria(productId=(FRAME,)))  # no grant
     assert (event["type"], event["data"]["error"]["code"]) == (REQUEST_REJECTED, "NotFound")
+    assert [(r.error_code, r.rejected) for r in host.responses] == [("NotFound", True)]
 
 
 def test_urn_pact_null_is_always_rejected(host):
