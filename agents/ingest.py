@@ -1,8 +1,9 @@
 """Validating agents: the only way a supplier footprint or a recipe reaches the engine.
 
 Each input partition is validated where it lands (these agents scale out with the input topics); an
-accepted record is forwarded unchanged to ``graph-updates`` once per product id it describes, keyed
-``leaf:<product id>`` or ``recipe:<product id>``; a rejected one goes to ``dlq.<topic>`` with the reason.
+accepted record is forwarded unchanged to ``graph-updates`` (the engine) and ``label-sources`` (the label
+router) once per product id it describes, keyed ``leaf:<product id>`` or ``recipe:<product id>``; a rejected
+one goes to ``dlq.<topic>`` with the reason.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def graph_keys(model: ContractModel) -> list[str]:
 def register(wiring: Wiring) -> None:
     """Declare the two validating agents on the wiring's app."""
     app, topics, metrics = wiring.app, wiring.topics, wiring.metrics
-    graph_updates = topics["graph-updates"]
+    graph_updates, label_sources = topics["graph-updates"], topics["label-sources"]
 
     async def admit_stream(cls: type[ContractModel], stream: faust.StreamT, name: str, dead_letters: faust.TopicT) -> None:
         async for event in stream.events():
@@ -57,6 +58,7 @@ def register(wiring: Wiring) -> None:
             headers = {PUBLISHED_HEADER: str(published_ms(event)).encode()}
             for key in graph_keys(admission.model):
                 await graph_updates.send(key=key.encode(), value=event.message.value, headers=headers)
+                await label_sources.send(key=key.encode(), value=event.message.value, headers=headers)
 
     @app.agent(topics["footprints"], name="validate_footprints")
     async def validate_footprints(stream: faust.StreamT) -> None:

@@ -1,7 +1,7 @@
 """Label agents: everything that changes a product's labels is re-keyed by product URN, then one agent per
 product partition issues the labels.
 
-    graph-updates (supplier footprints, recipes) ─ route_supplier_inputs ─┐
+    label-sources (supplier footprints, recipes) ─ route_supplier_inputs ─┐
     derived (Active footprints) ───────────────── route_derived ──────────┤
     subscriptions (tombstone: unsubscribe) ────── route_subscriptions ────┼─> label-inputs ─ issue_labels ─┐
     entitlements ──────────────────────────────── route_entitlements ─────┘   (+ expiry ticks)            │
@@ -104,7 +104,7 @@ def register(wiring: Wiring) -> None:
     """Declare the routing agents, ``issue_labels``, the expiry timer, and webhook delivery."""
     app, settings, metrics, topics = wiring.app, wiring.settings, wiring.metrics, wiring.topics
     label_inputs = topics["label-inputs"]
-    targets = bytes_table(app, "recipe_to_label_targets", key_type=bytes, partitions=1)  # on graph-updates
+    targets = bytes_table(app, "recipe_to_label_targets", key_type=bytes, partitions=1)  # on label-sources
     states = bytes_table(app, "product_to_labels", key_type=bytes)  # on label-inputs, keyed like it
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states)
     buyer_topics: dict[str, faust.TopicT] = {}
@@ -116,7 +116,7 @@ def register(wiring: Wiring) -> None:
         await label_inputs.send(key=product.encode(), value=raw, headers=headers)
         metrics.records_produced.labels(topic="label-inputs").inc()
 
-    @app.agent(topics["graph-updates"], name="route_supplier_inputs")
+    @app.agent(topics["label-sources"], name="route_supplier_inputs")
     async def route_supplier_inputs(stream: faust.StreamT) -> None:
         """Validated supplier footprints go to their product; a recipe to its products and inputs, old and new."""
         async for event in stream.events():

@@ -22,10 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import faust
+from faust.streams import _current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring
@@ -55,6 +58,17 @@ def decode_update(key: str, raw: bytes, published: int) -> Update:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@contextmanager
+def processing(event: EventT) -> Iterator[None]:
+    """Make ``event`` Faust's current event. The rocksdb store asks it for the partition of every table
+    write, and ``take_events`` does not set it in the agent's own task (the memory store never asks)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 class Recomputer:
@@ -176,7 +190,8 @@ def register(wiring: Wiring) -> None:
             wiring.metrics.records_consumed.labels(topic="graph-updates").inc(len(events))
             while True:
                 try:
-                    await recomputer.process(events)
+                    with processing(events[-1]):  # all from the one graph-updates partition
+                        await recomputer.process(events)
                     break
                 except Exception:  # noqa: BLE001  (Kafka or the tables, not a record: never skip the batch)
                     recomputer.forget()

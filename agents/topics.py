@@ -74,6 +74,11 @@ GRAPH_UPDATES = TopicSpec(
     "graph-updates", "leaf:<product id> or recipe:<product id>", "ProductFootprint or ProductRecipe (as admitted)", 1, "delete", 7,
     "Validated inputs of the engine; one partition so a cycle's products are solved in one process.",
 )
+LABEL_SOURCES = TopicSpec(
+    "label-sources", "leaf:<product id> or recipe:<product id>", "ProductFootprint or ProductRecipe (as admitted)", 1, "delete", 7,
+    "Internal: the records of `graph-updates` again, for the label router. One agent per topic: Faust's rebalance "
+    "waits forever for a record that one of two agents on a topic took and the other had not yet.",
+)
 DERIVED = TopicSpec(
     "derived", "pf id", "ProductFootprint", FROM_SETTINGS, "compact", None,
     "Derived PCFs: Active ones and the Deprecated ones they replace, re-published with their new status.",
@@ -125,7 +130,7 @@ INBOUND_EVENTS = TopicSpec(
 )
 INPUTS = (FOOTPRINTS, RECIPES, REQUESTS, SUBSCRIPTIONS, ENTITLEMENTS)
 CATALOGUE: tuple[TopicSpec, ...] = (
-    FOOTPRINTS, RECIPES, GRAPH_UPDATES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
+    FOOTPRINTS, RECIPES, GRAPH_UPDATES, LABEL_SOURCES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
     ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS,
     *(dead_letter(spec) for spec in INPUTS),
     dead_letter(GRAPH_UPDATES, "the recompute step failed on (a bug: the others of their batch went on)"),

@@ -94,7 +94,7 @@ async def aiokafka_consumer_rate(settings: Settings, topic: str, count: int) -> 
     return count / (time.perf_counter() - start)
 
 
-def partitions_case(settings: Settings, partitions: int, count: int) -> dict:
+def partitions_case(settings: Settings, partitions: int, count: int, repeats: int) -> dict:
     topic = settings.topic(f"b1-p{partitions}")
     with admin_client(settings) as admin:
         admin.create_topics([NewTopic(topic, partitions, 1)])
@@ -113,7 +113,7 @@ def partitions_case(settings: Settings, partitions: int, count: int) -> dict:
         }
         return {**produced, **consumed}
 
-    result = repeated(measure)
+    result = repeated(measure, repeats)
     m = result["median"]
     m["producer_ratio"] = m["pcfx_producer_per_s"] / m["kafka_producer_per_s"]
     m["kafka_python_consumer_ratio"] = m["kafka_python_consumer_per_s"] / m["kafka_consumer_per_s"]
@@ -122,9 +122,9 @@ def partitions_case(settings: Settings, partitions: int, count: int) -> dict:
 
 
 def main(run: Run) -> dict:
-    count = run.size(5_000, 200_000)
+    count = run.size(5_000, 100_000)
     with scratch(run, "b1") as settings:
-        cases = [partitions_case(settings, p, count) for p in (1, 6)]
+        cases = [partitions_case(settings, p, count, run.repeats) for p in (1, 6)]
     one, six = (case["median"] for case in cases)
     summary = (
         f"1 partition: pcfx produces {one['pcfx_producer_per_s'] / 1e3:.0f}k/s = {one['producer_ratio']:.2f}x Kafka's "

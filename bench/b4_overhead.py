@@ -67,7 +67,7 @@ def child_rate(settings: Settings, rung: str, app_id: str, count: int) -> float:
     return count / json.loads(out.read_text())["seconds"]
 
 
-def ladder(settings: Settings, count: int) -> dict:
+def ladder(settings: Settings, count: int, repeats: int) -> dict:
     fill(settings, count)
 
     def measure(repeat: int) -> dict[str, float]:
@@ -79,21 +79,21 @@ def ladder(settings: Settings, count: int) -> dict:
         rates["d_per_s"] = child_rate(settings, "d", app_id + "d", count)
         return rates
 
-    return repeated(measure)
+    return repeated(measure, repeats)
 
 
-def full(settings: Settings, count: int) -> dict:
-    """(e) on a real worker, five passes of ``count`` updates each."""
+def full(settings: Settings, count: int, repeats: int) -> dict:
+    """(e) on a real worker: ``repeats`` passes of ``count`` updates each."""
     with worker(settings) as process:
         graph = pipeline.prepare(settings, count)
-        return repeated(lambda repeat: pipeline.full_pass(settings, graph, pipeline.versions(repeat), process.pid))
+        return repeated(lambda repeat: pipeline.full_pass(settings, graph, pipeline.versions(repeat), process.pid), repeats)
 
 
 def main(run: Run) -> dict:
     with scratch(run, "b4") as settings:
-        rungs = ladder(settings, run.size(2_000, 20_000))
+        rungs = ladder(settings, run.size(1_000, 5_000), run.repeats)
     with scratch(run, "b4e") as settings:
-        e = full(settings, run.size(300, 20_000))
+        e = full(settings, run.size(300, 3_000), run.repeats)
     m = rungs["median"]
     e_rate = e["median"]["derived_per_s"]
     ratios = {f"{rung}/a": m[f"{rung}_per_s"] / m["a_per_s"] for rung in "bcd"}

@@ -33,7 +33,7 @@ from pcfx.connectors.kafka_io import end_offsets
 from pcfx.ops.kafka import free_port, libs_dir, resolve_jars
 from pcfx.settings import Settings
 
-REPEATS = 5  # every figure is the median of at least this many runs
+REPEATS = 5  # every figure is the median of at least this many runs (one run in --quick smoke runs)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT_S = 30.0
 
@@ -50,6 +50,10 @@ class Run:
     def size(self, quick: int, full: int) -> int:
         return quick if self.quick else full
 
+    @property
+    def repeats(self) -> int:
+        return 1 if self.quick else REPEATS
+
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
@@ -62,7 +66,7 @@ def percentile(values: Sequence[float], share: float) -> float:
     return float(ordered[int(rank) - 1])
 
 
-def repeated(measure: Callable[[int], dict[str, float]], times: int = REPEATS) -> dict[str, Any]:
+def repeated(measure: Callable[[int], dict[str, float]], times: int) -> dict[str, Any]:
     """Run ``measure(repeat)`` ``times`` times; the median of every figure, and every run's figures."""
     runs = [measure(index) for index in range(times)]
     return {"median": {key: median([run[key] for run in runs]) for key in runs[0]}, "runs": runs}

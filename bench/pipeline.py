@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pcfx.bench.common import cpu_seconds, drain, read_since
+from pcfx.bench.common import Run, cpu_seconds, drain, read_since, scratch, worker
 from pcfx.bench.flow import FIRST_VERSION, load
 from pcfx.bench.workload import Graph, chains, footprint
 from pcfx.connectors.kafka_io import end_offsets
@@ -22,7 +22,8 @@ from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 
-STAGES = ("footprints", "recipes", "graph-updates", "derived", "label-inputs")
+RECOMPUTED = ("footprints", "recipes", "graph-updates")  # once committed, every derived footprint is on Kafka
+STAGES = (*RECOMPUTED, "label-sources", "derived", "label-inputs")  # every topic the worker consumes, in order
 TIMEOUT_S = 600.0
 
 
@@ -64,3 +65,13 @@ def codec_totals(path: Path | None) -> dict[str, Any]:
 def versions(repeat: int) -> int:
     """The footprint version a pass publishes: each pass a new one after the loaded first version."""
     return FIRST_VERSION + 1 + repeat
+
+
+def max_rate(run: Run) -> float:
+    """B4(e)'s derived footprints/s from this run, or measured now with one short pass if B4 did not run."""
+    known = run.results.get("b4")
+    if known is not None:
+        return known["e"]["median"]["derived_per_s"]
+    with scratch(run, "max") as settings, worker(settings) as process:
+        graph = prepare(settings, run.size(200, 2_000))
+        return full_pass(settings, graph, versions(0), process.pid)["derived_per_s"]

@@ -89,11 +89,14 @@ def main() -> None:
     from faust.worker import Worker  # noqa: PLC0415  (after the codec is wrapped)
 
     from pcfx.agents import app as app_module  # noqa: PLC0415
+    from pcfx.agents.topics import create_topics  # noqa: PLC0415
     from pcfx.settings import Settings  # noqa: PLC0415
 
     if options.no_metrics:
         app_module.install_worker_metrics = silent_metrics
-    wiring = app_module.create_app(Settings.from_env(), web_port=options.web_port)
+    settings = Settings.from_env()
+    create_topics(settings)  # as `pcfx worker` does: the catalogue this code expects
+    wiring = app_module.create_app(settings, web_port=options.web_port)
     Worker(wiring.app, loglevel="warn", quiet=True).execute_from_commandline()
 
 

@@ -15,7 +15,7 @@ from pcfx.settings import Settings
 T = TypeVar("T")
 POLL_MS = 200
 #: The worker's consumption, hop by hop: each stage's outputs are the next stage's inputs.
-SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates",))
+SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"))
 
 
 def producer(settings: Settings) -> KafkaProducer:

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.schemas.samples import FOOTPRINT
+from pcfx.streams.derive import derived_footprint, same_figures
 from pcfx.streams.engine import Engine
-from pcfx.streams.recompute import StepOutput, TableView, Update, recompute
+from pcfx.streams.recompute import StepOutput, TableView, Update, recompute, restore
+from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STEEL = "urn:gtin:4000000000001"
@@ -127,3 +129,69 @@ def test_database_sources_are_carried_downstream() -> None:
     out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2))
     sources = out.footprints[0].pcf.secondary_emission_factor_sources
     assert [(s.name, s.version) for s in sources] == [(grid[0]["name"], "2025.1")]
+
+
+# -- across a restart: the engine rebuilt from the tables, and a crash between sending and recording ---------
+
+
+def entries(tables: Tables) -> list[Update]:
+    """What the agent reads back from ``product_to_input`` to rebuild its engine."""
+    return [Update(key, model, 0) for key, model in tables.inputs.items()]
+
+
+def test_a_rebuilt_engine_repeats_nothing_that_was_sent_and_recorded() -> None:
+    tables = Tables()
+    step(Engine(), tables, Update("recipe:frame-0042", frame_recipe(), 1),
+         Update(f"leaf:{STEEL}", supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW), 2))
+
+    again = restore(Engine(), entries(tables), tables.view(), NOW)
+
+    assert (again.footprints, again.statuses, again.inputs, again.requested) == ([], [], {}, {})
+
+
+def test_a_footprint_sent_but_not_recorded_comes_back_under_the_same_id() -> None:
+    engine, tables = Engine(), Tables()
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1),
+         Update(f"leaf:{STEEL}", supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW), 2))
+    v1 = tables.published["frame-0042"]
+    cheaper = Update(f"leaf:{STEEL}", supplier_footprint("22222222-2222-4222-8222-222222222222", "1.8", NOW + timedelta(days=1)), 3)
+    sent = recompute(engine, [cheaper], tables.view(), NOW)
+    tables.inputs[cheaper.key] = cheaper.model  # the crash: the input entry was written, the published one not
+
+    healed = restore(Engine(), entries(tables), tables.view(), NOW + timedelta(hours=1))
+
+    active, retired = healed.footprints
+    assert active.id == sent.footprints[0].id  # the same successor of v1, not a second Active footprint
+    assert float(active.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 3 * 1.8
+    assert active.preceding_pf_ids == [v1.id]
+    assert (retired.id, retired.status) == (v1.id, "Deprecated")
+    assert [s.product_id for s in healed.statuses] == ["frame-0042"]
+    assert healed.inputs == {}  # the table already holds them
+
+
+def test_figures_moved_in_the_last_bits_by_another_solve_order_count_as_the_same() -> None:
+    tables = Tables()
+    step(Engine(), tables, Update("recipe:frame-0042", frame_recipe(), 1),
+         Update(f"leaf:{STEEL}", supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW), 2))
+    published = tables.published["frame-0042"]
+    pcf = published.pcf.model_dump(by_alias=True, exclude_none=True)
+    values = {name: float(pcf[name]) for name in ADDITIVE_FIELDS if name in pcf}
+    dqi = published.pcf.dqi
+    quality = (float(pcf["primaryDataShare"]), (float(dqi.technological_dqr), float(dqi.geographical_dqr), float(dqi.temporal_dqr)))
+
+    def rolled_up(total: float) -> Derived:
+        return Derived("frame-0042", {**values, "pcfExcludingBiogenicUptake": total}, *quality, True, 1.0)
+
+    last_bits = (1.5 + 3 * 2) * (1 + 2e-16)
+    assert last_bits != 1.5 + 3 * 2 and same_figures(published, rolled_up(last_bits))
+    assert not same_figures(published, rolled_up(1.5 + 3 * 2 + 1e-6))
+
+
+def test_a_rating_a_rounding_error_puts_past_5_is_published_as_5() -> None:
+    derived = Derived("frame-0042", {"pcfExcludingBiogenicUptake": 7.5}, 100.00000000000001, (5.000000000000001, 1.0, 0.9999999999999999), True, 1.0)
+
+    footprint = derived_footprint(frame_recipe(), "frame-0042", derived, None, [], [], NOW)
+
+    dqi = footprint.pcf.dqi
+    assert (dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr) == ("5.0", "1.0", "1.0")
+    assert footprint.pcf.primary_data_share == "100.0"

@@ -23,7 +23,6 @@ from pcfx.connectors.import_cli import csv_details, recipe_from_event
 from pcfx.connectors.kafka_io import read_to_end
 from pcfx.schemas import samples
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
-from pcfx.schemas.status import ProductStatus
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 from pcfx.streams.derive import product_urn
@@ -125,8 +124,3 @@ def active_ids(footprints: list[ProductFootprint]) -> dict[str, list[str]]:
         if footprint.status == "Active":
             active[footprint.product_ids[0]].append(footprint.id)
     return dict(active)
-
-
-def statuses(settings: Settings) -> dict[str, ProductStatus]:
-    """The latest ``product-status`` per product."""
-    return current_statuses(settings)
