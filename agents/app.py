@@ -14,6 +14,7 @@ rebuilds the graph from the ``product_to_input`` changelog.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import faust
@@ -23,6 +24,9 @@ from pcfx.agents.observe import install_worker_metrics
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
 
+#: Seconds the producer waits to fill a batch: one socket write per few ms instead of one per record,
+#: for at most this much added latency per hop (bench/b4_overhead.py measured 0.23 ms per unbatched send).
+PRODUCER_LINGER_S = 0.005
 RAW = "raw"  # every pcfx topic carries Avro single-object-encoded bytes; the codec decodes them
 
 
@@ -44,6 +48,9 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     ``/metrics``; ``registry`` isolates metrics (tests), None uses the process-wide one.
     """
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
+    # aiokafka logs every send at DEBUG; with the root logger left at DEBUG by Faust, building those records
+    # cost ~7 % of a worker's CPU (profiled in bench/b4_overhead.py). Its INFO and above still show.
+    logging.getLogger("aiokafka").setLevel(logging.INFO)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -57,6 +64,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         web_port=web_port or settings.worker_web_port,
         web_host=settings.bind_host,
         producer_acks=-1,
+        producer_linger=PRODUCER_LINGER_S,
         stream_wait_empty=True,
     )
     metrics = install_worker_metrics(app, settings, registry)

@@ -122,7 +122,7 @@ def partitions_case(settings: Settings, partitions: int, count: int, repeats: in
 
 
 def main(run: Run) -> dict:
-    count = run.size(5_000, 100_000)
+    count = run.size(5_000, 50_000)
     with scratch(run, "b1") as settings:
         cases = [partitions_case(settings, p, count, run.repeats) for p in (1, 6)]
     one, six = (case["median"] for case in cases)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pcfx.bench import pipeline
 from pcfx.bench.common import Run, percentile, report, repeated, scratch, worker
-from pcfx.bench.flow import FIRST_VERSION, Subscriber, echo, load, under_load, wait_labelled
+from pcfx.bench.flow import FIRST_VERSION, Subscriber, echo, load, under_load, wait_for_products
 from pcfx.bench.workload import chains
 
 SHARES = (0.2, 0.5)
@@ -29,7 +29,7 @@ def main(run: Run) -> dict:
         graph = chains(run.size(20, 200), 1)
         subscriber = Subscriber(settings)
         load(settings, graph, graph.tiers[0])
-        wait_labelled(subscriber, graph.tiers[0], LOAD_TIMEOUT_S)
+        wait_for_products(subscriber, graph.tiers[0], LOAD_TIMEOUT_S)
         version = FIRST_VERSION + 1
         for share in SHARES:
             rate = share * top

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pcfx.bench import pipeline
 from pcfx.bench.b2_latency import LOAD_TIMEOUT_S, quantiles
 from pcfx.bench.common import Run, report, repeated, scratch, worker
-from pcfx.bench.flow import FIRST_VERSION, Subscriber, echo, load, under_load, wait_labelled
+from pcfx.bench.flow import FIRST_VERSION, Subscriber, echo, load, under_load, wait_for_products
 from pcfx.bench.workload import chains
 
 TIERS = 8
@@ -27,7 +27,7 @@ def main(run: Run) -> dict:
         every = [p for tier in graph.tiers for p in tier]
         subscriber = Subscriber(settings)
         load(settings, graph, every)
-        wait_labelled(subscriber, every, LOAD_TIMEOUT_S)
+        wait_for_products(subscriber, every, LOAD_TIMEOUT_S)
         version = FIRST_VERSION + 1
 
         def measure(_repeat: int) -> dict[str, float]:

@@ -30,7 +30,7 @@ SEPARATE = {"engine": "pcfx.bench.engine"}
 
 @click.command()
 @click.argument("names", nargs=-1, type=click.Choice([*BENCHMARKS, *SEPARATE]))
-@click.option("--quick", is_flag=True, help="Small sizes (a smoke run in about a minute); figures are not meaningful.")
+@click.option("--quick", is_flag=True, help="Small sizes, one repeat (a smoke run of about two minutes); figures are not meaningful.")
 def bench(names: tuple[str, ...], quick: bool) -> None:
     """Run the named benchmarks (default: all but engine), each repeated 5 times, medians reported."""
     from pcfx.bench.common import Run  # noqa: PLC0415

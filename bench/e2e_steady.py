@@ -13,7 +13,7 @@ import numpy as np
 from pcfx.bench import pipeline
 from pcfx.bench.b2_latency import LOAD_TIMEOUT_S, quantiles
 from pcfx.bench.common import Run, report, repeated, scratch, worker
-from pcfx.bench.flow import FIRST_VERSION, Subscriber, derived_arrival, echo, load, under_load, wait_labelled
+from pcfx.bench.flow import FIRST_VERSION, Subscriber, derived_arrival, echo, load, under_load, wait_for_products
 from pcfx.bench.workload import chains
 
 TIERS = 8
@@ -28,7 +28,7 @@ def main(run: Run) -> dict:
         graph = chains(run.size(10, 100), TIERS)
         reader = Subscriber(settings, "derived", derived_arrival)
         load(settings, graph, [])
-        wait_labelled(reader, [p for tier in graph.tiers for p in tier], LOAD_TIMEOUT_S)
+        wait_for_products(reader, [p for tier in graph.tiers for p in tier], LOAD_TIMEOUT_S)
         version = FIRST_VERSION + 1
 
         def measure(_repeat: int) -> dict[str, float]:

@@ -80,7 +80,8 @@ class Subscriber:
                     if seen is not None:
                         self.arrivals.append(Arrival(seen[0], seen[1], now))
 
-    def labelled(self) -> set[str]:
+    def products(self) -> set[str]:
+        """Product URNs something arrived for."""
         return {arrival.product for arrival in self.arrivals}
 
     def close(self) -> None:
@@ -103,10 +104,10 @@ def load(settings: Settings, graph: Graph, subscribed: Iterable[str]) -> None:
     send.close()
 
 
-def wait_labelled(subscriber: Subscriber, products: Sequence[str], timeout_s: float) -> None:
-    """Wait until the buyer holds a label for every one of ``products`` (recipe product ids)."""
+def wait_for_products(subscriber: Subscriber, products: Sequence[str], timeout_s: float) -> None:
+    """Wait until something (a label, a derived footprint) arrived for every one of ``products`` (recipe ids)."""
     wanted = {product_urn(p) for p in products}
-    wait_until(lambda: wanted <= subscriber.labelled(), f"labels of {len(wanted)} products", timeout_s)
+    wait_until(lambda: wanted <= subscriber.products(), f"the first arrival for each of {len(wanted)} products", timeout_s)
 
 
 def publish_at_rate(settings: Settings, leaves: Sequence[str], rate: float, seconds: float, version: int,

@@ -88,6 +88,13 @@ def ready(client: httpx.Client) -> bool:
         return False
 
 
+def by_job(client: httpx.Client, promql: str) -> dict[str, float]:
+    """``sum by (job) (promql)`` as {job: value}; a series not yet created counts as absent."""
+    body = client.get("/api/v1/query", params={"query": f"sum by (job) ({promql})"}).json()
+    assert body["status"] == "success", body
+    return {row["metric"]["job"]: float(row["value"][1]) for row in body["data"]["result"]}
+
+
 def reached(client: httpx.Client, promql: str, wanted: dict[str, float]) -> dict[str, float] | None:
     """The jobs' current values once each is at least what is wanted (so a test can compare them exactly)."""
     got = by_job(client, promql)
