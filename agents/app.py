@@ -21,6 +21,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from pcfx.agents.observe import install_worker_metrics
+from pcfx.agents.recovery import TableManager
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
 
@@ -61,6 +62,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
         broker_session_timeout=settings.worker_session_timeout_s,
+        TableManager=TableManager,  # seeks the streams before resuming them (see agents/recovery.py)
         web_port=web_port or settings.worker_web_port,
         web_host=settings.bind_host,
         producer_acks=-1,
