@@ -3,8 +3,9 @@
 Data flow (topic names without the ``PCFX_TOPIC_PREFIX``)::
 
     footprints ─┐  validate_footprints ─┐
-    recipes ────┴─ validate_recipes ────┴─> graph-updates ── recompute_products ──> derived ─> issue_labels ─> labels
-          (bad records -> dlq.footprints / dlq.recipes)          (missing inputs -> requests)
+    recipes ────┴─ validate_recipes ────┴─> graph-updates ── recompute_products ──> derived
+          (bad records -> dlq.footprints / dlq.recipes)                 │  (missing inputs -> requests)
+                                                                         └─> label-inputs ─ issue_labels ─> labels
 
 The validating agents scale out over the input partitions. ``graph-updates`` has one partition on purpose:
 a bill of materials can close a cycle through any two products, and the exact block solve needs the whole
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import aiokafka
 import faust
 from prometheus_client import CollectorRegistry
 
@@ -49,9 +51,11 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     ``/metrics``; ``registry`` isolates metrics (tests), None uses the process-wide one.
     """
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
-    # aiokafka logs every send at DEBUG; with the root logger left at DEBUG by Faust, building those records
-    # cost ~7 % of a worker's CPU (profiled in bench/b4_overhead.py). Its INFO and above still show.
-    logging.getLogger("aiokafka").setLevel(logging.INFO)
+    # aiokafka and Faust's topics log every send at DEBUG; with the root logger left at DEBUG by Faust,
+    # building those records cost ~7 % of a worker's CPU, then 3.5 % (profiled in bench/b4_overhead.py and
+    # in a shock). Their INFO and above still show.
+    for chatty in ("aiokafka", "faust.topics"):
+        logging.getLogger(chatty).setLevel(logging.INFO)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -120,6 +124,11 @@ async def track_producer_topics(app: faust.App) -> None:
     and the others drop out of its metadata. Faust places changelog records of ``use_partitioner`` tables
     with that metadata and fails on a topic it no longer knows, so every known topic is tracked by name first.
     """
-    client = app.producer._ensure_producer().client  # noqa: SLF001  (Faust exposes no public handle)
+    client = aiokafka_producer(app).client
     for name in client.cluster.topics():
         await client.add_topic(name)
+
+
+def aiokafka_producer(app: faust.App) -> aiokafka.AIOKafkaProducer:
+    """The aiokafka producer under the app's Faust producer (started with the worker)."""
+    return app.producer._ensure_producer()  # noqa: SLF001  (Faust exposes no public handle)

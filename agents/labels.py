@@ -2,10 +2,13 @@
 product partition issues the labels.
 
     label-sources (supplier footprints, recipes) ─ route_supplier_inputs ─┐
-    derived (Active footprints) ───────────────── route_derived ──────────┤
+    recompute_products (Active derived footprints, sent beside `derived`) ┤
     subscriptions (tombstone: unsubscribe) ────── route_subscriptions ────┼─> label-inputs ─ issue_labels ─┐
     entitlements ──────────────────────────────── route_entitlements ─────┘   (+ expiry ticks)            │
     labels (key buyer|product), labels.buyer.<buyer> (key product), subscription-status <───────────────┘
+
+The recompute agent routes its own footprints: reading them back from ``derived`` cost a consume and two
+decodes per derived footprint (one for its Deprecated predecessor) to learn what the sender already knew.
 
 Records on ``label-inputs`` keep their original Avro bytes; the header ``pcfx-label-input`` says what they
 are. ``issue_labels`` keeps one :class:`~pcfx.streams.labels.ProductLabels` per product in the table
@@ -61,6 +64,14 @@ def header(event: faust.types.EventT, name: str) -> str | None:
     return None if value is None else bytes(value).decode()
 
 
+def label_input_headers(kind: str, published: int | None = None) -> dict[str, bytes]:
+    """Headers of a ``label-inputs`` record: what it is, and the supplier publish time behind it."""
+    headers = {KIND_HEADER: kind.encode()}
+    if published is not None:
+        headers[PUBLISHED_HEADER] = str(published).encode()
+    return headers
+
+
 def decode_label_input(event: faust.types.EventT) -> LabelEvent:
     """A ``label-inputs`` record back into the event :func:`issue` takes."""
     kind, raw = header(event, KIND_HEADER), event.message.value
@@ -110,10 +121,7 @@ def register(wiring: Wiring) -> None:
     buyer_topics: dict[str, faust.TopicT] = {}
 
     async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
-        headers = {KIND_HEADER: kind.encode()}
-        if published is not None:
-            headers[PUBLISHED_HEADER] = str(published).encode()
-        await label_inputs.send(key=product.encode(), value=raw, headers=headers)
+        await label_inputs.send(key=product.encode(), value=raw, headers=label_input_headers(kind, published))
         metrics.records_produced.labels(topic="label-inputs").inc()
 
     @app.agent(topics["label-sources"], name="route_supplier_inputs")
@@ -131,16 +139,6 @@ def register(wiring: Wiring) -> None:
                 targets[product_id.encode()] = json.dumps(remembered).encode()
             for product in send_to:
                 await forward(product, event.message.value, RECIPE)
-
-    @app.agent(topics["derived"], name="route_derived")
-    async def route_derived(stream: faust.StreamT) -> None:
-        """Active derived footprints go to their product; Deprecated ones are the replaced versions."""
-        async for event in stream.events():
-            footprint = decode_model(ProductFootprint, event.message.value)
-            if footprint.status != "Active":
-                continue
-            for product in footprint.product_ids:
-                await forward(product, event.message.value, FOOTPRINT, published_ms(event))
 
     async def route_checked(stream: faust.StreamT, cls: type[ContractModel], name: str, kind: str) -> None:
         """Validate buyers' and suppliers' records; a bad one, or one whose key does not match it, is dead-lettered."""

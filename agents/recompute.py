@@ -33,6 +33,8 @@ from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring
 from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
+from pcfx.agents.labels import FOOTPRINT, label_input_headers
+from pcfx.agents.outbox import Outbox
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import decode_model, encode_model
@@ -79,9 +81,9 @@ class Recomputer:
         self.inputs, self.published, self.requested = (
             wiring.tables[n] for n in ("product_to_input", "product_to_published", "product_to_request")
         )
-        self.derived, self.statuses, self.requests, self.dead_letters = (
-            wiring.topics[n] for n in ("derived", "product-status", "outbound-requests", "dlq.graph-updates")
-        )
+        self.app, self.dead_letters = wiring.app, wiring.topics["dlq.graph-updates"]
+        self.topic_names = {n: wiring.settings.topic(n) for n in ("derived", "label-inputs", "product-status", "outbound-requests")}
+        self.logical = {full: logical for logical, full in self.topic_names.items()}
         self._engine: Engine | None = None
 
     def forget(self) -> None:
@@ -133,34 +135,44 @@ class Recomputer:
         return TableView(input=model_of, published=published_of, requested=lambda product_id: product_id in self.requested)
 
     async def _publish(self, out: StepOutput) -> None:
-        await self._send(out)
-        self._write_tables(out)
+        active = await self._send(out)
+        self._write_tables(out, active)
 
-    async def _send(self, out: StepOutput) -> None:
-        """Send the step's records and return once Kafka has acknowledged every one."""
-        sent = [
-            await self.derived.send(key=f.id.encode(), value=encode_model(f), headers=published_header(out.upstream_ms.get(f.id)))
-            for f in out.footprints
-        ]
+    async def _send(self, out: StepOutput) -> dict[str, bytes]:
+        """Send the step's records and return once Kafka has acknowledged every one.
+
+        Each footprint is encoded once: the same bytes go to ``derived``, to ``label-inputs`` (an Active one,
+        keyed by its product) and, returned by pf id, to ``product_to_published``.
+        """
+        outbox, active = Outbox(self.app), {}
+        now_ms = int(time.time() * 1000)
+        for footprint in out.footprints:
+            value = encode_model(footprint)
+            upstream = out.upstream_ms.get(footprint.id)
+            await outbox.add(self.topic_names["derived"], footprint.id.encode(), value, published_header(upstream))
+            if footprint.status == "Active":
+                active[footprint.id] = value
+                headers = label_input_headers(FOOTPRINT, now_ms if upstream is None else upstream)
+                for product in footprint.product_ids:
+                    await outbox.add(self.topic_names["label-inputs"], product.encode(), value, headers)
         for status in out.statuses:
             changed = status.upstream_changed_at
             headers = published_header(None if changed is None else int(changed.timestamp() * 1000))
-            sent.append(await self.statuses.send(key=status.product_id.encode(), value=encode_model(status), headers=headers))
+            await outbox.add(self.topic_names["product-status"], status.product_id.encode(), encode_model(status), headers)
         for request in out.requested.values():
-            sent.append(await self.requests.send(key=request.request_id.encode(), value=encode_model(request)))
-        await asyncio.gather(*sent)
-        self.metrics.records_produced.labels(topic="derived").inc(len(out.footprints))
-        self.metrics.records_produced.labels(topic="product-status").inc(len(out.statuses))
-        self.metrics.records_produced.labels(topic="outbound-requests").inc(len(out.requested))
+            await outbox.add(self.topic_names["outbound-requests"], request.request_id.encode(), encode_model(request))
+        for topic, count in (await outbox.flush()).items():
+            self.metrics.records_produced.labels(topic=self.logical[topic]).inc(count)
+        return active
 
-    def _write_tables(self, out: StepOutput) -> None:
+    def _write_tables(self, out: StepOutput, active: dict[str, bytes]) -> None:
         for key, model in out.inputs.items():
             if model is None:
                 self.inputs.pop(key, None)
             else:
                 self.inputs[key] = encode_model(model)
         for product_id, footprint in out.published.items():
-            self.published[product_id] = encode_model(footprint)
+            self.published[product_id] = active.get(footprint.id) or encode_model(footprint)
         for product_id, request in out.requested.items():
             self.requested[product_id] = encode_model(request)
 

@@ -23,7 +23,7 @@ from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 
 RECOMPUTED = ("footprints", "recipes", "graph-updates")  # once committed, every derived footprint is on Kafka
-STAGES = (*RECOMPUTED, "label-sources", "derived", "label-inputs")  # every topic the worker consumes, in order
+STAGES = (*RECOMPUTED, "label-sources", "label-inputs")  # every topic the worker consumes, in order
 TIMEOUT_S = 600.0
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from pcfx.schemas.models import (
+    CarbonFootprint,
     DataQualityIndicators,
     ProductFootprint,
     ProductRecipe,
@@ -36,6 +37,8 @@ DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")
 _URN = re.compile(r"^[uU][rR][nN]:")
 _DQR_BEST, _DQR_WORST = 1.0, 5.0  # PACT methodology 4.2.3
 #: PACT-required CarbonFootprint fields; a derived product none of whose contributors reported one says 0.
+_ADDITIVE_ATTRIBUTES = {field.alias: name for name, field in CarbonFootprint.model_fields.items() if field.alias in ADDITIVE_FIELDS}
+_DQR_ATTRIBUTES = ("technological_dqr", "geographical_dqr", "temporal_dqr")
 _REQUIRED_VALUES = ("pcfExcludingBiogenicUptake", "pcfIncludingBiogenicUptake", "fossilGhgEmissions", "fossilCarbonContent")
 
 
@@ -120,35 +123,38 @@ def derived_id(product_id: str, previous_id: str | None) -> str:
 
 def same_figures(footprint: ProductFootprint, derived: Derived) -> bool:
     """True if ``footprint`` already carries what ``derived`` would publish, each figure to within
-    :data:`RELATIVE_EPSILON` (a rebuilt engine solves in another order and may move the last bits)."""
-    published = _figures(footprint.pcf.model_dump(by_alias=True, exclude_none=True))
-    wanted = _figures({**value_text(derived), "primaryDataShare": _pds_text(derived), "dqi": _dqi_json(derived)})
-    return published.keys() == wanted.keys() and all(_close(published[k], wanted[k]) for k in wanted)
+    :data:`RELATIVE_EPSILON` (a rebuilt engine solves in another order and may move the last bits).
 
-
-def _figures(pcf: dict[str, object]) -> dict[str, float]:
-    """The numbers a derived footprint is made of: additive values, PDS and the three DQRs."""
-    figures = {name: float(to_decimal(pcf[name])) for name in ADDITIVE_FIELDS if name in pcf}
-    if "primaryDataShare" in pcf:
-        figures["primaryDataShare"] = float(to_decimal(pcf["primaryDataShare"]))
-    for name, text in dict(pcf.get("dqi") or {}).items():
-        figures[name] = float(to_decimal(text))
-    return figures
+    Compared as floats, never through text: a shock asks this once per product it reaches."""
+    pcf = footprint.pcf
+    published = {name: getattr(pcf, attribute) for name, attribute in _ADDITIVE_ATTRIBUTES.items()}
+    published = {name: float(text) for name, text in published.items() if text is not None}
+    if published.keys() != set(derived.values) | set(_REQUIRED_VALUES) or pcf.primary_data_share is None or pcf.dqi is None:
+        return False
+    pairs = [(value, derived.values.get(name, 0.0)) for name, value in published.items()]
+    pairs.append((float(pcf.primary_data_share), _clamp(derived.pds, 0.0, 100.0)))
+    pairs.extend((float(getattr(pcf.dqi, name)), _clamp(value, _DQR_BEST, _DQR_WORST))
+                 for name, value in zip(_DQR_ATTRIBUTES, derived.dqr))
+    return all(_close(a, b) for a, b in pairs)
 
 
 def _close(a: float, b: float) -> bool:
     return abs(a - b) <= RELATIVE_EPSILON * max(abs(a), abs(b))
 
 
+def _clamp(value: float, low: float, high: float) -> float:
+    return min(max(value, low), high)
+
+
 def _pds_text(derived: Derived) -> str:
     """PDS in percent. A weighted mean of shares in 0..100, clamped: rounding in the solve can leave the range."""
-    return format_decimal(min(max(derived.pds, 0.0), 100.0))
+    return format_decimal(_clamp(derived.pds, 0.0, 100.0))
 
 
 def _dqi_json(derived: Derived) -> dict[str, str]:
     """The DQRs, weighted means of ratings in 1..5; clamped, because rounding in a cycle's solve can give
     5.000000000000001, which PACT rejects."""
-    technological, geographical, temporal = (format_decimal(min(max(x, _DQR_BEST), _DQR_WORST)) for x in derived.dqr)
+    technological, geographical, temporal = (format_decimal(_clamp(x, _DQR_BEST, _DQR_WORST)) for x in derived.dqr)
     return {"technologicalDQR": technological, "geographicalDQR": geographical, "temporalDQR": temporal}
 
 
