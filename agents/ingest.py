@@ -13,57 +13,52 @@ import time
 import faust
 
 from pcfx.agents.app import Wiring
+from pcfx.agents.outbox import Outbox, until_done
+from pcfx.agents.records import FOOTPRINT, LEAF, RECIPE, label_input_headers, origin_of, published_header, published_ms
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
-from pcfx.streams.intake import Origin, admit
-
-PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, carried so latency spans every hop
-LEAF, RECIPE = "leaf", "recipe"
-
-
-def origin_of(event: faust.types.EventT) -> Origin:
-    """The Kafka coordinates of the record an agent is looking at."""
-    message = event.message
-    return Origin(message.topic, message.partition, message.offset, message.key, int(message.timestamp * 1000))
-
-
-def published_ms(event: faust.types.EventT) -> int:
-    """The original publish time: the header if an upstream hop set it, else this record's timestamp."""
-    headers = dict(event.message.headers or ())
-    value = headers.get(PUBLISHED_HEADER)
-    return int(value) if value else int(event.message.timestamp * 1000)
-
-
-def graph_keys(model: ContractModel) -> list[str]:
-    """One engine key per product id the record describes."""
-    kind = LEAF if isinstance(model, ProductFootprint) else RECIPE
-    return [f"{kind}:{product_id}" for product_id in model.product_ids]
-
+from pcfx.streams.derive import product_urn
+from pcfx.streams.intake import admit
 
 def register(wiring: Wiring) -> None:
     """Declare the two validating agents on the wiring's app."""
-    app, topics, metrics = wiring.app, wiring.topics, wiring.metrics
-    graph_updates, label_sources = topics["graph-updates"], topics["label-sources"]
+    app, settings, topics, metrics = wiring.app, wiring.settings, wiring.topics, wiring.metrics
+    graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
 
-    async def admit_stream(cls: type[ContractModel], stream: faust.StreamT, name: str, dead_letters: faust.TopicT) -> None:
-        async for event in stream.events():
+    async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
+        """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
+        outbox, rejected = Outbox(app, metrics, settings.topic_prefix), []
+        for event in events:
             origin = origin_of(event)
-            metrics.records_consumed.labels(topic=name).inc()
             admission = admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=int(time.time() * 1000))
             if admission.dead_letter is not None:
-                metrics.dead_letter(name, admission.error)
-                await dead_letters.send(key=origin.key, value=encode_model(admission.dead_letter))
+                rejected.append(admission.error)
+                await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
                 continue
-            headers = {PUBLISHED_HEADER: str(published_ms(event)).encode()}
-            for key in graph_keys(admission.model):
-                await graph_updates.send(key=key.encode(), value=event.message.value, headers=headers)
-                await label_sources.send(key=key.encode(), value=event.message.value, headers=headers)
+            published = published_ms(event)
+            headers = published_header(published)
+            for product_id in admission.model.product_ids:
+                key = f"{LEAF if cls is ProductFootprint else RECIPE}:{product_id}".encode()
+                await outbox.add(graph_updates, key, event.message.value, headers)
+                if cls is ProductFootprint:
+                    label_headers = label_input_headers(FOOTPRINT, published)
+                    await outbox.add(label_inputs, product_urn(product_id).encode(), event.message.value, label_headers)
+                else:
+                    await outbox.add(label_sources, key, event.message.value, headers)
+        await outbox.flush()
+        for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
+            metrics.dead_letter(name, error)
+
+    async def admit_stream(cls: type[ContractModel], stream: faust.StreamT, name: str) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            metrics.records_consumed.labels(topic=name).inc(len(events))
+            await until_done(lambda: admit_batch(cls, events, name), f"validate_{name}: a batch of {len(events)}")
 
     @app.agent(topics["footprints"], name="validate_footprints")
     async def validate_footprints(stream: faust.StreamT) -> None:
-        await admit_stream(ProductFootprint, stream, "footprints", topics["dlq.footprints"])
+        await admit_stream(ProductFootprint, stream, "footprints")
 
     @app.agent(topics["recipes"], name="validate_recipes")
     async def validate_recipes(stream: faust.StreamT) -> None:
-        await admit_stream(ProductRecipe, stream, "recipes", topics["dlq.recipes"])
+        await admit_stream(ProductRecipe, stream, "recipes")

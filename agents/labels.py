@@ -1,14 +1,16 @@
 """Label agents: everything that changes a product's labels is re-keyed by product URN, then one agent per
 product partition issues the labels.
 
-    label-sources (supplier footprints, recipes) ─ route_supplier_inputs ─┐
+    validate_footprints (supplier footprints, sent beside `graph-updates`) ┐
+    label-sources (recipes) ────────────────────── route_recipes ─────────┤
     recompute_products (Active derived footprints, sent beside `derived`) ┤
     subscriptions (tombstone: unsubscribe) ────── route_subscriptions ────┼─> label-inputs ─ issue_labels ─┐
     entitlements ──────────────────────────────── route_entitlements ─────┘   (+ expiry ticks)            │
     labels (key buyer|product), labels.buyer.<buyer> (key product), subscription-status <───────────────┘
 
-The recompute agent routes its own footprints: reading them back from ``derived`` cost a consume and two
-decodes per derived footprint (one for its Deprecated predecessor) to learn what the sender already knew.
+Footprints are routed by the agents that send them: reading them back from ``graph-updates`` or ``derived``
+cost a consume and a decode per footprint (two for a derived one, with its Deprecated predecessor) to
+learn what the sender already knew. A recipe needs the router's table of whom it concerns.
 
 Records on ``label-inputs`` keep their original Avro bytes; the header ``pcfx-label-input`` says what they
 are. ``issue_labels`` keeps one :class:`~pcfx.streams.labels.ProductLabels` per product in the table
@@ -29,7 +31,18 @@ import faust
 
 from pcfx.agents import webhooks
 from pcfx.agents.app import RAW, Wiring, bytes_table, track_producer_topics
-from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
+from pcfx.agents.records import (
+    ENTITLEMENT,
+    EXPIRY,
+    FOOTPRINT,
+    KIND_HEADER,
+    RECIPE,
+    SUBSCRIPTION,
+    header,
+    label_input_headers,
+    origin_of,
+    published_ms,
+)
 from pcfx.agents.topics import ensure_buyer_topic
 from pcfx.metrics import Stage
 from pcfx.schemas.base import ContractModel
@@ -37,7 +50,6 @@ from pcfx.schemas.errors import ContractError, RuleViolation
 from pcfx.schemas.models import DeadLetter, ProductFootprint, ProductRecipe
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement, Subscription, subscription_key
 from pcfx.streams.codec import decode_model, encode_model
-from pcfx.streams.derive import product_urn
 from pcfx.streams.intake import Admission, Origin, admit
 from pcfx.streams.labels import (
     ExpiryCheck,
@@ -53,23 +65,7 @@ from pcfx.streams.labels import (
 
 log = logging.getLogger(__name__)
 
-KIND_HEADER = "pcfx-label-input"
-FOOTPRINT, RECIPE, SUBSCRIPTION, ENTITLEMENT, EXPIRY = "footprint", "recipe", "subscription", "entitlement", "expiry"
 WEBHOOK_HEADER = webhooks.WEBHOOK_HEADER
-
-
-def header(event: faust.types.EventT, name: str) -> str | None:
-    """A header's value as text, or None."""
-    value = dict(event.message.headers or ()).get(name)
-    return None if value is None else bytes(value).decode()
-
-
-def label_input_headers(kind: str, published: int | None = None) -> dict[str, bytes]:
-    """Headers of a ``label-inputs`` record: what it is, and the supplier publish time behind it."""
-    headers = {KIND_HEADER: kind.encode()}
-    if published is not None:
-        headers[PUBLISHED_HEADER] = str(published).encode()
-    return headers
 
 
 def decode_label_input(event: faust.types.EventT) -> LabelEvent:
@@ -124,14 +120,11 @@ def register(wiring: Wiring) -> None:
         await label_inputs.send(key=product.encode(), value=raw, headers=label_input_headers(kind, published))
         metrics.records_produced.labels(topic="label-inputs").inc()
 
-    @app.agent(topics["label-sources"], name="route_supplier_inputs")
-    async def route_supplier_inputs(stream: faust.StreamT) -> None:
-        """Validated supplier footprints go to their product; a recipe to its products and inputs, old and new."""
+    @app.agent(topics["label-sources"], name="route_recipes")
+    async def route_recipes(stream: faust.StreamT) -> None:
+        """A validated recipe goes to its products and its inputs, old and new."""
         async for event in stream.events():
-            kind, _, product_id = event.message.key.decode().partition(":")
-            if kind == LEAF:
-                await forward(product_urn(product_id), event.message.value, FOOTPRINT, published_ms(event))
-                continue
+            product_id = event.message.key.decode().partition(":")[2]
             recipe = decode_model(ProductRecipe, event.message.value)
             previous = targets.get(product_id.encode())
             send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))

@@ -13,26 +13,31 @@ partition, records keep the order they were added in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from pcfx.agents.app import aiokafka_producer
+from pcfx.metrics import Metrics, topic_label
 
+log = logging.getLogger(__name__)
 _partition_of = DefaultPartitioner()
+RETRY_S = 5.0  # pause before a batch is tried again after Kafka or a table failed, in seconds
 
 
 class Outbox:
     """Collects records, then :meth:`flush` sends them and returns once Kafka acknowledged every one."""
 
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, metrics: Metrics, prefix: str) -> None:
         self._producer = aiokafka_producer(app)
+        self._metrics, self._prefix = metrics, prefix
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[tuple[str, int], BatchBuilder] = {}
         self._sent: list[asyncio.Future] = []
-        self.counts: dict[str, int] = {}  # records added per topic since the last flush
+        self._counts: dict[str, int] = {}  # records added per topic since the last flush
 
     async def add(self, topic: str, key: bytes, value: bytes | None, headers: Mapping[str, bytes] | None = None) -> None:
         """Queue one record for ``topic`` (its full name); a full batch is handed to the producer at once."""
@@ -45,16 +50,18 @@ class Outbox:
             batch = self._open[(topic, partition)] = self._producer.create_batch()
             if batch.append(**record) is None:
                 raise ValueError(f"a record of {len(value or b'')} bytes for {topic} is larger than a producer batch")
-        self.counts[topic] = self.counts.get(topic, 0) + 1
+        self._counts[topic] = self._counts.get(topic, 0) + 1
 
-    async def flush(self) -> dict[str, int]:
-        """Send every queued record, wait for Kafka's acknowledgements, and return the counts per topic."""
+    async def flush(self) -> None:
+        """Send every queued record and return once Kafka acknowledged them; ``pcfx_records_produced_total``
+        counts them then (records of a failed flush that did reach Kafka go uncounted)."""
         for (topic, partition), batch in list(self._open.items()):
             await self._submit(topic, partition, batch)
-        sent, counts = self._sent, self.counts
-        self._sent, self.counts = [], {}
+        sent, counts = self._sent, self._counts
+        self._sent, self._counts = [], {}
         await asyncio.gather(*sent)
-        return counts
+        for topic, count in counts.items():
+            self._metrics.records_produced.labels(topic=topic_label(topic, self._prefix)).inc(count)
 
     async def _submit(self, topic: str, partition: int, batch: BatchBuilder) -> None:
         del self._open[(topic, partition)]
@@ -65,3 +72,20 @@ class Outbox:
         if known is None:
             known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         return known
+
+
+async def until_done(action: Callable[[], Awaitable[None]], what: str, on_failure: Callable[[], None] = lambda: None) -> None:
+    """Run ``action`` until it completes, every :data:`RETRY_S` seconds, calling ``on_failure`` after each failure.
+
+    Faust's ``take_events`` acknowledges a batch even when the agent raises, so a batch whose records could
+    not be sent must never escape: it is held (the lag grows, visibly) and tried again, whole. Records a
+    failed attempt did send go out again; every consumer downstream takes duplicates.
+    """
+    while True:
+        try:
+            await action()
+            return
+        except Exception:  # noqa: BLE001  (Kafka or a table, not a record: never skip the batch)
+            on_failure()
+            log.exception("%s could not be sent; retrying in %.0f s", what, RETRY_S)
+            await asyncio.sleep(RETRY_S)

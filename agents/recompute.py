@@ -19,7 +19,6 @@ the step raises on is retried record by record and only the records that still f
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import weakref
@@ -32,9 +31,8 @@ from faust.streams import _current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring
-from pcfx.agents.ingest import LEAF, PUBLISHED_HEADER, origin_of, published_ms
-from pcfx.agents.labels import FOOTPRINT, label_input_headers
-from pcfx.agents.outbox import Outbox
+from pcfx.agents.records import FOOTPRINT, LEAF, label_input_headers, origin_of, published_header, published_ms
+from pcfx.agents.outbox import Outbox, until_done
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import decode_model, encode_model
@@ -43,13 +41,7 @@ from pcfx.streams.intake import dead_letter
 from pcfx.streams.recompute import StepOutput, TableView, Update, recompute, restore
 
 log = logging.getLogger(__name__)
-RETRY_S = 5.0  # pause before a batch is tried again after Kafka or the tables failed, in seconds
 STAGE = "recompute_products"
-
-
-def published_header(published_ms: int | None) -> dict[str, bytes]:
-    """The header that carries the supplier's publish time to the next hop (labels measure latency from it)."""
-    return {} if published_ms is None else {PUBLISHED_HEADER: str(published_ms).encode()}
 
 
 def decode_update(key: str, raw: bytes, published: int) -> Update:
@@ -83,7 +75,7 @@ class Recomputer:
         )
         self.app, self.dead_letters = wiring.app, wiring.topics["dlq.graph-updates"]
         self.topic_names = {n: wiring.settings.topic(n) for n in ("derived", "label-inputs", "product-status", "outbound-requests")}
-        self.logical = {full: logical for logical, full in self.topic_names.items()}
+        self.prefix = wiring.settings.topic_prefix
         self._engine: Engine | None = None
 
     def forget(self) -> None:
@@ -144,7 +136,7 @@ class Recomputer:
         Each footprint is encoded once: the same bytes go to ``derived``, to ``label-inputs`` (an Active one,
         keyed by its product) and, returned by pf id, to ``product_to_published``.
         """
-        outbox, active = Outbox(self.app), {}
+        outbox, active = Outbox(self.app, self.metrics, self.prefix), {}
         now_ms = int(time.time() * 1000)
         for footprint in out.footprints:
             value = encode_model(footprint)
@@ -161,8 +153,7 @@ class Recomputer:
             await outbox.add(self.topic_names["product-status"], status.product_id.encode(), encode_model(status), headers)
         for request in out.requested.values():
             await outbox.add(self.topic_names["outbound-requests"], request.request_id.encode(), encode_model(request))
-        for topic, count in (await outbox.flush()).items():
-            self.metrics.records_produced.labels(topic=self.logical[topic]).inc(count)
+        await outbox.flush()
         return active
 
     def _write_tables(self, out: StepOutput, active: dict[str, bytes]) -> None:
@@ -200,12 +191,9 @@ def register(wiring: Wiring) -> None:
     async def recompute_products(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             wiring.metrics.records_consumed.labels(topic="graph-updates").inc(len(events))
-            while True:
-                try:
-                    with processing(events[-1]):  # all from the one graph-updates partition
-                        await recomputer.process(events)
-                    break
-                except Exception:  # noqa: BLE001  (Kafka or the tables, not a record: never skip the batch)
-                    recomputer.forget()
-                    log.exception("recompute: a batch of %d could not be published; retrying in %.0f s", len(events), RETRY_S)
-                    await asyncio.sleep(RETRY_S)
+
+            async def process() -> None:
+                with processing(events[-1]):  # all from the one graph-updates partition
+                    await recomputer.process(events)
+
+            await until_done(process, f"recompute: a batch of {len(events)}", on_failure=recomputer.forget)

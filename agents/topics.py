@@ -75,8 +75,8 @@ GRAPH_UPDATES = TopicSpec(
     "Validated inputs of the engine; one partition so a cycle's products are solved in one process.",
 )
 LABEL_SOURCES = TopicSpec(
-    "label-sources", "leaf:<product id> or recipe:<product id>", "ProductFootprint or ProductRecipe (as admitted)", 1, "delete", 7,
-    "Internal: the records of `graph-updates` again, for the label router. One agent per topic: Faust's rebalance "
+    "label-sources", "recipe:<product id>", "ProductRecipe (as admitted)", 1, "delete", 7,
+    "Internal: the recipes of `graph-updates` again, for the label router. One agent per topic: Faust's rebalance "
     "waits forever for a record that one of two agents on a topic took and the other had not yet.",
 )
 DERIVED = TopicSpec(

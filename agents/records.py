@@ -1,0 +1,45 @@
+"""What the agents read from a Kafka record besides its value, and the headers they put on the records they
+send on: the supplier's publish time (so latency spans every hop) and what a ``label-inputs`` record is.
+
+Keys of ``graph-updates`` and ``label-sources`` are ``leaf:<product id>`` (a supplier footprint) or
+``recipe:<product id>``; ``label-inputs`` is keyed by product URN.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from pcfx.streams.intake import Origin
+
+PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, ms since the epoch, as decimal text
+KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of the kinds below
+LEAF, RECIPE = "leaf", "recipe"  # the two kinds of graph-updates keys
+FOOTPRINT, SUBSCRIPTION, ENTITLEMENT, EXPIRY = "footprint", "subscription", "entitlement", "expiry"
+
+
+def origin_of(event: faust.types.EventT) -> Origin:
+    """The Kafka coordinates of the record an agent is looking at."""
+    message = event.message
+    return Origin(message.topic, message.partition, message.offset, message.key, int(message.timestamp * 1000))
+
+
+def header(event: faust.types.EventT, name: str) -> str | None:
+    """A header's value as text, or None."""
+    value = dict(event.message.headers or ()).get(name)
+    return None if value is None else bytes(value).decode()
+
+
+def published_ms(event: faust.types.EventT) -> int:
+    """The original publish time: the header if an upstream hop set it, else this record's timestamp."""
+    value = header(event, PUBLISHED_HEADER)
+    return int(value) if value else int(event.message.timestamp * 1000)
+
+
+def published_header(published: int | None) -> dict[str, bytes]:
+    """The header that carries the supplier's publish time to the next hop (none if unknown)."""
+    return {} if published is None else {PUBLISHED_HEADER: str(published).encode()}
+
+
+def label_input_headers(kind: str, published: int | None = None) -> dict[str, bytes]:
+    """Headers of a ``label-inputs`` record: what it is, and the supplier publish time behind it."""
+    return {KIND_HEADER: kind.encode(), **published_header(published)}
