@@ -12,7 +12,7 @@ import time
 
 import faust
 
-from pcfx.agents.app import Wiring
+from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.records import FOOTPRINT, LEAF, RECIPE, label_input_headers, origin_of, published_header, published_ms
 from pcfx.schemas.base import ContractModel
@@ -28,7 +28,7 @@ def register(wiring: Wiring) -> None:
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
-        outbox, rejected = Outbox(app, metrics, settings.topic_prefix), []
+        outbox, rejected = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), []
         for event in events:
             origin = origin_of(event)
             admission = admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=int(time.time() * 1000))

@@ -16,11 +16,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
-import faust
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
-from pcfx.agents.app import aiokafka_producer
 from pcfx.metrics import Metrics, topic_label
 
 log = logging.getLogger(__name__)
@@ -31,8 +30,10 @@ RETRY_S = 5.0  # pause before a batch is tried again after Kafka or a table fail
 class Outbox:
     """Collects records, then :meth:`flush` sends them and returns once Kafka acknowledged every one."""
 
-    def __init__(self, app: faust.App, metrics: Metrics, prefix: str) -> None:
-        self._producer = aiokafka_producer(app)
+    def __init__(self, producer: AIOKafkaProducer, metrics: Metrics, prefix: str) -> None:
+        """``producer``: a started one (a worker's: :func:`pcfx.agents.app.aiokafka_producer`); ``prefix``: the
+        topic prefix left out of the ``topic`` label of the produced-records counter."""
+        self._producer = producer
         self._metrics, self._prefix = metrics, prefix
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[tuple[str, int], BatchBuilder] = {}

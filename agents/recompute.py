@@ -30,7 +30,7 @@ import faust
 from faust.streams import _current_event
 from faust.types import TP, EventT
 
-from pcfx.agents.app import Wiring
+from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.records import FOOTPRINT, LEAF, label_input_headers, origin_of, published_header, published_ms
 from pcfx.agents.outbox import Outbox, until_done
 from pcfx.metrics import Stage
@@ -136,7 +136,7 @@ class Recomputer:
         Each footprint is encoded once: the same bytes go to ``derived``, to ``label-inputs`` (an Active one,
         keyed by its product) and, returned by pf id, to ``product_to_published``.
         """
-        outbox, active = Outbox(self.app, self.metrics, self.prefix), {}
+        outbox, active = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix), {}
         now_ms = int(time.time() * 1000)
         for footprint in out.footprints:
             value = encode_model(footprint)
