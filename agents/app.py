@@ -51,11 +51,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     ``/metrics``; ``registry`` isolates metrics (tests), None uses the process-wide one.
     """
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
-    # aiokafka and Faust's topics log every send at DEBUG; with the root logger left at DEBUG by Faust,
-    # building those records cost ~7 % of a worker's CPU, then 3.5 % (profiled in bench/b4_overhead.py and
-    # in a shock). Their INFO and above still show.
-    for chatty in ("aiokafka", "faust.topics"):
-        logging.getLogger(chatty).setLevel(logging.INFO)
+    quiet_per_record_logging()
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -83,6 +79,14 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     recompute.register(wiring)
     labels.register(wiring)
     return wiring
+
+
+def quiet_per_record_logging() -> None:
+    """aiokafka and Faust's topics log every send at DEBUG; with the root logger left at DEBUG by Faust,
+    building those records cost ~7 % of a worker's CPU, then 3.5 % (profiled in bench/b4_overhead.py and
+    in a shock). Their INFO and above still show."""
+    for chatty in ("aiokafka", "faust.topics"):
+        logging.getLogger(chatty).setLevel(logging.INFO)
 
 
 def _declare_topics(wiring: Wiring) -> None:

@@ -21,17 +21,14 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import faust
-from faust.streams import _current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
-from pcfx.agents.records import FOOTPRINT, LEAF, label_input_headers, origin_of, published_header, published_ms
+from pcfx.agents.records import FOOTPRINT, LEAF, label_input_headers, origin_of, processing, published_header, published_ms
 from pcfx.agents.outbox import Outbox, until_done
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
@@ -52,17 +49,6 @@ def decode_update(key: str, raw: bytes, published: int) -> Update:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-@contextmanager
-def processing(event: EventT) -> Iterator[None]:
-    """Make ``event`` Faust's current event. The rocksdb store asks it for the partition of every table
-    write, and ``take_events`` does not set it in the agent's own task (the memory store never asks)."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
 
 
 class Recomputer:

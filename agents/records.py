@@ -1,5 +1,6 @@
 """What the agents read from a Kafka record besides its value, and the headers they put on the records they
-send on: the supplier's publish time (so latency spans every hop) and what a ``label-inputs`` record is.
+send on: the supplier's publish time (so latency spans every hop) and what a ``label-inputs`` record is;
+also the record Faust counts as the one being processed.
 
 Keys of ``graph-updates`` and ``label-sources`` are ``leaf:<product id>`` (a supplier footprint) or
 ``recipe:<product id>``; ``label-inputs`` is keyed by product URN.
@@ -7,7 +8,12 @@ Keys of ``graph-updates`` and ``label-sources`` are ``leaf:<product id>`` (a sup
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import faust
+from faust.streams import _current_event
 
 from pcfx.streams.intake import Origin
 
@@ -43,3 +49,14 @@ def published_header(published: int | None) -> dict[str, bytes]:
 def label_input_headers(kind: str, published: int | None = None) -> dict[str, bytes]:
     """Headers of a ``label-inputs`` record: what it is, and the supplier publish time behind it."""
     return {KIND_HEADER: kind.encode(), **published_header(published)}
+
+
+@contextmanager
+def processing(event: faust.types.EventT) -> Iterator[None]:
+    """Make ``event`` Faust's current event. The rocksdb store asks it for the partition of every table
+    write, and ``take_events`` does not set it in the agent's own task (the memory store never asks)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

@@ -1,7 +1,8 @@
 """The Faust rungs of the B4 overhead ladder, one process per run (started by :mod:`pcfx.bench.b4_overhead`).
 
 ``b``: a Faust agent consuming the ``footprints`` topic and decoding every record (bytes -> validated
-``ProductFootprint``, as the validating agent does). ``c``: the same, plus a write of each record to an
+``ProductFootprint``), run as the validating agent runs: micro-batches of ``take_events`` and pcfx's
+logging settings. ``c``: the same, plus a write of each record to an
 in-memory table backed by a changelog topic. ``d``: ``c`` on the RocksDB store. ``replay``: start the
 ``c`` app again and time how fast the table is rebuilt from its changelog (from the start of Faust's
 recovery until the table holds the ``--count`` entries ``c`` wrote).
@@ -19,6 +20,9 @@ import time
 from pathlib import Path
 
 import faust
+
+from pcfx.agents.app import quiet_per_record_logging
+from pcfx.agents.records import processing
 
 from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
@@ -42,11 +46,13 @@ def build(settings: Settings, options: argparse.Namespace, finish) -> tuple[faus
 
     @app.agent(topic, name="consume_footprints")
     async def consume_footprints(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            decode_model(ProductFootprint, event.message.value)
-            if table is not None:
-                table[event.message.key.decode()] = event.message.value
-            finish()
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            for event in events:
+                decode_model(ProductFootprint, event.message.value)
+                if table is not None:
+                    with processing(event):
+                        table[event.message.key.decode()] = event.message.value
+                finish()
 
     return app, table
 
@@ -83,6 +89,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     options = parser.parse_args()
     from faust.worker import Worker  # noqa: PLC0415
+
+    quiet_per_record_logging()  # as the pcfx worker runs Faust
 
     if options.rung == "replay":  # the agent has nothing new to read; only the table counts
         app, table = build(Settings.from_env(), options, lambda: None)
