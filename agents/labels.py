@@ -14,7 +14,8 @@ learn what the sender already knew. A recipe needs the router's table of whom it
 
 Records on ``label-inputs`` keep their original Avro bytes; the header ``pcfx-label-input`` says what they
 are. ``issue_labels`` keeps one :class:`~pcfx.streams.labels.ProductLabels` per product in the table
-``product_to_labels`` and calls the pure :func:`~pcfx.streams.labels.issue`. The expiry timer sends an
+``product_to_labels``, and one :class:`~pcfx.streams.labels.Use` per (product, recipe listing it) in
+``product_recipe_to_use``, and calls the pure :func:`~pcfx.streams.labels.issue`. The expiry timer sends an
 empty ``expiry`` record for each product whose label passed its validity end, so the table is only ever
 written by the agent. Webhook delivery of ``labels``: :mod:`pcfx.agents.webhooks`.
 """
@@ -58,9 +59,11 @@ from pcfx.streams.labels import (
     LabelOutput,
     ProductLabels,
     RecipeSeen,
+    Use,
     expiry_due,
     issue,
     recipe_targets,
+    use_key,
 )
 
 log = logging.getLogger(__name__)
@@ -113,7 +116,8 @@ def register(wiring: Wiring) -> None:
     label_inputs = topics["label-inputs"]
     targets = bytes_table(app, "recipe_to_label_targets", key_type=bytes, partitions=1)  # on label-sources
     states = bytes_table(app, "product_to_labels", key_type=bytes)  # on label-inputs, keyed like it
-    wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states)
+    uses = bytes_table(app, "product_recipe_to_use", key_type=bytes)  # on label-inputs, keyed by use_key
+    wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states, product_recipe_to_use=uses)
     buyer_topics: dict[str, faust.TopicT] = {}
 
     async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
@@ -199,10 +203,15 @@ def register(wiring: Wiring) -> None:
             product = key.decode()
             metrics.records_consumed.labels(topic="label-inputs").inc()
             label_event = decode_label_input(event)
+            if isinstance(label_event, RecipeSeen):
+                known = uses.get(use_key(product, label_event.recipe).encode())
+                label_event = RecipeSeen(label_event.recipe, None if known is None else Use.model_validate_json(known))
             raw = states.get(key)
             state = None if raw is None else ProductLabels.model_validate_json(raw)
             state, out = issue(state, product, label_event, datetime.now(timezone.utc))
             states[key] = state.model_dump_json().encode()
+            if out.use is not None:
+                uses[use_key(product, label_event.recipe).encode()] = out.use.model_dump_json().encode()
             upstream = label_event.published_ms if isinstance(label_event, FootprintSeen) else None
             await send(product, out, upstream)
 

@@ -2,7 +2,8 @@
 
 Everything that decides the labels of one product lives in one :class:`ProductLabels` (the agent keeps it
 in a table keyed by product URN): the footprint in force (its :class:`Offer`), the product's own recipe
-(certification fields), the recipes that list the product as an input (who buys it), suppliers' grants,
+(certification fields), how many recipes of each buyer list the product as an input (who buys it; each recipe's own entry
+is kept beside, see :class:`Use`), suppliers' grants,
 subscriptions, and what was last sent to each buyer. After each event every buyer is settled again: a
 label goes out when its content changed, a status when the answer to the subscription changed.
 
@@ -72,7 +73,13 @@ class Grant(BaseModel):
 
 
 class Use(BaseModel):
-    """A recipe that lists the product as an input; ``buyers`` are its companyIds (empty: no longer)."""
+    """A recipe that lists the product as an input; ``buyers`` are its companyIds (empty: no longer).
+
+    Not part of :class:`ProductLabels`: the agent keeps one table entry per (product, recipe), under
+    :func:`use_key`, and hands the entry of the recipe in a :class:`RecipeSeen` to :func:`issue`. A product
+    as widely used as a grid's electricity is listed by tens of thousands of recipes; as one state their
+    uses outgrew Kafka's 1 MB record limit and crashed the worker (a 100,000-product shock, 20,000 users).
+    """
 
     buyers: list[str]
     updated: datetime
@@ -104,7 +111,7 @@ class ProductLabels(BaseModel):
     verified_value: str | None = None  # value of the last footprint that carried `verification`
     certification: dict[str, str] = {}  # from the product's own recipe
     recipe_updated: datetime | None = None
-    uses: dict[str, Use] = {}  # recipe product id -> use
+    recipes_of: dict[str, int] = {}  # buyer -> how many of its recipes list the product (never 0: removed)
     grants: dict[str, Grant] = {}  # "<buyer>|<supplier>" -> grant
     followers: dict[str, Follower] = {}  # buyer -> subscription
     sent: dict[str, Sent] = {}  # buyer -> last label and status
@@ -120,9 +127,11 @@ class FootprintSeen:
 
 @dataclass(frozen=True)
 class RecipeSeen:
-    """A recipe that names this product: as its own product, or as an input (now or before)."""
+    """A recipe that names this product: as its own product, or as an input (now or before); ``use`` is
+    what the product's table holds for this recipe (under :func:`use_key`), None if nothing yet."""
 
     recipe: ProductRecipe
+    use: Use | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,12 @@ class LabelOutput:
     labels: list[LabelSent] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
     statuses: list[SubscriptionStatus] = field(default_factory=list)
+    use: Use | None = None  # a RecipeSeen's new use entry, for the agent to store under use_key
+
+
+def use_key(product_id: str, recipe: ProductRecipe) -> str:
+    """The table key of what ``recipe`` says about ``product_id`` as an input: ``<product>|<recipe product>``."""
+    return subscription_key(product_id, recipe.product_ids[0])
 
 
 def label_id(buyer_id: str, product_id: str) -> str:
@@ -163,8 +178,8 @@ def issue(
     worker's CPU in a shock).
     """
     state = ProductLabels(product_id=product_id) if state is None else state
-    asked = _apply(state, event)
     out = LabelOutput()
+    asked = _apply(state, event, out)
     for buyer in sorted(set(state.followers) | set(state.sent)):
         _settle(state, buyer, now, out, answer=buyer == asked)
     return state, out
@@ -181,10 +196,10 @@ def entitlement(state: ProductLabels, buyer: str) -> tuple[bool, str]:
         latest = max(grants, key=lambda g: g.at)
         verb = "granted" if latest.granted else "withheld"
         return latest.granted, f"{product} was {verb} to {buyer} by its supplier {latest.supplier}"
-    recipes = sorted(key for key, use in state.uses.items() if buyer in use.buyers)
+    recipes = state.recipes_of.get(buyer, 0)
     if recipes:
-        return True, f"{product} is an input of {buyer}'s recipe for {recipes[0]}"
-    if state.offer is None and not any(use.buyers for use in state.uses.values()):
+        return True, f"{product} is an input of {recipes} of {buyer}'s recipes"
+    if state.offer is None and not state.recipes_of:
         return False, f"unknown product {product}: no footprint of it has reached the exchange and no recipe lists it"
     return False, (
         f"{buyer} is not entitled to {product}: none of its recipes lists the product "
@@ -268,12 +283,12 @@ def _footprint_certification(footprint: ProductFootprint) -> dict[str, str]:
     return found
 
 
-def _apply(state: ProductLabels, event: LabelEvent) -> str | None:
+def _apply(state: ProductLabels, event: LabelEvent, out: LabelOutput) -> str | None:
     """Change ``state`` by one event; returns the buyer whose subscription asked for an answer."""
     if isinstance(event, FootprintSeen):
         _apply_footprint(state, event)
     elif isinstance(event, RecipeSeen):
-        _apply_recipe(state, event.recipe)
+        out.use = _apply_recipe(state, event)
     elif isinstance(event, Subscription):
         known = state.followers.get(event.buyer_id)
         if known is None or event.created_at >= known.created_at:
@@ -305,8 +320,10 @@ def _apply_footprint(state: ProductLabels, event: FootprintSeen) -> None:
         state.verified_value = state.offer.value
 
 
-def _apply_recipe(state: ProductLabels, recipe: ProductRecipe) -> None:
-    product = state.product_id
+def _apply_recipe(state: ProductLabels, event: RecipeSeen) -> Use | None:
+    """Take the recipe's certification if it is the product's own; count the buyers of a recipe that lists
+    it as an input. Returns the recipe's new use entry, None if it changes nothing."""
+    recipe, use, product = event.recipe, event.use, state.product_id
     if product in {product_urn(p) for p in recipe.product_ids}:
         if state.recipe_updated is None or recipe.updated >= state.recipe_updated:
             state.certification = recipe.model_dump(
@@ -314,13 +331,20 @@ def _apply_recipe(state: ProductLabels, recipe: ProductRecipe) -> None:
                 include={"category_rule_id", "certification_scheme", "certification_body", "certificate_number"},
             )
             state.recipe_updated = recipe.updated
-    key = recipe.product_ids[0]
-    use = state.uses.get(key)
     if use is not None and recipe.updated < use.updated:
-        return
+        return None
     listed = product in {product_urn(line.product_id) for line in recipe.inputs}
-    if listed or use is not None:
-        state.uses[key] = Use(buyers=list(recipe.company_ids) if listed else [], updated=recipe.updated)
+    if not listed and use is None:
+        return None
+    new = Use(buyers=list(recipe.company_ids) if listed else [], updated=recipe.updated)
+    before, after = set(use.buyers if use else ()), set(new.buyers)
+    for buyer in after - before:
+        state.recipes_of[buyer] = state.recipes_of.get(buyer, 0) + 1
+    for buyer in before - after:
+        state.recipes_of[buyer] -= 1
+        if not state.recipes_of[buyer]:
+            del state.recipes_of[buyer]
+    return new
 
 
 def _decide(state: ProductLabels, buyer: str) -> tuple[SubscriptionState, str]:

@@ -17,12 +17,14 @@ from pcfx.streams.labels import (
     LabelOutput,
     ProductLabels,
     RecipeSeen,
+    Use,
     entitlement,
     expiry_due,
     issue,
     label_id,
     recipe_targets,
     reverification_due,
+    use_key,
 )
 
 STEEL = "urn:pact:js-steel.example:product-id:coil-7"  # the product of FOOTPRINT
@@ -59,12 +61,21 @@ def grant(buyer: str, granted: bool = True, supplier: str = STEEL_CO, at: dateti
 Run = tuple[ProductLabels, list[LabelOutput]]
 
 
+USES: dict[int, dict[str, Use]] = {}  # what the agent's product_recipe_to_use table holds, per state object
+
+
 def run(*events: LabelEvent, state: ProductLabels | None = None, now: datetime = NOW) -> Run:
-    outputs = []
+    """Feed events to the steel coil's state as the agent does, looking up and storing each recipe's use."""
+    outputs, uses = [], {} if state is None else USES[id(state)]
     for event in events:
+        if isinstance(event, RecipeSeen):
+            event = RecipeSeen(event.recipe, uses.get(use_key(STEEL, event.recipe)))
         state, out = issue(state, STEEL, event, now)
+        if out.use is not None:
+            uses[use_key(STEEL, event.recipe)] = out.use
         outputs.append(out)
     assert state is not None
+    USES[id(state)] = uses
     return state, outputs
 
 
@@ -80,7 +91,7 @@ def test_a_buyer_whose_recipe_lists_the_product_gets_its_label():
     [sent] = out.labels
     assert (sent.label.buyer_id, sent.label.value, sent.label.version) == (FRAMES, "2.31", 1)
     assert sent.webhook_url == "https://oem.example/hook"
-    assert [(s.state, s.reason) for s in out.statuses] == [("active", f"{STEEL} is an input of {FRAMES}'s recipe for 0042")]
+    assert [(s.state, s.reason) for s in out.statuses] == [("active", f"{STEEL} is an input of 1 of {FRAMES}'s recipes")]
 
 
 def test_a_buyer_nobody_sells_the_product_to_is_rejected_and_gets_nothing():
@@ -123,6 +134,33 @@ def test_a_recipe_that_drops_the_product_takes_the_buyer_off_it():
     state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
     _, (out,) = run(RecipeSeen(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")), state=state)
     assert out.withdrawn == [FRAMES] and out.statuses[0].state == "rejected"
+
+
+def frames_recipe_for(product: str, *, uses_steel: bool = True, updated: str = "2025-02-01T10:00:00Z") -> ProductRecipe:
+    document = frames_recipe(uses_steel=uses_steel, updated=updated).to_json()
+    document["productIds"] = [product]
+    return ProductRecipe.from_json(document)
+
+
+def test_a_buyer_stays_entitled_until_the_last_of_its_recipes_drops_the_product():
+    first, second = (frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in (1, 2))
+    state, (*_, out) = run(seen(steel()), RecipeSeen(first), RecipeSeen(second), RecipeSeen(first), subscribe())
+    assert out.statuses[0].reason == f"{STEEL} is an input of 2 of {FRAMES}'s recipes"  # a duplicate counts once
+    later = "2025-03-01T00:00:00Z"
+    state, (out,) = run(RecipeSeen(frames_recipe_for("urn:pcfx:product:frame-1", uses_steel=False, updated=later)), state=state)
+    assert out.withdrawn == [] and state.recipes_of == {FRAMES: 1}
+    _, (out,) = run(RecipeSeen(frames_recipe_for("urn:pcfx:product:frame-2", uses_steel=False, updated=later)), state=state)
+    assert out.withdrawn == [FRAMES] and out.statuses[0].state == "rejected"
+
+
+def test_the_state_of_a_product_20000_recipes_use_stays_small():
+    """A grid's electricity is an input of most products: its state must fit one Kafka record (1 MB) and
+    not be rewritten whole for every user; each recipe's use is its own table entry."""
+    recipes = [RecipeSeen(frames_recipe_for(f"urn:pcfx:product:frame-{n}")) for n in range(20_000)]
+    state, outputs = run(seen(steel()), *recipes)
+    assert state.recipes_of == {FRAMES: 20_000}
+    assert len(state.model_dump_json()) < 4_000
+    assert all(out.use is not None and len(out.use.model_dump_json()) < 200 for out in outputs[1:])
 
 
 def test_an_older_recipe_arriving_late_changes_nothing():
