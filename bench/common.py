@@ -45,6 +45,7 @@ class Run:
 
     settings: Settings
     quick: bool
+    shock_products: int | None = None  # the shock's graph size, if not the default
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def size(self, quick: int, full: int) -> int:

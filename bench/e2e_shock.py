@@ -73,7 +73,7 @@ def worker_shock(settings: Settings, graph: Graph, version: int) -> dict[str, fl
 
 
 def main(run: Run) -> dict:
-    products = run.size(200, 3_000)
+    products = run.shock_products or run.size(200, 3_000)
     graph = background_graph(products, TIERS)
     baseline = pure_shocks(graph, run.repeats)
     with scratch(run, "shock") as settings, worker(settings):
