@@ -1,9 +1,10 @@
 """Validating agents: the only way a supplier footprint or a recipe reaches the engine.
 
-Each input partition is validated where it lands (these agents scale out with the input topics); an
-accepted record is forwarded unchanged to ``graph-updates`` (the engine) and ``label-sources`` (the label
-router) once per product id it describes, keyed ``leaf:<product id>`` or ``recipe:<product id>``; a rejected
-one goes to ``dlq.<topic>`` with the reason.
+Each input partition is validated where it lands (these agents scale out with the input topics), a
+micro-batch at a time. An accepted record is forwarded unchanged, once per product id it describes, to
+``graph-updates`` (the engine), keyed ``leaf:<product id>`` or ``recipe:<product id>``; a footprint also to
+``label-inputs`` (its product's labels, keyed by product URN), a recipe to ``label-sources`` (the label
+router, which knows whom a recipe concerns). A rejected record goes to ``dlq.<topic>`` with the reason.
 """
 
 from __future__ import annotations
@@ -21,10 +22,20 @@ from pcfx.streams.codec import encode_model
 from pcfx.streams.derive import product_urn
 from pcfx.streams.intake import admit
 
+
 def register(wiring: Wiring) -> None:
     """Declare the two validating agents on the wiring's app."""
     app, settings, topics, metrics = wiring.app, wiring.settings, wiring.topics, wiring.metrics
     graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
+
+    async def forward(outbox: Outbox, kind: str, product_id: str, value: bytes, published: int) -> None:
+        """To the engine; a footprint also to its product's labels, a recipe to the label router."""
+        key = f"{kind}:{product_id}".encode()
+        await outbox.add(graph_updates, key, value, published_header(published))
+        if kind == LEAF:
+            await outbox.add(label_inputs, product_urn(product_id).encode(), value, label_input_headers(FOOTPRINT, published))
+        else:
+            await outbox.add(label_sources, key, value, published_header(published))
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
@@ -36,16 +47,9 @@ def register(wiring: Wiring) -> None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
                 continue
-            published = published_ms(event)
-            headers = published_header(published)
+            kind = LEAF if cls is ProductFootprint else RECIPE
             for product_id in admission.model.product_ids:
-                key = f"{LEAF if cls is ProductFootprint else RECIPE}:{product_id}".encode()
-                await outbox.add(graph_updates, key, event.message.value, headers)
-                if cls is ProductFootprint:
-                    label_headers = label_input_headers(FOOTPRINT, published)
-                    await outbox.add(label_inputs, product_urn(product_id).encode(), event.message.value, label_headers)
-                else:
-                    await outbox.add(label_sources, key, event.message.value, headers)
+                await forward(outbox, kind, product_id, event.message.value, published_ms(event))
         await outbox.flush()
         for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
             metrics.dead_letter(name, error)
