@@ -1,4 +1,7 @@
-"""The recompute agent: folds micro-batches of ``graph-updates`` into the engine and publishes the results.
+"""The recompute agent: folds micro-batches of ``graph-updates`` into the engine and publishes the results:
+footprints on ``derived`` (each new Active one also on ``label-inputs``, for its product's labels), statuses
+on ``product-status``, requests for missing inputs on ``outbound-requests``, all through
+:class:`~pcfx.agents.outbox.Outbox`.
 
 Tables (all on the single ``graph-updates`` partition, backed by changelog topics):
 - ``product_to_input``: ``leaf:<id>`` / ``recipe:<id>`` -> the supplier footprint or recipe in force;
