@@ -47,9 +47,9 @@ def register(wiring: Wiring) -> None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
                 continue
-            kind = LEAF if cls is ProductFootprint else RECIPE
+            kind, published = LEAF if cls is ProductFootprint else RECIPE, published_ms(event)
             for product_id in admission.model.product_ids:
-                await forward(outbox, kind, product_id, event.message.value, published_ms(event))
+                await forward(outbox, kind, product_id, event.message.value, published)
         await outbox.flush()
         for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
             metrics.dead_letter(name, error)

@@ -204,14 +204,15 @@ def register(wiring: Wiring) -> None:
             metrics.records_consumed.labels(topic="label-inputs").inc()
             label_event = decode_label_input(event)
             if isinstance(label_event, RecipeSeen):
-                known = uses.get(use_key(product, label_event.recipe).encode())
+                use_at = use_key(product, label_event.recipe).encode()
+                known = uses.get(use_at)
                 label_event = RecipeSeen(label_event.recipe, None if known is None else Use.model_validate_json(known))
             raw = states.get(key)
             state = None if raw is None else ProductLabels.model_validate_json(raw)
             state, out = issue(state, product, label_event, datetime.now(timezone.utc))
             states[key] = state.model_dump_json().encode()
             if out.use is not None:
-                uses[use_key(product, label_event.recipe).encode()] = out.use.model_dump_json().encode()
+                uses[use_at] = out.use.model_dump_json().encode()
             upstream = label_event.published_ms if isinstance(label_event, FootprintSeen) else None
             await send(product, out, upstream)
 

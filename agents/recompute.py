@@ -152,7 +152,7 @@ class Recomputer:
             else:
                 self.inputs[key] = encode_model(model)
         for product_id, footprint in out.published.items():
-            self.published[product_id] = active.get(footprint.id) or encode_model(footprint)
+            self.published[product_id] = active[footprint.id]  # every published footprint was just sent Active
         for product_id, request in out.requested.items():
             self.requested[product_id] = encode_model(request)
 

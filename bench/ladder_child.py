@@ -23,7 +23,6 @@ import faust
 
 from pcfx.agents.app import quiet_per_record_logging
 from pcfx.agents.records import processing
-
 from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model

@@ -34,8 +34,10 @@ def validity_window_findings(start: datetime | None, end: datetime | None, refer
             f"{format_datetime(reference_end)!r} "
             "(PACT v3 ProductFootprint validity period: start >= referencePeriodEnd)"
         )
-    latest = None if end is None else add_years(reference_end, VALIDITY_YEARS)
-    if latest is not None and end > latest:
+    if end is None:
+        return found
+    latest = add_years(reference_end, VALIDITY_YEARS)
+    if end > latest:
         found.append(
             f"validityPeriodEnd = {format_datetime(end)!r}: later than pcf.referencePeriodEnd + {VALIDITY_YEARS} years "
             f"{format_datetime(latest)!r} (PACT v3 ProductFootprint validity period)"

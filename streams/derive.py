@@ -36,9 +36,10 @@ DEFAULT_IPCC = ("AR6",)
 DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")
 _URN = re.compile(r"^[uU][rR][nN]:")
 _DQR_BEST, _DQR_WORST = 1.0, 5.0  # PACT methodology 4.2.3
-#: PACT-required CarbonFootprint fields; a derived product none of whose contributors reported one says 0.
+#: PACT name -> attribute of every additive CarbonFootprint field, and the DQR attributes (for same_figures).
 _ADDITIVE_ATTRIBUTES = {field.alias: name for name, field in CarbonFootprint.model_fields.items() if field.alias in ADDITIVE_FIELDS}
 _DQR_ATTRIBUTES = ("technological_dqr", "geographical_dqr", "temporal_dqr")
+#: PACT-required CarbonFootprint fields; a derived product none of whose contributors reported one says 0.
 _REQUIRED_VALUES = ("pcfExcludingBiogenicUptake", "pcfIncludingBiogenicUptake", "fossilGhgEmissions", "fossilCarbonContent")
 
 

@@ -2,9 +2,9 @@
 
 Everything that decides the labels of one product lives in one :class:`ProductLabels` (the agent keeps it
 in a table keyed by product URN): the footprint in force (its :class:`Offer`), the product's own recipe
-(certification fields), how many recipes of each buyer list the product as an input (who buys it; each recipe's own entry
-is kept beside, see :class:`Use`), suppliers' grants,
-subscriptions, and what was last sent to each buyer. After each event every buyer is settled again: a
+(certification fields), how many recipes of each buyer list the product as an input (who buys it; each
+recipe's own entry is kept beside, see :class:`Use`), suppliers' grants, subscriptions, and what was last
+sent to each buyer. After each event every buyer is settled again: a
 label goes out when its content changed, a status when the answer to the subscription changed.
 
 Entitlement (:func:`entitlement`): a buyer (a company URN) sees a product it owns, a product an owner
