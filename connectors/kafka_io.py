@@ -79,13 +79,13 @@ def settle(settings: Settings, timeout_s: float = 120.0, group: str | None = Non
 def _behind(settings: Settings, group: str, wanted: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
     if not wanted:
         return {}
-    from kafka.errors import CoordinatorNotAvailableError  # noqa: PLC0415
+    from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError  # noqa: PLC0415
 
     try:
         with admin_client(settings) as admin:
             committed = admin.list_group_offsets({group: list(wanted)}).get(group, {})
-    except CoordinatorNotAvailableError:  # the group has not committed yet (or the broker is just up)
-        committed = {}
+    except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
+        committed = {}  # the group has not committed yet, or its coordinator is still being elected: ask again
     behind = {}
     for tp, end in wanted.items():
         meta = committed.get(tp)

@@ -70,10 +70,19 @@ def chain_records(t5_value: str = "2", t5_id: str = V1, created: str = "2025-01-
 
 
 def publish(settings: Settings, records: list[Model]) -> None:
-    """As suppliers do, through the client: footprints first, then recipes."""
+    """As suppliers do, through the client: footprints first, then recipes.
+
+    Footprints and recipes travel on different topics, read by different agents, so a recipe may overtake a
+    footprint sent just before it (the product is then briefly held and its input requested). Settling in
+    between makes "footprints first" hold inside the exchange too, so the records a test counts are fixed.
+    """
+    footprints = [r for r in records if isinstance(r, ProductFootprint)]
+    recipes = [r for r in records if isinstance(r, ProductRecipe)]
     with SupplierClient(settings) as supplier:
-        supplier.publish_footprints([r for r in records if isinstance(r, ProductFootprint)])
-        supplier.publish_recipes([r for r in records if isinstance(r, ProductRecipe)])
+        supplier.publish_footprints(footprints)
+        if footprints and recipes:
+            settle(settings, WAIT_S)
+        supplier.publish_recipes(recipes)
 
 
 def records_on(settings: Settings, *names: str) -> int:
