@@ -37,12 +37,24 @@ class Outbox:
         self._metrics, self._prefix = metrics, prefix
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[tuple[str, int], BatchBuilder] = {}
-        self._sent: list[asyncio.Future] = []
+        self._sent: list[tuple[str, int, int, asyncio.Future]] = []  # topic, partition, records, ack
         self._counts: dict[str, int] = {}  # records added per topic since the last flush
 
-    async def add(self, topic: str, key: bytes, value: bytes | None, headers: Mapping[str, bytes] | None = None) -> None:
-        """Queue one record for ``topic`` (its full name); a full batch is handed to the producer at once."""
-        partition = _partition_of(key, await self._partitions_of(topic), None)
+    async def add(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes | None,
+        headers: Mapping[str, bytes] | None = None,
+        *,
+        partition: int | None = None,
+        counted: bool = True,
+    ) -> None:
+        """Queue one record for ``topic`` (its full name) on ``partition``, by default the key's; a full batch
+        is handed to the producer at once. ``counted=False`` leaves it out of ``pcfx_records_produced_total``
+        (changelog records: Faust's sensor counts table writes)."""
+        if partition is None:
+            partition = _partition_of(key, await self._partitions_of(topic), None)
         record = {"timestamp": None, "key": key, "value": value, "headers": list((headers or {}).items())}
         batch = self._open.get((topic, partition))
         if batch is None or batch.append(**record) is None:
@@ -50,22 +62,29 @@ class Outbox:
                 await self._submit(topic, partition, batch)
             batch = self._open[(topic, partition)] = self._producer.create_batch()
             batch.append(**record)  # an empty batch takes any record; the broker judges its size on flush
-        self._counts[topic] = self._counts.get(topic, 0) + 1
+        if counted:
+            self._counts[topic] = self._counts.get(topic, 0) + 1
 
-    async def flush(self) -> None:
-        """Send every queued record and return once Kafka acknowledged them; ``pcfx_records_produced_total``
-        counts them then (records of a failed flush that did reach Kafka go uncounted)."""
+    async def flush(self) -> dict[tuple[str, int], int]:
+        """Send every queued record and return once Kafka acknowledged them: the offset of the last record
+        per (topic, partition). ``pcfx_records_produced_total`` counts them then (records of a failed flush
+        that did reach Kafka go uncounted)."""
         for (topic, partition), batch in list(self._open.items()):
             await self._submit(topic, partition, batch)
         sent, counts = self._sent, self._counts
         self._sent, self._counts = [], {}
-        await asyncio.gather(*sent)
+        last: dict[tuple[str, int], int] = {}
+        acks = await asyncio.gather(*(future for *_, future in sent))
+        for (topic, partition, records, _), metadata in zip(sent, acks):
+            last[(topic, partition)] = max(last.get((topic, partition), -1), metadata.offset + records - 1)
         for topic, count in counts.items():
             self._metrics.records_produced.labels(topic=topic_label(topic, self._prefix)).inc(count)
+        return last
 
     async def _submit(self, topic: str, partition: int, batch: BatchBuilder) -> None:
         del self._open[(topic, partition)]
-        self._sent.append(await self._producer.send_batch(batch, topic, partition=partition))
+        records = batch.record_count()
+        self._sent.append((topic, partition, records, await self._producer.send_batch(batch, topic, partition=partition)))
 
     async def _partitions_of(self, topic: str) -> list[int]:
         known = self._partitions.get(topic)

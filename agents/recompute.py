@@ -10,7 +10,8 @@ Tables (all on the single ``graph-updates`` partition, backed by changelog topic
   re-publishing figures that did not change).
 - ``product_to_request``: product id -> the request sent for it while it was missing.
 
-A step sends its records and waits for Kafka's acknowledgement before it writes its table entries. A crash
+A step sends its records and waits for Kafka's acknowledgement before it writes its table entries
+(:class:`~pcfx.agents.state.StagedWrites`: changelog first, then the local store). A crash
 in between leaves footprints published but not recorded: the rebuild finds them and publishes them again
 under the same ids (:func:`pcfx.streams.recompute.restore`), and a replayed batch recomputes the same
 successors (:func:`pcfx.streams.derive.derived_id`), so nothing is lost and nothing counts twice.
@@ -28,11 +29,13 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import faust
+from faust import current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.records import FOOTPRINT, LEAF, label_input_headers, origin_of, processing, published_header, published_ms
 from pcfx.agents.outbox import Outbox, until_done
+from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import decode_model, encode_model
@@ -116,16 +119,18 @@ class Recomputer:
         return TableView(input=model_of, published=published_of, requested=lambda product_id: product_id in self.requested)
 
     async def _publish(self, out: StepOutput) -> None:
-        active = await self._send(out)
-        self._write_tables(out, active)
+        """Send the step's records, then (once Kafka has them) its table entries."""
+        outbox = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
+        active = await self._send(out, outbox)
+        await self._stage_tables(out, active).commit(outbox)
 
-    async def _send(self, out: StepOutput) -> dict[str, bytes]:
+    async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Send the step's records and return once Kafka has acknowledged every one.
 
         Each footprint is encoded once: the same bytes go to ``derived``, to ``label-inputs`` (an Active one,
         keyed by its product) and, returned by pf id, to ``product_to_published``.
         """
-        outbox, active = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix), {}
+        active = {}
         now_ms = int(time.time() * 1000)
         for footprint in out.footprints:
             value = encode_model(footprint)
@@ -145,16 +150,15 @@ class Recomputer:
         await outbox.flush()
         return active
 
-    def _write_tables(self, out: StepOutput, active: dict[str, bytes]) -> None:
+    def _stage_tables(self, out: StepOutput, active: dict[str, bytes]) -> StagedWrites:
+        staged, event = StagedWrites(), current_event()  # the batch's last record (see ``processing``)
         for key, model in out.inputs.items():
-            if model is None:
-                self.inputs.pop(key, None)
-            else:
-                self.inputs[key] = encode_model(model)
+            staged.put(self.inputs, key, None if model is None else encode_model(model), event)
         for product_id, footprint in out.published.items():
-            self.published[product_id] = active[footprint.id]  # every published footprint was just sent Active
+            staged.put(self.published, product_id, active[footprint.id], event)  # every one was just sent Active
         for product_id, request in out.requested.items():
-            self.requested[product_id] = encode_model(request)
+            staged.put(self.requested, product_id, encode_model(request), event)
+        return staged
 
     async def _dead_letter(self, event: EventT, error: Exception) -> None:
         origin = origin_of(event)
