@@ -15,7 +15,9 @@ learn what the sender already knew. A recipe needs the router's table of whom it
 Records on ``label-inputs`` keep their original Avro bytes; the header ``pcfx-label-input`` says what they
 are. ``issue_labels`` keeps one :class:`~pcfx.streams.labels.ProductLabels` per product in the table
 ``product_to_labels``, and one :class:`~pcfx.streams.labels.Use` per (product, recipe listing it) in
-``product_recipe_to_use``, and calls the pure :func:`~pcfx.streams.labels.issue`. The expiry timer sends an
+``product_recipe_to_use``, and calls the pure :func:`~pcfx.streams.labels.issue`, a micro-batch at a time: the
+batch's records go out through the :class:`~pcfx.agents.outbox.Outbox`, then its table entries are committed
+(:class:`~pcfx.agents.state.StagedWrites`), so state never runs ahead of what Kafka has. The expiry timer sends an
 empty ``expiry`` record for each product whose label passed its validity end, so the table is only ever
 written by the agent. Webhook delivery of ``labels``: :mod:`pcfx.agents.webhooks`.
 """
@@ -31,7 +33,8 @@ from datetime import datetime, timezone
 import faust
 
 from pcfx.agents import webhooks
-from pcfx.agents.app import RAW, Wiring, bytes_table, track_producer_topics
+from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table, track_producer_topics
+from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.records import (
     ENTITLEMENT,
     EXPIRY,
@@ -44,6 +47,7 @@ from pcfx.agents.records import (
     origin_of,
     published_ms,
 )
+from pcfx.agents.state import StagedWrites
 from pcfx.agents.topics import ensure_buyer_topic
 from pcfx.metrics import Stage
 from pcfx.schemas.base import ContractModel
@@ -118,7 +122,8 @@ def register(wiring: Wiring) -> None:
     states = bytes_table(app, "product_to_labels", key_type=bytes)  # on label-inputs, keyed like it
     uses = bytes_table(app, "product_recipe_to_use", key_type=bytes)  # on label-inputs, keyed by use_key
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states, product_recipe_to_use=uses)
-    buyer_topics: dict[str, faust.TopicT] = {}
+    buyer_topics: dict[str, str] = {}  # buyer id -> its label topic's full name
+    topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status")}
 
     async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
         await label_inputs.send(key=product.encode(), value=raw, headers=label_input_headers(kind, published))
@@ -166,55 +171,66 @@ def register(wiring: Wiring) -> None:
     async def route_entitlements(stream: faust.StreamT) -> None:
         await route_checked(stream, Entitlement, "entitlements", ENTITLEMENT)
 
-    async def buyer_topic(buyer: str) -> faust.TopicT:
-        """The buyer's own label topic, created on first use (a blocking admin call, run off the loop)."""
-        topic = buyer_topics.get(buyer)
-        if topic is None:
+    async def buyer_topic(buyer: str) -> str:
+        """The name of the buyer's own label topic, created on first use (a blocking admin call, off the loop)."""
+        name = buyer_topics.get(buyer)
+        if name is None:
             name = await asyncio.get_running_loop().run_in_executor(None, ensure_buyer_topic, settings, buyer)
             await track_producer_topics(app)
-            topic = buyer_topics[buyer] = app.topic(name, key_serializer=RAW, value_serializer=RAW, partitions=1)
-        return topic
+            buyer_topics[buyer] = name
+        return name
 
-    async def send(product: str, out: LabelOutput, upstream_ms: int | None) -> None:
+    async def send(outbox: Outbox, product: str, out: LabelOutput) -> None:
         """Labels to ``labels`` and the buyer's topic, withdrawals as tombstones to both, then the statuses."""
         for sent in out.labels:
             label, value = sent.label, encode_model(sent.label)
             headers = {WEBHOOK_HEADER: sent.webhook_url.encode()} if sent.webhook_url else {}
-            key = subscription_key(label.buyer_id, product).encode()
-            await topics["labels"].send(key=key, value=value, headers=headers)
-            await (await buyer_topic(label.buyer_id)).send(key=product.encode(), value=value)
-            metrics.carbon_labels.inc()
-            if upstream_ms is not None:
-                metrics.observe_end_to_end(Stage.LABEL, upstream_ms)
+            await outbox.add(topic_names["labels"], subscription_key(label.buyer_id, product).encode(), value, headers)
+            await outbox.add(await buyer_topic(label.buyer_id), product.encode(), value)
         for buyer in out.withdrawn:
-            await topics["labels"].send(key=subscription_key(buyer, product).encode(), value=None)
-            await (await buyer_topic(buyer)).send(key=product.encode(), value=None)
+            await outbox.add(topic_names["labels"], subscription_key(buyer, product).encode(), None)
+            await outbox.add(await buyer_topic(buyer), product.encode(), None)
         for status in out.statuses:
             key = subscription_key(status.buyer_id, product).encode()
-            await topics["subscription-status"].send(key=key, value=encode_model(status))
-        metrics.records_produced.labels(topic="labels").inc(len(out.labels) + len(out.withdrawn))
-        metrics.records_produced.labels(topic="labels.buyer").inc(len(out.labels) + len(out.withdrawn))
-        metrics.records_produced.labels(topic="subscription-status").inc(len(out.statuses))
+            await outbox.add(topic_names["subscription-status"], key, encode_model(status))
 
-    @app.agent(label_inputs, name="issue_labels")
-    async def issue_labels(stream: faust.StreamT) -> None:
-        async for event in stream.events():
+    async def issue_batch(events: list[faust.types.EventT]) -> None:
+        """Issue the labels of a micro-batch: send them, then (once Kafka has them) the batch's table entries.
+
+        A crash in between sends the same label versions again on replay (the state that numbers them was
+        not written), which every consumer downstream takes as duplicates: same label id, same version.
+        """
+        outbox, staged, now = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites(), datetime.now(timezone.utc)
+        issued: list[tuple[LabelOutput, int | None]] = []
+        for event in events:
             key = event.message.key
             product = key.decode()
-            metrics.records_consumed.labels(topic="label-inputs").inc()
             label_event = decode_label_input(event)
             if isinstance(label_event, RecipeSeen):
                 use_at = use_key(product, label_event.recipe).encode()
-                known = uses.get(use_at)
+                known = staged.get(uses, use_at)
                 label_event = RecipeSeen(label_event.recipe, None if known is None else Use.model_validate_json(known))
-            raw = states.get(key)
+            raw = staged.get(states, key)
             state = None if raw is None else ProductLabels.model_validate_json(raw)
-            state, out = issue(state, product, label_event, datetime.now(timezone.utc))
-            states[key] = state.model_dump_json().encode()
+            state, out = issue(state, product, label_event, now)
+            staged.put(states, key, state.model_dump_json().encode(), event)
             if out.use is not None:
-                uses[use_at] = out.use.model_dump_json().encode()
-            upstream = label_event.published_ms if isinstance(label_event, FootprintSeen) else None
-            await send(product, out, upstream)
+                staged.put(uses, use_at, out.use.model_dump_json().encode(), event)
+            await send(outbox, product, out)
+            issued.append((out, label_event.published_ms if isinstance(label_event, FootprintSeen) else None))
+        await outbox.flush()
+        await staged.commit(outbox)
+        for out, upstream_ms in issued:  # counted once Kafka has them: a retried batch must not count twice
+            metrics.carbon_labels.inc(len(out.labels))
+            if upstream_ms is not None:
+                for _ in out.labels:
+                    metrics.observe_end_to_end(Stage.LABEL, upstream_ms)
+
+    @app.agent(label_inputs, name="issue_labels")
+    async def issue_labels(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            metrics.records_consumed.labels(topic="label-inputs").inc(len(events))
+            await until_done(lambda: issue_batch(events), f"issue_labels: a batch of {len(events)}")
 
     @app.timer(settings.label_expiry_check_s, name="check_label_expiry")
     async def check_label_expiry() -> None:
