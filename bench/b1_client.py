@@ -22,7 +22,7 @@ from kafka.admin import NewTopic
 from pcfx.agents.topics import admin_client
 from pcfx.bench.common import Run, kafka_classpath, report, repeated, scratch
 from pcfx.bench.workload import footprint, leaf_id
-from pcfx.connectors.kafka_io import producer
+from pcfx.connectors.kafka_io import producer, send_all
 from pcfx.settings import Settings
 from pcfx.streams.codec import encode_model
 
@@ -57,9 +57,7 @@ def kafka_consumer_rate(settings: Settings, topic: str, count: int) -> float:
 def pcfx_producer_rate(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> float:
     send = producer(settings)
     start = time.perf_counter()
-    for key, value in records:
-        send.send(topic, key=key, value=value)
-    send.flush()
+    send_all(send, topic, records)
     elapsed = time.perf_counter() - start
     send.close()
     return len(records) / elapsed

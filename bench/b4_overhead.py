@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaConsumer
 from pcfx.bench import pipeline
 from pcfx.bench.common import Run, report, repeated, scratch, start_process, stop, wait_until, worker
 from pcfx.bench.workload import footprint, leaf_id
-from pcfx.connectors.kafka_io import producer
+from pcfx.connectors.kafka_io import producer, send_all
 from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
@@ -31,9 +31,7 @@ def fill(settings: Settings, count: int) -> None:
     """``count`` copies of one encoded footprint on ``footprints``, each under its own key (so a table
     keyed like the topic ends up with ``count`` entries)."""
     value, send = encode_model(footprint(leaf_id(0), 1)), producer(settings)
-    for index in range(count):
-        send.send(settings.topic("footprints"), key=leaf_id(index).encode(), value=value)
-    send.flush()
+    send_all(send, settings.topic("footprints"), ((leaf_id(index).encode(), value) for index in range(count)))
     send.close()
 
 

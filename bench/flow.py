@@ -22,7 +22,7 @@ from kafka.admin import NewTopic
 from pcfx.agents.topics import admin_client, ensure_buyer_topic
 from pcfx.bench.common import wait_until
 from pcfx.bench.workload import BUYER, Graph, footprint, leaf_id, subscription
-from pcfx.connectors.kafka_io import producer
+from pcfx.connectors.kafka_io import confirm, producer, send_all
 from pcfx.connectors.supplier import SupplierClient
 from pcfx.schemas.models import CarbonLabel, ProductFootprint
 from pcfx.settings import Settings
@@ -97,10 +97,8 @@ def load(settings: Settings, graph: Graph, subscribed: Iterable[str]) -> None:
         client.publish_recipes(graph.recipes)
         client.publish_footprints(footprint(leaf, FIRST_VERSION) for leaf in graph.leaves)
     send = producer(settings)
-    for product in subscribed:
-        item = subscription(product)
-        send.send(settings.topic("subscriptions"), key=item.key.encode(), value=encode_model(item))
-    send.flush()
+    items = (subscription(product) for product in subscribed)
+    send_all(send, settings.topic("subscriptions"), ((item.key.encode(), encode_model(item)) for item in items))
     send.close()
 
 
@@ -126,15 +124,15 @@ def publish_at_rate(settings: Settings, leaves: Sequence[str], rate: float, seco
         plan.append((leaf, version + uses[leaf]))
         uses[leaf] += 1
     payloads = [(leaf.encode(), encode_model(footprint(leaf, v))) for leaf, v in plan]
-    send, topic, sent = producer(settings), settings.topic("footprints"), {}
+    send, topic, sent, futures = producer(settings), settings.topic("footprints"), {}, []
     start = time.perf_counter()
     for index, ((leaf, v), (key, value)) in enumerate(zip(plan, payloads)):
         pause = start + index / rate - time.perf_counter()
         if pause > 0:
             time.sleep(pause)
         sent[(leaf, v)] = time.time()
-        send.send(topic, key=key, value=value)
-    send.flush()
+        futures.append(send.send(topic, key=key, value=value))
+    confirm(send, futures)
     send.close()
     return sent
 
@@ -154,7 +152,7 @@ def echo(settings: Settings, rate: float, seconds: float) -> list[float]:
                              enable_auto_commit=False)
     wait_until(lambda: consumer.poll(timeout_ms=100) == {} and consumer.assignment(), "the echo consumer", 30)
     count = max(1, int(rate * seconds))
-    value, send, sent, got = encode_model(footprint(leaf_id(0), FIRST_VERSION)), producer(settings), [], {}
+    value, send, sent, got, futures = encode_model(footprint(leaf_id(0), FIRST_VERSION)), producer(settings), [], {}, []
     done = threading.Event()
 
     def receive() -> None:
@@ -171,8 +169,8 @@ def echo(settings: Settings, rate: float, seconds: float) -> list[float]:
         if pause > 0:
             time.sleep(pause)
         sent.append(time.time())
-        send.send(topic, key=str(index).encode(), value=value)
-    send.flush()
+        futures.append(send.send(topic, key=str(index).encode(), value=value))
+    confirm(send, futures)
     thread.join(timeout=30)
     done.set()
     send.close()

@@ -2,8 +2,9 @@
 
 ``b``: a Faust agent consuming the ``footprints`` topic and decoding every record (bytes -> validated
 ``ProductFootprint``), run as the validating agent runs: micro-batches of ``take_events`` and pcfx's
-logging settings. ``c``: the same, plus a write of each record to an
-in-memory table backed by a changelog topic. ``d``: ``c`` on the RocksDB store. ``replay``: start the
+logging settings. ``c``: the same, plus a write of each record to an in-memory table backed by a changelog
+topic, made as the worker's agents make theirs: staged per micro-batch and committed once Kafka has the
+changelog records (:class:`~pcfx.agents.state.StagedWrites`). ``d``: ``c`` on the RocksDB store. ``replay``: start the
 ``c`` app again and time how fast the table is rebuilt from its changelog (from the start of Faust's
 recovery until the table holds the ``--count`` entries ``c`` wrote).
 
@@ -21,13 +22,18 @@ from pathlib import Path
 
 import faust
 
-from pcfx.agents.app import quiet_per_record_logging
-from pcfx.agents.records import processing
+from prometheus_client import CollectorRegistry
+
+from pcfx.agents.app import aiokafka_producer, quiet_per_record_logging
+from pcfx.agents.outbox import Outbox
+from pcfx.agents.state import StagedWrites
+from pcfx.metrics import Metrics
 from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 
 RAW = "raw"
+UNCOUNTED = Metrics.create(CollectorRegistry())  # the rung's outbox counts into a registry nobody serves
 
 
 def build(settings: Settings, options: argparse.Namespace, finish) -> tuple[faust.App, faust.types.TableT | None]:
@@ -46,11 +52,14 @@ def build(settings: Settings, options: argparse.Namespace, finish) -> tuple[faus
     @app.agent(topic, name="consume_footprints")
     async def consume_footprints(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            staged = StagedWrites()
             for event in events:
                 decode_model(ProductFootprint, event.message.value)
                 if table is not None:
-                    with processing(event):
-                        table[event.message.key.decode()] = event.message.value
+                    staged.put(table, event.message.key.decode(), event.message.value, event)
+            if table is not None:
+                await staged.commit(Outbox(aiokafka_producer(app), UNCOUNTED, settings.topic_prefix))
+            for _ in events:
                 finish()
 
     return app, table

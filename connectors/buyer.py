@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from kafka import KafkaConsumer, TopicPartition
 
-from pcfx.connectors.kafka_io import POLL_MS, end_offsets, producer
+from pcfx.connectors.kafka_io import POLL_MS, end_offsets, producer, send_all
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.subscriptions import Entitlement, Subscription, SubscriptionStatus
@@ -85,16 +85,12 @@ class BuyerClient:
 
     def subscribe(self, subscriptions: list[Subscription]) -> None:
         """Publish subscriptions to ``subscriptions``, keyed ``<buyer>|<product>``."""
-        topic = self.settings.topic("subscriptions")
-        for subscription in subscriptions:
-            self._producer.send(topic, key=subscription.key.encode(), value=encode_model(subscription))
-        self._producer.flush()
+        records = [(subscription.key.encode(), encode_model(subscription)) for subscription in subscriptions]
+        send_all(self._producer, self.settings.topic("subscriptions"), records)
 
     def entitle(self, entitlement: Entitlement) -> None:
         """Publish a grant to ``entitlements``, keyed ``<supplier>|<buyer>|<product>``."""
-        topic = self.settings.topic("entitlements")
-        self._producer.send(topic, key=entitlement.key.encode(), value=encode_model(entitlement))
-        self._producer.flush()
+        send_all(self._producer, self.settings.topic("entitlements"), [(entitlement.key.encode(), encode_model(entitlement))])
 
     def status_offsets(self) -> dict[TopicPartition, int]:
         """Where ``subscription-status`` ends now: answers to what is published next come after it."""

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.producer.future import FutureRecordMetadata
 
 from pcfx.agents.topics import admin_client
 from pcfx.settings import Settings
@@ -21,6 +22,19 @@ SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"))
 def producer(settings: Settings) -> KafkaProducer:
     """A producer that waits for the broker's acknowledgement of every record (nothing lost on return)."""
     return KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, retries=5)
+
+
+def confirm(producer: KafkaProducer, futures: Iterable[FutureRecordMetadata]) -> None:
+    """Flush ``producer``, then raise the first refusal among ``futures`` (the sends' results): kafka-python
+    reports a record it gave up on only through its future, so an unchecked send can vanish silently."""
+    producer.flush()
+    for future in futures:
+        future.get()
+
+
+def send_all(producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
+    """Send every ``(key, value)`` to ``topic`` (full name) and return once Kafka acknowledged them all."""
+    confirm(producer, [producer.send(topic, key=key, value=value) for key, value in records])
 
 
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:

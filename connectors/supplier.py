@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pcfx.connectors.kafka_io import producer
+from pcfx.connectors.kafka_io import producer, send_all
 from pcfx.connectors.pact_v2 import footprint_from_pact
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
@@ -68,11 +68,5 @@ class SupplierClient:
         return [model.product_ids[0] for model in models]
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
-        name = self.settings.topic(topic)
-        futures = [
-            self._producer.send(name, key=model.product_ids[0].encode(), value=encode_model(model))  # type: ignore[attr-defined]
-            for model in models
-        ]
-        self._producer.flush()
-        for future in futures:
-            future.get()  # raises if Kafka refused a record
+        records = ((model.product_ids[0].encode(), encode_model(model)) for model in models)  # type: ignore[attr-defined]
+        send_all(self._producer, self.settings.topic(topic), records)  # raises if Kafka refused a record

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from pcfx.connectors.kafka_io import confirm
 from pcfx.agents.topics import admin_client, create_topics
 from pcfx.connectors.pact_api.api_cli import tls_server
 from pcfx.connectors.pact_api.app import create_app
@@ -63,10 +64,9 @@ def isolated_settings(kafka: str, folder: Path) -> Iterator[Settings]:
 def publish(settings: Settings, footprints: list[dict[str, Any]], topic: str = "footprints") -> None:
     """Supplier footprints onto Kafka as the exchange carries them: Avro bytes keyed by product id."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    for footprint in footprints:
-        key = footprint["productIds"][0] if topic == "footprints" else footprint["id"]
-        producer.send(settings.topic(topic), key=key.encode(), value=footprint_to_value(footprint))
-    producer.flush()
+    keys = [footprint["productIds"][0] if topic == "footprints" else footprint["id"] for footprint in footprints]
+    confirm(producer, [producer.send(settings.topic(topic), key=key.encode(), value=footprint_to_value(footprint))
+                       for key, footprint in zip(keys, footprints)])
     producer.close()
 
 

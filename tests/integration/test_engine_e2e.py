@@ -41,7 +41,7 @@ from workers import start_worker, stop_worker
 
 from pcfx.agents.topics import admin_client
 from pcfx.connectors.footprints_cli import current_statuses
-from pcfx.connectors.kafka_io import end_offsets, read_to_end, settle
+from pcfx.connectors.kafka_io import confirm, end_offsets, read_to_end, settle
 from pcfx.connectors.supplier import SupplierClient, as_footprint, as_recipe
 from pcfx.schemas.models import DeadLetter, FootprintRequest, ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
@@ -214,11 +214,11 @@ def test_duplicated_and_reordered_records_give_the_same_final_state(settings, tm
     everything = [*recipes, *chain_records("2"), as_footprint(newer)] * 2
     random.Random(9).shuffle(everything)  # the old t5 may come last: it must not win
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    rng = random.Random(10)
+    rng, sent = random.Random(10), []
     for model in everything:  # any partition, not the one the key hashes to
         topic = settings.topic("footprints" if isinstance(model, ProductFootprint) else "recipes")
-        producer.send(topic, key=model.product_ids[0].encode(), value=encode_model(model), partition=rng.randrange(3))
-    producer.flush()
+        sent.append(producer.send(topic, key=model.product_ids[0].encode(), value=encode_model(model), partition=rng.randrange(3)))
+    confirm(producer, sent)
     producer.close()
     settle(settings, WAIT_S)
 
@@ -254,13 +254,13 @@ def test_a_record_the_step_fails_on_is_dead_lettered_and_its_batch_goes_on(setti
     # worker takes the poison and the chain in one batch.
     poison_key, poison = b"leaf:" + T5.encode() + b"-broken", b"\xc3\x01not an avro record"
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    graph_updates = settings.topic("graph-updates")
+    graph_updates, sent = settings.topic("graph-updates"), []
     for model in chain_records("2"):
         kind = "leaf" if isinstance(model, ProductFootprint) else "recipe"
-        producer.send(graph_updates, key=f"{kind}:{model.product_ids[0]}".encode(), value=encode_model(model))
+        sent.append(producer.send(graph_updates, key=f"{kind}:{model.product_ids[0]}".encode(), value=encode_model(model)))
         if kind == "leaf":
-            producer.send(graph_updates, key=poison_key, value=poison)
-    producer.flush()
+            sent.append(producer.send(graph_updates, key=poison_key, value=poison))
+    confirm(producer, sent)
     producer.close()
     worker = start_worker(settings, tmp_path / "worker.log")
     try:

@@ -30,7 +30,7 @@ from workers import start_worker, stop_worker
 
 from pcfx.agents.topics import admin_client, buyer_topic_name
 from pcfx.cli import main
-from pcfx.connectors.kafka_io import read_to_end, settle
+from pcfx.connectors.kafka_io import confirm, read_to_end, settle
 from pcfx.connectors.label_svg import render_label_svg
 from pcfx.connectors.pact_api.app import create_app
 from pcfx.connectors.pact_api.host import Host
@@ -307,9 +307,9 @@ def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Setting
     battery = "urn:pact:ore.example:product-id:battery-9"
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     garbage_key = b"urn:pact:x.example:company-id:1|urn:pcfx:product:1"
-    producer.send(settings.topic("subscriptions"), key=garbage_key, value=b"not avro")
     misfiled = Subscription(buyer_id=FRAMES_CO, product_id=battery, created_at=datetime.now(UTC))
-    producer.send(settings.topic("subscriptions"), key=b"someone-else", value=encode_model(misfiled))
+    confirm(producer, [producer.send(settings.topic("subscriptions"), key=garbage_key, value=b"not avro"),
+                       producer.send(settings.topic("subscriptions"), key=b"someone-else", value=encode_model(misfiled))])
     producer.close()
     with running_worker(settings, tmp_path / "worker.log"):
         with SupplierClient(settings) as supplier:

@@ -14,7 +14,7 @@ import fastavro
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from workers import start_worker, stop_worker
 
-from pcfx.connectors.kafka_io import end_offsets, read_to_end
+from pcfx.connectors.kafka_io import confirm, end_offsets, read_to_end
 from pcfx.schemas.models import DeadLetter, ProductFootprint
 from pcfx.schemas.samples import FOOTPRINT, RECIPE
 from pcfx.settings import Settings
@@ -63,9 +63,8 @@ def test_a_consumer_dead_letters_bad_records_and_processes_the_good_ones(setting
     # All on one partition, in this order: good, garbage bytes, a record that breaks a PACT rule, good again.
     bad_record = encode_model(good)[:HEADER] + b"\x00garbage"
     contract_bytes = _encode_unvalidated(broken_contract)
-    for value in (encode_model(good), b"not avro at all", bad_record, contract_bytes, encode_model(good)):
-        producer.send(topic, key=b"coil-7", value=value, partition=0)
-    producer.flush()
+    values = (encode_model(good), b"not avro at all", bad_record, contract_bytes, encode_model(good))
+    confirm(producer, [producer.send(topic, key=b"coil-7", value=value, partition=0) for value in values])
     producer.close()
 
     worker = start_worker(settings, tmp_path / "worker.log")

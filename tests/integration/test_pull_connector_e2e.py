@@ -23,7 +23,7 @@ from pact_host import isolated_settings, publish, reference_footprints, running,
 from prometheus_client import REGISTRY
 
 from pcfx.connectors import puller as puller_module
-from pcfx.connectors.kafka_io import read_to_end
+from pcfx.connectors.kafka_io import confirm, read_to_end
 from pcfx.connectors.pact_api.api_cli import tls_server
 from pcfx.connectors.pact_api.app import create_app
 from pcfx.connectors.pact_api.events import PUBLISHED
@@ -157,9 +157,9 @@ def post_published_event(settings: Settings, pf_id: str) -> None:
     event = {"type": PUBLISHED, "specversion": "1.0", "id": f"published-{pf_id}", "source": "//supplier.example",
              "time": "2025-03-01T00:00:00Z", "data": {"pfIds": [pf_id]}}
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    producer.send(settings.topic("inbound-events"), key=b"//supplier.example", value=json.dumps(event).encode(),
-                  headers=[("content-type", b"application/cloudevents+json"), ("pcfx-client-id", b"supplier")])
-    producer.flush()
+    headers = [("content-type", b"application/cloudevents+json"), ("pcfx-client-id", b"supplier")]
+    sent = producer.send(settings.topic("inbound-events"), key=b"//supplier.example", value=json.dumps(event).encode(), headers=headers)
+    confirm(producer, [sent])
     producer.close()
 
 
