@@ -200,8 +200,8 @@ def register(wiring: Wiring) -> None:
         A crash in between sends the same label versions again on replay (the state that numbers them was
         not written), which every consumer downstream takes as duplicates: same label id, same version.
         """
-        outbox, staged, now = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites(), datetime.now(timezone.utc)
-        issued: list[tuple[LabelOutput, int | None]] = []
+        outbox, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites()
+        now, issued = datetime.now(timezone.utc), []  # issued: each event's output and its supplier publish time
         for event in events:
             key = event.message.key
             product = key.decode()

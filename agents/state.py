@@ -1,9 +1,10 @@
 """Table writes of one micro-batch, made durable in bulk and in order: outputs first, then state.
 
 A Faust table write puts the value in the local store at once and sends its changelog record through
-Faust's per-record producer path: about 150 us of a worker's CPU per write (B4, rungs (b) -> (c)). An agent
-that handles a batch instead stages its writes in a :class:`StagedWrites` (reading its own writes back
-through it), sends the batch's outputs, and then calls :meth:`StagedWrites.commit`, which
+Faust's per-record producer path: about 150 us of a worker's CPU per write (B4 of 2026-11-25, rungs (b) ->
+(c), when rung (c) still wrote that way; docs/benchmarks.md). An agent that handles a batch instead stages
+its writes in a :class:`StagedWrites` (reading its own writes back through it), sends the batch's outputs,
+and then calls :meth:`StagedWrites.commit`, which
 
 1. sends the changelog records through an :class:`~pcfx.agents.outbox.Outbox`, one aiokafka batch per
    changelog partition, on the partition Faust would have used, and waits for Kafka;
