@@ -69,7 +69,7 @@ class StagedWrites:
         offsets = await outbox.flush()
         for write in self._writes.values():
             _apply(write)
-        _record_offsets({w.table.name: w.table for w in self._writes.values()}, offsets)
+        _record_offsets({w.table.changelog_topic.get_topic_name(): w.table for w in self._writes.values()}, offsets)
         self._writes.clear()
 
 
@@ -85,10 +85,10 @@ def _apply(write: _Write) -> None:
             sensors.on_table_set(table, write.key, write.value)
 
 
-def _record_offsets(tables: Mapping[str, faust.types.TableT], offsets: Mapping[tuple[str, int], int]) -> None:
-    """Tell each table's store the last changelog offset it holds (RocksDB keeps it to resume recovery there)."""
-    for table in tables.values():
-        topic = table.changelog_topic.get_topic_name()
-        for (name, partition), offset in offsets.items():
-            if name == topic:
-                table.data.set_persisted_offset(TP(name, partition), offset)
+def _record_offsets(by_changelog: Mapping[str, faust.types.TableT], offsets: Mapping[tuple[str, int], int]) -> None:
+    """Tell each table's store (``by_changelog``: changelog topic -> table) the last changelog offset it holds
+    (RocksDB keeps it to resume recovery there)."""
+    for (topic, partition), offset in offsets.items():
+        table = by_changelog.get(topic)
+        if table is not None:  # the outbox may have carried other records too
+            table.data.set_persisted_offset(TP(topic, partition), offset)

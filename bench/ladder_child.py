@@ -4,9 +4,9 @@
 ``ProductFootprint``), run as the validating agent runs: micro-batches of ``take_events`` and pcfx's
 logging settings. ``c``: the same, plus a write of each record to an in-memory table backed by a changelog
 topic, made as the worker's agents make theirs: staged per micro-batch and committed once Kafka has the
-changelog records (:class:`~pcfx.agents.state.StagedWrites`). ``d``: ``c`` on the RocksDB store. ``replay``: start the
-``c`` app again and time how fast the table is rebuilt from its changelog (from the start of Faust's
-recovery until the table holds the ``--count`` entries ``c`` wrote).
+changelog records (:class:`~pcfx.agents.state.StagedWrites`). ``d``: ``c`` on the RocksDB store.
+``replay``: start the ``c`` app again and time how fast the table is rebuilt from its changelog (from the
+start of Faust's recovery until the table holds the ``--count`` entries ``c`` wrote).
 
 Each writes ``{"seconds": ..., "records": ...}`` to ``--out`` once ``--count`` records were handled, timed
 from the first record to the last, so start-up and group joins do not count.

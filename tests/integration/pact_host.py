@@ -64,9 +64,11 @@ def isolated_settings(kafka: str, folder: Path) -> Iterator[Settings]:
 def publish(settings: Settings, footprints: list[dict[str, Any]], topic: str = "footprints") -> None:
     """Supplier footprints onto Kafka as the exchange carries them: Avro bytes keyed by product id."""
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
-    keys = [footprint["productIds"][0] if topic == "footprints" else footprint["id"] for footprint in footprints]
-    confirm(producer, [producer.send(settings.topic(topic), key=key.encode(), value=footprint_to_value(footprint))
-                       for key, footprint in zip(keys, footprints)])
+    sent = []
+    for footprint in footprints:
+        key = footprint["productIds"][0] if topic == "footprints" else footprint["id"]
+        sent.append(producer.send(settings.topic(topic), key=key.encode(), value=footprint_to_value(footprint)))
+    confirm(producer, sent)
     producer.close()
 
 
