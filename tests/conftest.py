@@ -13,6 +13,7 @@ through ``settings``/``topics``) are marked ``kafka``; tests under ``tests/unit`
 from __future__ import annotations
 
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -62,6 +63,17 @@ def kafka() -> Iterator[str]:
     yield broker.bootstrap_servers
     stop_broker(own)
     shutil.rmtree(own.data_dir)
+
+
+@pytest.fixture
+def refused_address() -> Iterator[str]:
+    """``127.0.0.1:<port>`` where connecting is refused for the whole test: the port is bound but never listens.
+
+    A port that is merely free when picked can be taken later by a broker another test starts, so it is held.
+    """
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{holder.getsockname()[1]}"
 
 
 @pytest.fixture

@@ -127,8 +127,8 @@ def test_session_fixture_reuses_a_broker_that_answers(pytester, kafka, tmp_path)
     assert leftovers == []
 
 
-def test_session_fixture_starts_a_broker_when_none_answers_and_removes_it(pytester, tmp_path):
-    nothing_there = f"127.0.0.1:{free_port()}"
+def test_session_fixture_starts_a_broker_when_none_answers_and_removes_it(pytester, tmp_path, refused_address):
+    nothing_there = refused_address
     env = {
         "PCFX_BOOTSTRAP_SERVERS": nothing_there,
         "PCFX_DATA_DIR": str(tmp_path / "data"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,17 +15,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from pcfx.metrics import Metrics, Stage, start_metrics_server
+from pcfx.ops.kafka import free_port
 from pcfx.ops.prometheus import ensure_prometheus, running_pid
 from pcfx.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 60.0  # a scrape every 5 s and a rule evaluation every 15 s; generous on a shared machine
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def pcfx_ops(settings: Settings, *args: str) -> str:

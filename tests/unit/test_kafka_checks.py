@@ -6,56 +6,61 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from pcfx.ops.kafka import BrokerFiles, free_port, java_major_version, new_cluster_id, render_server_properties
 from pcfx.ops.kafka_cli import kafka
 from pcfx.settings import Settings
 
-NOTHING_LISTENS = f"127.0.0.1:{free_port()}"  # connecting is refused at once: no broker, no network
+@pytest.fixture
+def run(tmp_path: Path):
+    """``run(args, path=...)``: ``pcfx kafka ...`` with a fresh data dir, an empty jar cache, ports free at the
+    call (picked then, not at import: a broker another test starts could take a port picked long before) and
+    ``PATH=path``."""
+
+    def invoke(args: list[str], path: str, **env: str):
+        variables = {
+            "PATH": path,
+            "PCFX_DATA_DIR": str(tmp_path / "data"),
+            "PCFX_KAFKA_LIBS": str(tmp_path / "libs"),
+            "PCFX_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "PCFX_KAFKA_CONTROLLER_PORT": str(free_port()),
+        }
+        return CliRunner().invoke(kafka, args, env=variables | env)
+
+    return invoke
 
 
-def run(args: list[str], tmp_path: Path, path: str, **env: str):
-    """``pcfx kafka ...`` with a fresh data dir, an empty jar cache, free ports and ``PATH=path``."""
-    variables = {
-        "PATH": path,
-        "PCFX_DATA_DIR": str(tmp_path / "data"),
-        "PCFX_KAFKA_LIBS": str(tmp_path / "libs"),
-        "PCFX_BOOTSTRAP_SERVERS": NOTHING_LISTENS,
-        "PCFX_KAFKA_CONTROLLER_PORT": str(free_port()),
-    }
-    return CliRunner().invoke(kafka, args, env=variables | env)
-
-
-def test_start_without_java_fails_with_one_line(tmp_path):
-    result = run(["start"], tmp_path, path=str(tmp_path / "empty"))
+def test_start_without_java_fails_with_one_line(run, tmp_path):
+    result = run(["start"], path=str(tmp_path / "empty"))
     assert result.exit_code == 1
     assert result.output == "pcfx: Java 17+ is required to run the local Kafka broker (no `java` on PATH)\n"
 
 
-def test_start_without_maven_fails_with_one_line(tmp_path):
+def test_start_without_maven_fails_with_one_line(run, tmp_path):
     only_java = tmp_path / "bin"
     only_java.mkdir()
     (only_java / "java").symlink_to(shutil.which("java"))
-    result = run(["start"], tmp_path, path=str(only_java))
+    result = run(["start"], path=str(only_java))
     assert result.exit_code == 1
     assert result.output == "pcfx: Maven is required to fetch the Kafka jars from Maven Central (no `mvn` on PATH)\n"
 
 
-def test_start_refuses_a_remote_bootstrap_server(tmp_path):
-    result = run(["start"], tmp_path, path="", PCFX_BOOTSTRAP_SERVERS="kafka:29092")
+def test_start_refuses_a_remote_bootstrap_server(run):
+    result = run(["start"], path="", PCFX_BOOTSTRAP_SERVERS="kafka:29092")
     assert result.exit_code == 1
     assert "runs a broker on 127.0.0.1, but PCFX_BOOTSTRAP_SERVERS points at kafka" in result.output
 
 
-def test_status_without_a_broker_says_so_and_exits_3(tmp_path):
-    result = run(["status"], tmp_path, path="")
+def test_status_without_a_broker_says_so_and_exits_3(run, refused_address):
+    result = run(["status"], path="", PCFX_BOOTSTRAP_SERVERS=refused_address)
     assert result.exit_code == 3
-    assert result.output == f"kafka: not running (nothing answers at {NOTHING_LISTENS})\n"
+    assert result.output == f"kafka: not running (nothing answers at {refused_address})\n"
 
 
-def test_stop_without_a_broker_is_fine(tmp_path):
-    result = run(["stop"], tmp_path, path="")
+def test_stop_without_a_broker_is_fine(run, refused_address):
+    result = run(["stop"], path="", PCFX_BOOTSTRAP_SERVERS=refused_address)
     assert result.exit_code == 0
     assert result.output == "kafka: not running (nothing to stop)\n"
 
