@@ -20,8 +20,12 @@ SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"))
 
 
 def producer(settings: Settings) -> KafkaProducer:
-    """A producer that waits for the broker's acknowledgement of every record (nothing lost on return)."""
-    return KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5, retries=5)
+    """A producer that waits for the broker's acknowledgement of every record (nothing lost on return).
+
+    Retries are kafka-python's (idempotent, without limit until its 120 s delivery timeout): a topic created
+    a moment ago can answer "not the leader" for a while, and a fixed few retries gave up too soon.
+    """
+    return KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
 
 
 def confirm(producer: KafkaProducer, futures: Iterable[FutureRecordMetadata]) -> None:

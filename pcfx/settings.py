@@ -55,6 +55,12 @@ class Settings(BaseModel):
         description="How long Kafka waits for a silent worker before moving its partitions to the others, in seconds: "
         "a crashed worker's share resumes elsewhere (or on its restart) after this.",
     )
+    worker_stop_timeout_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a worker spends stopping cleanly after SIGTERM/SIGINT before it exits anyway (exit code 75), "
+        "in seconds; a second signal exits at once. Nothing is lost either way: a restart resumes from Kafka.",
+    )
     worker_web_port: int = Field(6066, description="Port of the worker's web server, which serves /metrics.")
     api_host: str = Field("127.0.0.1", description="Interface the PACT API binds to.")
     api_port: int = Field(8443, description="HTTPS port of the PACT v3 API (`pcfx api`).")

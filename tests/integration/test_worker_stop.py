@@ -1,0 +1,81 @@
+"""Stopping ``pcfx worker``: clean with Kafka up, and still within PCFX_WORKER_STOP_TIMEOUT_S with Kafka gone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from workers import start_worker
+
+from pcfx.agents.topics import create_topics
+from pcfx.agents.worker import EXIT_STOP_TIMED_OUT
+from pcfx.ops.kafka import ensure_broker, free_port, libs_dir, stop_broker
+from pcfx.settings import Settings
+
+pytestmark = pytest.mark.kafka
+READY_WITHIN_S = 90.0  # a worker joins its group and recovers its (empty) tables in seconds; slack for a busy CI
+
+
+def wait_until_ready(log: Path) -> None:
+    """Block until the worker's log says Faust is running its agents."""
+    deadline = time.monotonic() + READY_WITHIN_S
+    while "Ready" not in log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"worker not ready after {READY_WITHIN_S} s:\n{log.read_text()}"
+        time.sleep(0.2)
+
+
+def seconds_to_exit(worker, within_s: float) -> float:
+    """SIGTERM the worker and measure how long it takes to end (it must within ``within_s`` seconds)."""
+    sent = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(within_s)
+    return time.monotonic() - sent
+
+
+@pytest.fixture
+def lonely_broker(tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a broker of this test alone, so the test can kill it."""
+    settings = Settings.from_env(
+        data_dir=tmp_path / "broker",
+        kafka_libs=str(libs_dir(Settings.from_env())),
+        bootstrap_servers=f"127.0.0.1:{free_port()}",
+        kafka_controller_port=free_port(),
+        worker_web_port=free_port(),
+        partitions=2,
+        worker_stop_timeout_s=5,
+    )
+    ensure_broker(settings)
+    create_topics(settings)
+    yield settings
+    stop_broker(settings)
+
+
+def test_sigterm_stops_a_worker_cleanly(settings, tmp_path):
+    log = tmp_path / "worker.log"
+    worker = start_worker(settings, log)
+    try:
+        wait_until_ready(log)
+        seconds_to_exit(worker, within_s=settings.worker_stop_timeout_s)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, log.read_text()
+    assert "exiting without a clean stop" not in log.read_text()
+
+
+def test_a_worker_whose_broker_died_still_exits_on_sigterm_within_the_stop_timeout(lonely_broker, tmp_path):
+    log = tmp_path / "worker.log"
+    worker = start_worker(lonely_broker, log)
+    try:
+        wait_until_ready(log)
+        broker_pid = int((lonely_broker.data_dir / "kafka" / "kafka.pid").read_text())
+        os.kill(broker_pid, signal.SIGKILL)
+        took = seconds_to_exit(worker, within_s=lonely_broker.worker_stop_timeout_s + 10)
+    finally:
+        worker.kill()
+    assert worker.returncode == EXIT_STOP_TIMED_OUT, log.read_text()
+    assert took >= lonely_broker.worker_stop_timeout_s - 0.5  # it did try to stop cleanly first
+    assert "pcfx worker: exiting without a clean stop: the clean stop did not finish within 5 s" in log.read_text()
