@@ -15,7 +15,9 @@ rebuilds the graph from the ``product_to_input`` changelog.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import aiokafka
@@ -26,6 +28,8 @@ from pcfx.agents.observe import install_worker_metrics
 from pcfx.agents.recovery import TableManager
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Seconds the producer waits to fill a batch: one socket write per few ms instead of one per record,
 #: for at most this much added latency per hop (bench/b4_overhead.py measured 0.23 ms per unbatched send).
@@ -78,6 +82,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     ingest.register(wiring)
     recompute.register(wiring)
     labels.register(wiring)
+    _track_topics_before_streams_resume(wiring)
     return wiring
 
 
@@ -120,17 +125,29 @@ def bytes_table(app: faust.App, name: str, *, key_type: type = str, **options: o
     return app.Table(name, schema=schema, key_type=key_type, value_type=bytes, **options)
 
 
-async def track_producer_topics(app: faust.App) -> None:
-    """Keep every topic the producer knows in its metadata before it sends to a topic created after start.
+async def track_producer_topics(app: faust.App, names: Iterable[str] = ()) -> None:
+    """Make the producer keep ``names`` and every topic it knows now in its metadata, from now on.
 
     aiokafka's producer fetches metadata for all topics until it has to look one up by name (a topic
-    created later, such as a buyer's label topic); from then on it refreshes only the topics it looked up,
-    and the others drop out of its metadata. Faust places changelog records of ``use_partitioner`` tables
-    with that metadata and fails on a topic it no longer knows, so every known topic is tracked by name first.
+    created after it started: a changelog Faust made at start-up, a buyer's label topic); from then on it
+    refreshes only the topics it looked up, and the others drop out of its metadata. A batch already
+    queued for a topic that dropped out then waits for a partition leader that no refresh brings back:
+    the worker stalls (seen in B8, stuck in start-up for minutes). So every topic is tracked by name first.
     """
     client = aiokafka_producer(app).client
-    for name in client.cluster.topics():
-        await client.add_topic(name)
+    await asyncio.gather(*(client.add_topic(name) for name in {*client.cluster.topics(), *names}))
+
+
+def _track_topics_before_streams_resume(wiring: Wiring) -> None:
+    """After every rebalance, before the agents resume, track the topics the worker produces to: the
+    catalogue's and every table's changelog (buyer topics are tracked when they are created)."""
+
+    @wiring.app.on_rebalance_complete.connect
+    async def track_worker_topics(app: faust.App, **_: object) -> None:
+        names = [topic.get_topic_name() for topic in wiring.topics.values()]
+        names += [table.changelog_topic.get_topic_name() for table in app.tables.values()]
+        await track_producer_topics(app, names)
+        log.info("the producer tracks %d topics by name", len(aiokafka_producer(app).client._topics))  # noqa: SLF001
 
 
 def aiokafka_producer(app: faust.App) -> aiokafka.AIOKafkaProducer:

@@ -53,8 +53,9 @@ class Outbox:
         """Queue one record for ``topic`` (its full name) on ``partition``, by default the key's; a full batch
         is handed to the producer at once. ``counted=False`` leaves it out of ``pcfx_records_produced_total``
         (changelog records: Faust's sensor counts table writes)."""
+        partitions = self._partitions.get(topic) or await self._partitions_of(topic)
         if partition is None:
-            partition = _partition_of(key, await self._partitions_of(topic), None)
+            partition = _partition_of(key, partitions, None)
         record = {"timestamp": None, "key": key, "value": value, "headers": list((headers or {}).items())}
         batch = self._open.get((topic, partition))
         if batch is None or batch.append(**record) is None:
@@ -87,9 +88,10 @@ class Outbox:
         self._sent.append((topic, partition, records, await self._producer.send_batch(batch, topic, partition=partition)))
 
     async def _partitions_of(self, topic: str) -> list[int]:
-        known = self._partitions.get(topic)
-        if known is None:
-            known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
+        """The topic's partitions, once it is tracked by name in the producer's metadata: a batch queued for
+        an untracked topic can lose its leader on the next refresh (:func:`pcfx.agents.app.track_producer_topics`)."""
+        await self._producer.client.add_topic(topic)
+        known = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         return known
 
 

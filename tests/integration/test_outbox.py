@@ -55,3 +55,36 @@ def test_every_record_lands_acknowledged_on_its_keys_partition_in_order(settings
         sent_order = [int(dict(r.headers)["n"]) for r in sorted(records, key=lambda r: r.offset) if r.partition == partition]
         assert sent_order == sorted(sent_order)
     assert metrics.registry.get_sample_value("pcfx_records_produced_total", {"topic": "footprints"}) == len(KEYS)
+
+
+
+async def leaders_after_a_new_topic_is_looked_up(settings, known: str, created_later: str) -> tuple[bool, bool]:
+    """Send to ``known`` through an outbox, then make the producer look up a topic created after it started
+    (its metadata then covers only topics tracked by name). Is ``known``'s leader still in the producer's
+    metadata, and is that of a topic the producer never sent to?"""
+    from kafka.admin import NewTopic  # noqa: PLC0415
+
+    from pcfx.agents.topics import admin_client  # noqa: PLC0415
+
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await producer.client.force_metadata_update()  # tracking nothing, it fetches every topic (as in a worker)
+        with admin_client(settings) as admin:
+            admin.create_topics([NewTopic(created_later, 1, 1)])
+        outbox = Outbox(producer, Metrics.create(CollectorRegistry()), settings.topic_prefix)
+        await outbox.add(known, b"k", b"v", partition=0)
+        await outbox.flush()
+        await producer.partitions_for(created_later)
+        await producer.client.force_metadata_update()
+        cluster = producer.client.cluster
+        return cluster.leader_for_partition(TopicPartition(known, 0)) is not None, bool(cluster.partitions_for_topic(settings.topic("recipes")))
+    finally:
+        await producer.stop()
+
+
+def test_the_topics_an_outbox_sends_to_stay_in_the_producers_metadata(settings, topics):
+    # A batch queued for a topic whose leader drops out of the metadata waits for it forever: a stalled worker.
+    kept, untracked = asyncio.run(leaders_after_a_new_topic_is_looked_up(settings, topics["derived"], settings.topic("created-later")))
+    assert kept
+    assert not untracked  # what happens to a topic nobody tracks: the reason for tracking
