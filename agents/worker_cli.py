@@ -12,11 +12,11 @@ def worker(web_port: int | None, loglevel: str) -> None:
     """Run the stream agents until interrupted; start more workers to share the partitions."""
     from pcfx.agents.app import create_app  # noqa: PLC0415
     from pcfx.agents.topics import create_topics  # noqa: PLC0415
-    from pcfx.agents.worker import DeadlineWorker  # noqa: PLC0415
+    from pcfx.agents.worker import PcfxWorker  # noqa: PLC0415
     from pcfx.settings import Settings  # noqa: PLC0415
 
     settings = Settings.from_env()
     create_topics(settings)
     wiring = create_app(settings, web_port=web_port)
-    worker = DeadlineWorker(wiring.app, loglevel=loglevel, quiet=True, stop_timeout_s=settings.worker_stop_timeout_s)
+    worker = PcfxWorker(wiring.app, loglevel=loglevel, quiet=True, stop_timeout_s=settings.worker_stop_timeout_s)
     worker.execute_from_commandline()

@@ -9,9 +9,11 @@ footprint's Kafka timestamp to the last derived footprint's; each repeat publish
 
 from __future__ import annotations
 
+import gc
 import time
 from datetime import datetime, timezone
 
+from pcfx.agents.worker import GC_THRESHOLDS
 from pcfx.bench.common import Run, drain, read_since, report, repeated, scratch, worker
 from pcfx.bench.flow import FIRST_VERSION, load
 from pcfx.bench.pipeline import RECOMPUTED, STAGES, TIMEOUT_S
@@ -29,9 +31,11 @@ TIERS = 5
 
 
 class PureExchange:
-    """The recompute step with dict tables: what the worker does per micro-batch, minus Faust and Kafka."""
+    """The recompute step with dict tables: what the worker does per micro-batch, minus Faust and Kafka
+    (with the worker's garbage-collector thresholds, so that the ratio compares like with like)."""
 
     def __init__(self) -> None:
+        gc.set_threshold(*GC_THRESHOLDS)
         self.engine, self.inputs, self.published = Engine(), {}, {}
         self.view = TableView(input=self.inputs.get, published=self.published.get, requested=lambda _p: True)
 

@@ -86,10 +86,9 @@ def main() -> None:
     options = parser.parse_args()
     if options.codec_stats:
         time_codec(options.codec_stats)
-    from faust.worker import Worker  # noqa: PLC0415  (after the codec is wrapped)
-
-    from pcfx.agents import app as app_module  # noqa: PLC0415
+    from pcfx.agents import app as app_module  # noqa: PLC0415  (after the codec is wrapped)
     from pcfx.agents.topics import create_topics  # noqa: PLC0415
+    from pcfx.agents.worker import PcfxWorker  # noqa: PLC0415
     from pcfx.settings import Settings  # noqa: PLC0415
 
     if options.no_metrics:
@@ -97,7 +96,7 @@ def main() -> None:
     settings = Settings.from_env()
     create_topics(settings)  # as `pcfx worker` does: the catalogue this code expects
     wiring = app_module.create_app(settings, web_port=options.web_port)
-    Worker(wiring.app, loglevel="warn", quiet=True).execute_from_commandline()
+    PcfxWorker(wiring.app, loglevel="warn", quiet=True, stop_timeout_s=settings.worker_stop_timeout_s).execute_from_commandline()
 
 
 if __name__ == "__main__":
