@@ -7,10 +7,12 @@ import asyncio
 
 from aiokafka import AIOKafkaProducer
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
 from kafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry
 
 from pcfx.agents.outbox import Outbox
+from pcfx.agents.topics import admin_client
 from pcfx.metrics import Metrics
 
 KEYS = [f"urn:pcfx:product:{i:05d}" for i in range(250)] + ["007", "钢卷-HR-2.0", "a" * 300]
@@ -57,15 +59,10 @@ def test_every_record_lands_acknowledged_on_its_keys_partition_in_order(settings
     assert metrics.registry.get_sample_value("pcfx_records_produced_total", {"topic": "footprints"}) == len(KEYS)
 
 
-
 async def leaders_after_a_new_topic_is_looked_up(settings, known: str, created_later: str) -> tuple[bool, bool]:
     """Send to ``known`` through an outbox, then make the producer look up a topic created after it started
     (its metadata then covers only topics tracked by name). Is ``known``'s leader still in the producer's
     metadata, and is that of a topic the producer never sent to?"""
-    from kafka.admin import NewTopic  # noqa: PLC0415
-
-    from pcfx.agents.topics import admin_client  # noqa: PLC0415
-
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     await producer.start()
     try:
@@ -78,7 +75,8 @@ async def leaders_after_a_new_topic_is_looked_up(settings, known: str, created_l
         await producer.partitions_for(created_later)
         await producer.client.force_metadata_update()
         cluster = producer.client.cluster
-        return cluster.leader_for_partition(TopicPartition(known, 0)) is not None, bool(cluster.partitions_for_topic(settings.topic("recipes")))
+        kept = cluster.leader_for_partition(TopicPartition(known, 0)) is not None
+        return kept, bool(cluster.partitions_for_topic(settings.topic("recipes")))
     finally:
         await producer.stop()
 

@@ -13,6 +13,7 @@ from pcfx.ops.kafka import BrokerFiles, free_port, java_major_version, new_clust
 from pcfx.ops.kafka_cli import kafka
 from pcfx.settings import Settings
 
+
 @pytest.fixture
 def run(tmp_path: Path):
     """``run(args, path=...)``: ``pcfx kafka ...`` with a fresh data dir, an empty jar cache, ports free at the
