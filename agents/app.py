@@ -15,7 +15,6 @@ rebuilds the graph from the ``product_to_input`` changelog.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -125,7 +124,7 @@ def bytes_table(app: faust.App, name: str, *, key_type: type = str, **options: o
     return app.Table(name, schema=schema, key_type=key_type, value_type=bytes, **options)
 
 
-async def track_producer_topics(app: faust.App, names: Iterable[str] = ()) -> None:
+def track_producer_topics(app: faust.App, names: Iterable[str] = ()) -> None:
     """Make the producer keep ``names`` and every topic it knows now in its metadata, from now on.
 
     aiokafka's producer fetches metadata for all topics until it has to look one up by name (a topic
@@ -133,9 +132,14 @@ async def track_producer_topics(app: faust.App, names: Iterable[str] = ()) -> No
     refreshes only the topics it looked up, and the others drop out of its metadata. A batch already
     queued for a topic that dropped out then waits for a partition leader that no refresh brings back:
     the worker stalls (seen in B8, stuck in start-up for minutes). So every topic is tracked by name first.
+
+    Nothing is awaited: ``add_topic`` records the name at once and leaves the refresh to aiokafka's own
+    task, so this may run inside Faust's recovery, where a pause would widen the window in which
+    records fetched before the streams are sought can go astray (:mod:`pcfx.agents.recovery`).
     """
     client = aiokafka_producer(app).client
-    await asyncio.gather(*(client.add_topic(name) for name in {*client.cluster.topics(), *names}))
+    for name in {*client.cluster.topics(), *names}:
+        client.add_topic(name)
 
 
 def _track_topics_before_streams_resume(wiring: Wiring) -> None:
@@ -143,10 +147,10 @@ def _track_topics_before_streams_resume(wiring: Wiring) -> None:
     catalogue's and every table's changelog (buyer topics are tracked when they are created)."""
 
     @wiring.app.on_rebalance_complete.connect
-    async def track_worker_topics(app: faust.App, **_: object) -> None:
+    def track_worker_topics(app: faust.App, **_: object) -> None:
         names = [topic.get_topic_name() for topic in wiring.topics.values()]
         names += [table.changelog_topic.get_topic_name() for table in app.tables.values()]
-        await track_producer_topics(app, names)
+        track_producer_topics(app, names)
         log.info("the producer tracks %d topics by name", len(aiokafka_producer(app).client._topics))  # noqa: SLF001
 
 

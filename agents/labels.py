@@ -176,7 +176,7 @@ def register(wiring: Wiring) -> None:
         name = buyer_topics.get(buyer)
         if name is None:
             name = await asyncio.get_running_loop().run_in_executor(None, ensure_buyer_topic, settings, buyer)
-            await track_producer_topics(app, [name])
+            track_producer_topics(app, [name])
             buyer_topics[buyer] = name
         return name
 
