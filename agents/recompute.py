@@ -7,7 +7,8 @@ Tables (all on the single ``graph-updates`` partition, backed by changelog topic
 - ``product_to_input``: ``leaf:<id>`` / ``recipe:<id>`` -> the supplier footprint or recipe in force;
   the engine is rebuilt from it when a worker starts or (re)gains the partition.
 - ``product_to_published``: product id -> its Active derived footprint (to deprecate, and to skip
-  re-publishing figures that did not change).
+  re-publishing figures that did not change). The agent also keeps what the step needs of each one
+  (:class:`~pcfx.streams.derive.Published`) in memory, so that a recompute decodes no footprint it wrote.
 - ``product_to_request``: product id -> the request sent for it while it was missing.
 
 A step sends its records and waits for Kafka's acknowledgement before it writes its table entries
@@ -38,7 +39,8 @@ from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
-from pcfx.streams.codec import decode_model, encode_model
+from pcfx.streams.codec import codec_for, decode_model, encode_model
+from pcfx.streams.derive import Deprecation, Published, published_of
 from pcfx.streams.engine import Engine
 from pcfx.streams.intake import dead_letter
 from pcfx.streams.recompute import StepOutput, TableView, Update, recompute, restore
@@ -51,6 +53,15 @@ def decode_update(key: str, raw: bytes, published: int) -> Update:
     """A ``graph-updates`` record back into its model (it was validated on the way in)."""
     cls = ProductFootprint if key.startswith(LEAF + ":") else ProductRecipe
     return Update(key, decode_model(cls, raw), published)
+
+
+def deprecated_bytes(active: bytes | None, pf_id: str) -> bytes:
+    """The Deprecated copy of the encoded Active footprint ``pf_id`` (PACT v3 §7): its bytes with the status
+    changed, so the copy is the very record that went out, and costs no decode or encode."""
+    codec = codec_for(ProductFootprint.avro_name)
+    if active is None or codec.string_field(active, "id") != pf_id:
+        raise LookupError(f"product_to_published holds another footprint than {pf_id}, the one to deprecate")
+    return codec.with_string_field(active, "status", "Deprecated")
 
 
 def utc_now() -> datetime:
@@ -69,10 +80,12 @@ class Recomputer:
         self.topic_names = {n: wiring.settings.topic(n) for n in ("derived", "label-inputs", "product-status", "outbound-requests")}
         self.prefix = wiring.settings.topic_prefix
         self._engine: Engine | None = None
+        self._published: dict[str, Published] = {}  # product id -> what product_to_published holds, as read
 
     def forget(self) -> None:
-        """Drop the engine: the tables are the truth, and the next batch rebuilds from them."""
+        """Drop the engine and what was read of the tables: they are the truth, the next batch rebuilds from them."""
         self._engine = None
+        self._published.clear()
 
     async def process(self, events: Sequence[EventT]) -> None:
         """Recompute a batch and publish; if the step raises, each record alone, dead-lettering those that fail."""
@@ -112,35 +125,46 @@ class Recomputer:
             raw = self.inputs.get(key)
             return None if raw is None else decode_update(key, raw, 0).model
 
-        def published_of(product_id: str) -> ProductFootprint | None:
-            raw = self.published.get(product_id)
-            return None if raw is None else decode_model(ProductFootprint, raw)
+        def published(product_id: str) -> Published | None:
+            known = self._published.get(product_id)
+            if known is None:
+                raw = self.published.get(product_id)
+                if raw is None:
+                    return None
+                known = self._published[product_id] = published_of(decode_model(ProductFootprint, raw))
+            return known
 
-        return TableView(input=model_of, published=published_of, requested=lambda product_id: product_id in self.requested)
+        return TableView(input=model_of, published=published, requested=lambda product_id: product_id in self.requested)
 
     async def _publish(self, out: StepOutput) -> None:
         """Send the step's records, then (once Kafka has them) its table entries."""
         outbox = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
         active = await self._send(out, outbox)
         await self._stage_tables(out, active).commit(outbox)
+        self._published.update((product_id, published_of(footprint)) for product_id, footprint in out.published.items())
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Send the step's records and return once Kafka has acknowledged every one.
 
         Each footprint is encoded once: the same bytes go to ``derived``, to ``label-inputs`` (an Active one,
-        keyed by its product) and, returned by pf id, to ``product_to_published``.
+        keyed by its product) and, returned by pf id, to ``product_to_published``. A Deprecated one is the
+        bytes of its Active predecessor (sent in this batch, else in the table) with the status changed.
         """
-        active = {}
+        active: dict[str, bytes] = {}
         now_ms = int(time.time() * 1000)
         for footprint in out.footprints:
+            if isinstance(footprint, Deprecation):
+                held = active.get(footprint.pf_id) or self.published.get(footprint.product_id)
+                value = deprecated_bytes(held, footprint.pf_id)
+                await outbox.add(self.topic_names["derived"], footprint.pf_id.encode(), value, published_header(None))
+                continue
             value = encode_model(footprint)
             upstream = out.upstream_ms.get(footprint.id)
             await outbox.add(self.topic_names["derived"], footprint.id.encode(), value, published_header(upstream))
-            if footprint.status == "Active":
-                active[footprint.id] = value
-                headers = label_input_headers(FOOTPRINT, now_ms if upstream is None else upstream)
-                for product in footprint.product_ids:
-                    await outbox.add(self.topic_names["label-inputs"], product.encode(), value, headers)
+            active[footprint.id] = value
+            headers = label_input_headers(FOOTPRINT, now_ms if upstream is None else upstream)
+            for product in footprint.product_ids:
+                await outbox.add(self.topic_names["label-inputs"], product.encode(), value, headers)
         for status in out.statuses:
             changed = status.upstream_changed_at
             headers = published_header(None if changed is None else int(changed.timestamp() * 1000))

@@ -127,6 +127,39 @@ class Codec:
             raise DecodeError(f"{self.name}: {left} bytes left after the record: corrupt body or wrong schema")
         return record
 
+    def string_field(self, data: bytes, name: str) -> str:
+        """The top-level string field ``name`` of the record in ``data``, read without decoding the rest."""
+        start, end = self._string_span(data, name)
+        _, body = _varint(data, start)
+        return data[body:end].decode()
+
+    def with_string_field(self, data: bytes, name: str, value: str) -> bytes:
+        """``data`` with its top-level string field ``name`` set to ``value``, every other byte as it was: the
+        same record as decoding, changing the field and encoding again would give, at a fraction of the cost."""
+        start, end = self._string_span(data, name)
+        text = value.encode()
+        return data[:start] + _zigzag(len(text)) + text + data[end:]
+
+    def _string_span(self, data: bytes, name: str) -> tuple[int, int]:
+        """Where the top-level string field ``name`` lies in ``data``, its length prefix included, found by
+        skipping the fields written before it (in the writer's schema, which the header names)."""
+        writer, _ = self._writer_of(data)
+        named = writer.get("__named_schemas", {})
+        position = HEADER_SIZE
+        try:
+            for field in writer["fields"]:
+                if field["name"] == name:
+                    if field["type"] != "string":
+                        raise ValueError(f"{self.name}.{name} is not a string field")
+                    size, body = _varint(data, position)
+                    if body + size > len(data):
+                        raise IndexError("string runs past the end")
+                    return position, body + size
+                position = _skip(field["type"], data, position, named)
+        except (IndexError, KeyError) as error:
+            raise DecodeError(f"{self.name}: truncated or corrupt body ({type(error).__name__}: {error})") from error
+        raise ValueError(f"{self.name} has no field {name!r}")
+
     def _writer_of(self, data: bytes) -> tuple[dict[str, Any], dict[str, Any] | None]:
         if len(data) < HEADER_SIZE:
             raise DecodeError(
@@ -141,6 +174,71 @@ class Codec:
                 "written with a schema version this reader does not know"
             )
         return known
+
+
+_FIXED_SIZES = {"null": 0, "boolean": 1, "float": 4, "double": 8}  # bytes of each fixed-size Avro primitive
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    """The zigzag varint (an Avro int or long) at ``position``, and the position after it."""
+    shift = result = 0
+    while True:
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1), position
+        shift += 7
+
+
+def _zigzag(value: int) -> bytes:
+    """An Avro long as its zigzag varint bytes."""
+    number, out = (value << 1) ^ (value >> 63), bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+def _skip(schema: Any, data: bytes, position: int, named: dict[str, Any]) -> int:
+    """The position after the value of ``schema`` written at ``position`` (Avro specification, "Binary
+    encoding"); ``named`` resolves the named types that a parsed schema refers to by name."""
+    if isinstance(schema, list):  # a union: the branch index, then the branch
+        branch, position = _varint(data, position)
+        return _skip(schema[branch], data, position, named)
+    if isinstance(schema, str):
+        if schema in _FIXED_SIZES:
+            return position + _FIXED_SIZES[schema]
+        if schema in ("int", "long"):
+            return _varint(data, position)[1]
+        if schema in ("string", "bytes"):
+            size, position = _varint(data, position)
+            return position + size
+        return _skip(named[schema], data, position, named)
+    kind = schema["type"]
+    if kind == "record":
+        for field in schema["fields"]:
+            position = _skip(field["type"], data, position, named)
+        return position
+    if kind == "enum":
+        return _varint(data, position)[1]
+    if kind == "fixed":
+        return position + schema["size"]
+    if kind in ("array", "map"):
+        while True:  # blocks of items, a count of 0 ends; a negative count is followed by the block's size
+            count, position = _varint(data, position)
+            if count == 0:
+                return position
+            if count < 0:
+                size, position = _varint(data, position)
+                position += size
+                continue
+            for _ in range(count):
+                if kind == "map":
+                    position = _skip("string", data, position, named)
+                position = _skip(schema["items" if kind == "array" else "values"], data, position, named)
+    return _skip(kind, data, position, named)  # a primitive with attributes, e.g. a logical type
 
 
 @cache

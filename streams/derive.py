@@ -122,20 +122,43 @@ def derived_id(product_id: str, previous_id: str | None) -> str:
     return str(uuid.uuid5(DERIVED_ID_NAMESPACE, digest))
 
 
-def same_figures(footprint: ProductFootprint, derived: Derived) -> bool:
-    """True if ``footprint`` already carries what ``derived`` would publish, each figure to within
+@dataclass(frozen=True)
+class Published:
+    """What the step needs of a footprint that is out already: its id (the successor's predecessor, a
+    recipe line's pfId), its figures (did a recompute change anything?) and its secondary databases (carried
+    to the products that use it). A few hundred bytes, so the agent can keep one per product in memory
+    instead of decoding a whole footprint from its table on every recompute."""
+
+    pf_id: str
+    figures: dict[str, float]  # PACT name -> value per declared unit, for every additive field it carries
+    pds: float | None  # primaryDataShare, percent
+    dqr: tuple[float, float, float] | None  # technological, geographical, temporal
+    sources: tuple[tuple[str, str], ...] = ()  # (name, version) of its secondaryEmissionFactorSources
+
+
+def published_of(footprint: ProductFootprint) -> Published:
+    """The :class:`Published` summary of a footprint (a derived one, or a supplier's that a recipe uses)."""
+    pcf = footprint.pcf
+    texts = {name: getattr(pcf, attribute) for name, attribute in _ADDITIVE_ATTRIBUTES.items()}
+    return Published(
+        pf_id=footprint.id,
+        figures={name: float(text) for name, text in texts.items() if text is not None},
+        pds=None if pcf.primary_data_share is None else float(pcf.primary_data_share),
+        dqr=None if pcf.dqi is None else tuple(float(getattr(pcf.dqi, name)) for name in _DQR_ATTRIBUTES),
+        sources=tuple((source.name, source.version) for source in pcf.secondary_emission_factor_sources or ()),
+    )
+
+
+def same_figures(published: Published, derived: Derived) -> bool:
+    """True if the footprint out already carries what ``derived`` would publish, each figure to within
     :data:`RELATIVE_EPSILON` (a rebuilt engine solves in another order and may move the last bits).
 
     Compared as floats, never through text: a shock asks this once per product it reaches."""
-    pcf = footprint.pcf
-    published = {name: getattr(pcf, attribute) for name, attribute in _ADDITIVE_ATTRIBUTES.items()}
-    published = {name: float(text) for name, text in published.items() if text is not None}
-    if published.keys() != set(derived.values) | set(_REQUIRED_VALUES) or pcf.primary_data_share is None or pcf.dqi is None:
+    if published.figures.keys() != set(derived.values) | set(_REQUIRED_VALUES) or published.pds is None or published.dqr is None:
         return False
-    pairs = [(value, derived.values.get(name, 0.0)) for name, value in published.items()]
-    pairs.append((float(pcf.primary_data_share), _clamp(derived.pds, 0.0, 100.0)))
-    pairs.extend((float(getattr(pcf.dqi, name)), _clamp(value, _DQR_BEST, _DQR_WORST))
-                 for name, value in zip(_DQR_ATTRIBUTES, derived.dqr))
+    pairs = [(value, derived.values.get(name, 0.0)) for name, value in published.figures.items()]
+    pairs.append((published.pds, _clamp(derived.pds, 0.0, 100.0)))
+    pairs.extend((value, _clamp(rolled_up, _DQR_BEST, _DQR_WORST)) for value, rolled_up in zip(published.dqr, derived.dqr))
     return all(_close(a, b) for a, b in pairs)
 
 
@@ -163,7 +186,7 @@ def derived_footprint(
     recipe: ProductRecipe,
     product_id: str,
     derived: Derived,
-    previous: ProductFootprint | None,
+    previous: Published | None,
     inputs: Sequence[DirectInput],
     drivers: Sequence[str],
     now: datetime,
@@ -174,7 +197,7 @@ def derived_footprint(
     texts = value_text(derived)
     dqi = _dqi_json(derived)
     pds = _pds_text(derived)
-    previous_id = previous.id if previous is not None else None
+    previous_id = previous.pf_id if previous is not None else None
     pcf = {
         "declaredUnitOfMeasurement": recipe.declared_unit_of_measurement,
         "declaredUnitAmount": recipe.declared_unit_amount,
@@ -211,17 +234,22 @@ def derived_footprint(
     return ProductFootprint.from_json(_json_ready(document))
 
 
-def secondary_sources(footprints: Iterable[ProductFootprint]) -> list[dict[str, str]]:
+def secondary_sources(inputs: Iterable[Published]) -> list[dict[str, str]]:
     """The secondary emission-factor databases behind a product: the union of its direct inputs' lists.
 
     Each input's own list already names everything upstream of it, so one hop gives the whole chain.
     """
-    found = {
-        (source.name, source.version)
-        for footprint in footprints
-        for source in footprint.pcf.secondary_emission_factor_sources or ()
-    }
+    found = {source for footprint in inputs for source in footprint.sources}
     return [{"name": name, "version": version} for name, version in sorted(found)]
+
+
+@dataclass(frozen=True)
+class Deprecation:
+    """A product's footprint ``pf_id`` goes out again with status Deprecated (PACT v3 §7: the one transition
+    allowed after creation). The step names it; the agent re-publishes the bytes it holds, status changed."""
+
+    product_id: str
+    pf_id: str
 
 
 def deprecated(footprint: ProductFootprint) -> ProductFootprint:

@@ -15,11 +15,13 @@ from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import FootprintRequest, ProductFootprint, ProductRecipe
 from pcfx.schemas.status import ProductStatus
 from pcfx.streams.derive import (
+    Deprecation,
     DirectInput,
-    deprecated,
+    Published,
     derived_footprint,
     leaf_of,
     product_urn,
+    published_of,
     recipe_of,
     same_figures,
     secondary_sources,
@@ -57,7 +59,7 @@ class TableView:
     """Read access to the agent's tables (current values, before this batch)."""
 
     input: Callable[[str], Model | None]  # "leaf:<id>" / "recipe:<id>" -> the record in force
-    published: Callable[[str], ProductFootprint | None]  # product id -> its Active derived footprint
+    published: Callable[[str], Published | None]  # product id -> what its Active derived footprint says
     requested: Callable[[str], bool]  # product id -> a request for it was already sent
 
 
@@ -68,7 +70,7 @@ class StepOutput:
     inputs: dict[str, Model | None] = field(default_factory=dict)
     published: dict[str, ProductFootprint] = field(default_factory=dict)
     requested: dict[str, FootprintRequest] = field(default_factory=dict)
-    footprints: list[ProductFootprint] = field(default_factory=list)  # new Active, then the Deprecated it replaces
+    footprints: list[ProductFootprint | Deprecation] = field(default_factory=list)  # new Active, then the one it replaces
     statuses: list[ProductStatus] = field(default_factory=list)
     upstream_ms: dict[str, int] = field(default_factory=dict)  # new Active footprint id -> the supplier publish behind it
 
@@ -147,11 +149,11 @@ def _settle(
     now: datetime,
 ) -> None:
     product_id = derived.product_id
-    previous = out.published.get(product_id) or view.published(product_id)
-    pf_id = previous.id if previous is not None else None
+    previous = _published(product_id, view, out)
+    pf_id = previous.pf_id if previous is not None else None
     if derived.removed:
         if previous is not None:
-            out.footprints.append(deprecated(previous))
+            out.footprints.append(Deprecation(product_id, previous.pf_id))
         pf_id = None
     elif derived.error is None and derived.complete:
         if previous is None or not same_figures(previous, derived):
@@ -164,7 +166,7 @@ def _settle(
 
 def _publish(
     derived: Derived,
-    previous: ProductFootprint | None,
+    previous: Published | None,
     view: TableView,
     out: StepOutput,
     upstream_ms: int | None,
@@ -174,7 +176,7 @@ def _publish(
     recipe = _input(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, ProductRecipe)
     used = [_footprint_of(line.product_id, view, out) for line in recipe.inputs]
-    inputs = [DirectInput(pf.id if pf else None, line.quantity, line.unit) for pf, line in zip(used, recipe.inputs)]
+    inputs = [DirectInput(pf.pf_id if pf else None, line.quantity, line.unit) for pf, line in zip(used, recipe.inputs)]
     sources = secondary_sources(pf for pf in used if pf is not None)
     try:
         footprint = derived_footprint(recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources)
@@ -183,7 +185,7 @@ def _publish(
     out.published[derived.product_id] = footprint
     out.footprints.append(footprint)
     if previous is not None:
-        out.footprints.append(deprecated(previous))
+        out.footprints.append(Deprecation(derived.product_id, previous.pf_id))
     if upstream_ms is not None:
         out.upstream_ms[footprint.id] = upstream_ms
     return footprint.id, derived
@@ -194,13 +196,19 @@ def _input(kind: str, product_id: str, view: TableView, out: StepOutput) -> Prod
     return out.inputs[key] if key in out.inputs else view.input(key)
 
 
-def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> ProductFootprint | None:
+def _published(product_id: str, view: TableView, out: StepOutput) -> Published | None:
+    """The product's Active derived footprint: published earlier in this batch, else before it."""
+    made = out.published.get(product_id)
+    return published_of(made) if made is not None else view.published(product_id)
+
+
+def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Published | None:
     """The footprint a recipe line uses now: the input's derived footprint, else its supplier footprint."""
-    made = out.published.get(product_id) or view.published(product_id)
+    made = _published(product_id, view, out)
     if made is not None:
         return made
     leaf = _input(LEAF, product_id, view, out)
-    return leaf if isinstance(leaf, ProductFootprint) else None
+    return published_of(leaf) if isinstance(leaf, ProductFootprint) else None
 
 
 def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import copy
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from pcfx.agents.recompute import deprecated_bytes
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.schemas.samples import FOOTPRINT
-from pcfx.streams.derive import derived_footprint, same_figures
+from pcfx.streams.codec import decode_model, encode_model
+from pcfx.streams.derive import Deprecation, deprecated, derived_footprint, published_of, same_figures
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import StepOutput, TableView, Update, recompute, restore
 from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived
@@ -50,7 +54,11 @@ class Tables:
         self.requested: dict = {}
 
     def view(self) -> TableView:
-        return TableView(input=self.inputs.get, published=self.published.get, requested=self.requested.__contains__)
+        def published(product_id: str):
+            footprint = self.published.get(product_id)
+            return None if footprint is None else published_of(footprint)
+
+        return TableView(input=self.inputs.get, published=published, requested=self.requested.__contains__)
 
     def write(self, out: StepOutput) -> None:
         for key, model in out.inputs.items():
@@ -89,7 +97,7 @@ def test_an_upstream_change_deprecates_the_previous_footprint_and_names_the_driv
     assert float(active.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 3 * 1.8
     assert active.preceding_pf_ids == [first.footprints[0].id]
     assert new.id in active.comment
-    assert (retired.id, retired.status) == (first.footprints[0].id, "Deprecated")
+    assert retired == Deprecation("frame-0042", first.footprints[0].id)
 
 
 def test_an_unchanged_result_publishes_nothing() -> None:
@@ -164,7 +172,7 @@ def test_a_footprint_sent_but_not_recorded_comes_back_under_the_same_id() -> Non
     assert active.id == sent.footprints[0].id  # the same successor of v1, not a second Active footprint
     assert float(active.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 3 * 1.8
     assert active.preceding_pf_ids == [v1.id]
-    assert (retired.id, retired.status) == (v1.id, "Deprecated")
+    assert retired == Deprecation("frame-0042", v1.id)
     assert [s.product_id for s in healed.statuses] == ["frame-0042"]
     assert healed.inputs == {}  # the table already holds them
 
@@ -183,8 +191,8 @@ def test_figures_moved_in_the_last_bits_by_another_solve_order_count_as_the_same
         return Derived("frame-0042", {**values, "pcfExcludingBiogenicUptake": total}, *quality, True, 1.0)
 
     last_bits = (1.5 + 3 * 2) * (1 + 2e-16)
-    assert last_bits != 1.5 + 3 * 2 and same_figures(published, rolled_up(last_bits))
-    assert not same_figures(published, rolled_up(1.5 + 3 * 2 + 1e-6))
+    assert last_bits != 1.5 + 3 * 2 and same_figures(published_of(published), rolled_up(last_bits))
+    assert not same_figures(published_of(published), rolled_up(1.5 + 3 * 2 + 1e-6))
 
 
 def test_a_rating_a_rounding_error_puts_past_5_is_published_as_5() -> None:
@@ -195,3 +203,13 @@ def test_a_rating_a_rounding_error_puts_past_5_is_published_as_5() -> None:
     dqi = footprint.pcf.dqi
     assert (dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr) == ("5.0", "1.0", "1.0")
     assert footprint.pcf.primary_data_share == "100.0"
+
+
+def test_the_deprecated_copy_the_agent_sends_is_the_active_record_with_its_status_changed() -> None:
+    steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    active = encode_model(steel)
+    assert decode_model(ProductFootprint, deprecated_bytes(active, steel.id)) == deprecated(steel)
+    with pytest.raises(LookupError, match="another footprint than 2222"):
+        deprecated_bytes(active, "22222222-2222-4222-8222-222222222222")
+    with pytest.raises(LookupError):
+        deprecated_bytes(None, steel.id)

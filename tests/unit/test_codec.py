@@ -171,6 +171,34 @@ def test_trailing_bytes(car_door_bytes):
         codec_for("ProductFootprint").decode(car_door_bytes + b"\x00\x00\x00")
 
 
+@pytest.mark.parametrize("example", sorted((PACT / "examples/v3").glob("example-*.json")), ids=lambda path: path.stem)
+def test_a_string_field_is_read_and_replaced_in_place(example):
+    footprint = ProductFootprint.from_json(json.loads(example.read_text()))
+    codec, data = codec_for("ProductFootprint"), encode_model(footprint)
+    assert codec.string_field(data, "id") == footprint.id
+    # behind strings, unions, a long and arrays
+    assert codec.string_field(data, "productNameCompany") == footprint.product_name_company
+    changed = codec.with_string_field(data, "status", "Deprecated")
+    assert changed == encode_model(footprint.model_copy(update={"status": "Deprecated"}))
+
+
+def test_a_string_field_is_replaced_in_the_layout_of_an_older_writer(car_door):
+    v1, v2 = load_schema("ProductFootprint"), load_schema("ProductFootprint", EVOLUTION)
+    newer = Codec(v2).encode({**car_door.to_avro(), "digitalProductPassportUrl": "https://dpp.example/door"})
+    changed = Codec(v1, writers=[v2]).with_string_field(newer, "status", "Deprecated")
+    assert ProductFootprint.from_avro(Codec(v1, writers=[v2]).decode(changed)).status == "Deprecated"
+
+
+def test_a_string_field_of_broken_bytes_or_a_field_that_is_no_string_raises(car_door_bytes):
+    codec = codec_for("ProductFootprint")
+    with pytest.raises(DecodeError, match="truncated or corrupt body"):
+        codec.string_field(car_door_bytes[:HEADER_SIZE + 3], "status")
+    with pytest.raises(ValueError, match="ProductFootprint.created is not a string field"):
+        codec.string_field(car_door_bytes, "created")
+    with pytest.raises(ValueError, match="has no field 'colour'"):
+        codec.string_field(car_door_bytes, "colour")
+
+
 @given(st.binary(max_size=400))
 def test_any_bytes_decode_or_raise_decode_error(body):
     codec = codec_for("ProductFootprint")
