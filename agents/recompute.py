@@ -60,7 +60,8 @@ def deprecated_bytes(active: bytes | None, pf_id: str) -> bytes:
     changed, so the copy is the very record that went out, and costs no decode or encode."""
     codec = codec_for(ProductFootprint.avro_name)
     if active is None or codec.string_field(active, "id") != pf_id:
-        raise LookupError(f"product_to_published holds another footprint than {pf_id}, the one to deprecate")
+        held = "no footprint" if active is None else "another footprint"
+        raise LookupError(f"product_to_published holds {held} where {pf_id} should be deprecated")
     return codec.with_string_field(active, "status", "Deprecated")
 
 

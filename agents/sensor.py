@@ -1,7 +1,7 @@
 """Faust's Prometheus sensor with its per-record series looked up once, not on every record.
 
-``faust.sensors.prometheus.PrometheusMonitor`` calls ``Metric.labels(...)`` on every message in, stream
-event, table read and write and send; each call builds a key from the label values and takes a lock, and
+``faust.sensors.prometheus.PrometheusMonitor`` calls ``Metric.labels(...)`` on every message fetched and
+in, stream event, table read and write and send; each call builds a key from the label values and takes a lock, and
 the stream's label goes through a regular expression each time. Measured on this machine with one message,
 one event, a table read and write and one send per record: 2.6 us with Faust's plain ``Monitor``, 20 us with
 ``PrometheusMonitor``, 7 us with this subclass. B8 (docs/benchmarks.md) measures the cost inside a worker.
@@ -41,6 +41,11 @@ class CachedSeriesMonitor(PrometheusMonitor):
         metrics.active_messages.inc()
         self._child(metrics.messages_received_per_topics, tp.topic).inc()
         self._child(metrics.messages_received_per_topics_partition, tp.topic, tp.partition).set(offset)
+
+    def track_tp_end_offset(self, tp: TP, offset: int) -> None:
+        """Called by Faust's consumer for every record it fetches."""
+        Monitor.track_tp_end_offset(self, tp, offset)
+        self._child(self._metrics.topic_partition_end_offset, tp.topic, tp.partition).set(offset)
 
     def on_stream_event_in(self, tp: TP, offset: int, stream: StreamT, event: EventT) -> dict | None:
         state = Monitor.on_stream_event_in(self, tp, offset, stream, event)

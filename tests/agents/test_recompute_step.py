@@ -209,7 +209,7 @@ def test_the_deprecated_copy_the_agent_sends_is_the_active_record_with_its_statu
     steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
     active = encode_model(steel)
     assert decode_model(ProductFootprint, deprecated_bytes(active, steel.id)) == deprecated(steel)
-    with pytest.raises(LookupError, match="another footprint than 2222"):
+    with pytest.raises(LookupError, match="another footprint where 2222"):
         deprecated_bytes(active, "22222222-2222-4222-8222-222222222222")
-    with pytest.raises(LookupError):
+    with pytest.raises(LookupError, match="no footprint where 1111"):
         deprecated_bytes(None, steel.id)

@@ -32,9 +32,10 @@ class Table:
 
 
 def records(monitor: PrometheusMonitor, tp: TP, stream: Stream, count: int) -> None:
-    """``count`` records through the hooks Faust calls for each: in, event, table read and write, send, out."""
+    """``count`` records through the hooks Faust calls for each: fetched, in, event, table read and write, send, out."""
     for offset in range(count):
         message = Message()
+        monitor.track_tp_end_offset(tp, offset + 10)
         monitor.on_message_in(tp, offset, message)
         state = monitor.on_stream_event_in(tp, offset, stream, None)
         monitor.on_table_get(Table(), "k")
@@ -74,4 +75,5 @@ def test_after_a_rebalance_the_topic_series_start_again_and_keep_counting():
     assert reported["faust_messages_received_per_topic_total", (("topic", "pcfx.footprints"),)] == 4
     assert ("faust_messages_received_per_topic_total", (("topic", "pcfx.graph-updates"),)) not in reported
     assert reported["faust_messages_received_total", ()] == 3 + 2 + 4
+    assert reported["faust_topic_partition_end_offset", (("partition", "0"), ("topic", "pcfx.footprints"))] == 3 + 10
     assert reported["faust_table_operations_total", (("operation", "keys_updated"), ("table", "table.product_to_input"))] == 9
