@@ -12,11 +12,12 @@ import asyncio
 import logging
 
 import faust
+from faust import web
 from faust.types import TP
-from faust.sensors.prometheus import setup_prometheus_sensors
-from prometheus_client import CollectorRegistry
+from faust.sensors.prometheus import FaustMetrics
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from pcfx.agents.sensor import CachedSeriesMonitor
+from pcfx.agents.sensor import TallyingMonitor
 from pcfx.metrics import METRICS, Metrics, consumer_lags
 from pcfx.settings import Settings
 
@@ -34,8 +35,14 @@ def install_worker_metrics(app: faust.App, settings: Settings, registry: Collect
     (call it once per process then); tests pass a fresh ``CollectorRegistry()`` per app.
     """
     metrics = METRICS if registry is None else Metrics.create(registry)
-    setup_prometheus_sensors(app, pattern="/metrics", registry=metrics.registry, name_prefix=FAUST_METRICS_PREFIX)
-    app.monitor = CachedSeriesMonitor(metrics=app.monitor._metrics)  # noqa: SLF001  (same series, cheaper updates)
+    monitor = TallyingMonitor(metrics=FaustMetrics.create(metrics.registry, FAUST_METRICS_PREFIX))
+    app.monitor = monitor
+
+    @app.page("/metrics")
+    async def metrics_page(view: web.View, request: web.Request) -> web.Response:
+        """Faust's series (tallies flushed first) and pcfx's, in the Prometheus text format."""
+        monitor.flush()
+        return view.bytes(generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.timer(LAG_INTERVAL_S)
     async def sample_consumer_lag() -> None:

@@ -1,6 +1,7 @@
 """B8 observability cost: the full pipeline (B4(e)) with metrics on against the same with metrics off
 (no Faust sensor, no ``/metrics``, pcfx metrics that record nothing: ``worker_child --no-metrics``), and
-how long one scrape of a loaded worker's ``/metrics`` takes. Target: on and off within 3 %.
+how long one scrape of a loaded worker's ``/metrics`` takes. Target: on and off within 3 %, in throughput
+and in CPU per update.
 
 The two workers run side by side on their own topics and take turns, pass by pass, so drift in the
 machine's load hits both alike.
@@ -54,10 +55,10 @@ def main(run: Run) -> dict:
     cost = m["on_cpu_per_update_us"] / m["off_cpu_per_update_us"] - 1
     slowdown = 1 - m["on_derived_per_s"] / m["off_derived_per_s"]
     result = {"passes": passes, "cpu_cost": cost, "throughput_cost": slowdown, "scrape": scrape,
-              "target": TARGET, "met": abs(slowdown) < TARGET}
+              "target": TARGET, "met": abs(slowdown) < TARGET and cost < TARGET}  # throughput alone is too noisy to show 3 %
     summary = (
         f"metrics on {m['on_derived_per_s']:.0f} vs off {m['off_derived_per_s']:.0f} derived footprints/s "
-        f"({100 * slowdown:+.1f} % throughput, {100 * cost:+.1f} % CPU per update; target < 3 %: "
+        f"({100 * slowdown:+.1f} % throughput, {100 * cost:+.1f} % CPU per update; target both < 3 %: "
         f"{'met' if result['met'] else 'not met'}); one /metrics scrape {scrape['scrape_ms']:.1f} ms "
         f"for {scrape['page_bytes'] / 1024:.0f} KiB"
     )

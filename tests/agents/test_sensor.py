@@ -1,4 +1,5 @@
-"""agents/sensor.py: the cached sensor reports exactly what Faust's Prometheus sensor reports, rebalances too."""
+"""agents/sensor.py: once flushed, the tallying sensor reports exactly what Faust's Prometheus sensor reports,
+rebalances too."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from pcfx.agents.sensor import CachedSeriesMonitor
+from pcfx.agents import sensor
+from pcfx.agents.sensor import TallyingMonitor
 
 FOOTPRINTS, UPDATES = TP("pcfx.footprints", 0), TP("pcfx.graph-updates", 0)
 
@@ -63,15 +65,39 @@ def run(monitor_type: type[PrometheusMonitor]) -> dict[tuple, float]:
     records(monitor, UPDATES, recompute, 2)
     monitor._clear_partition_related_metrics()  # what a rebalance does  # noqa: SLF001
     records(monitor, FOOTPRINTS, validate, 4)
+    if isinstance(monitor, TallyingMonitor):
+        monitor.flush()  # what the /metrics page does first
     return samples(registry)
 
 
-def test_the_cached_sensor_reports_what_faust_reports():
-    assert run(CachedSeriesMonitor) == run(PrometheusMonitor)
+def test_the_tallying_sensor_reports_what_faust_reports():
+    assert run(TallyingMonitor) == run(PrometheusMonitor)
+
+
+def test_tallies_reach_the_series_when_flushed():
+    registry = CollectorRegistry()
+    monitor = TallyingMonitor(metrics=FaustMetrics.create(registry, "faust"))
+    records(monitor, FOOTPRINTS, Stream("validate"), 2)
+    assert samples(registry)["faust_messages_received_total", ()] == 0
+    monitor.flush()
+    assert samples(registry)["faust_messages_received_total", ()] == 2
+    monitor.flush()  # nothing is added twice
+    assert samples(registry)["faust_messages_received_total", ()] == 2
+
+
+def test_latency_observations_are_flushed_without_a_scrape_once_enough_wait(monkeypatch):
+    monkeypatch.setattr(sensor, "MOST_PENDING", 3)
+    registry = CollectorRegistry()
+    monitor = TallyingMonitor(metrics=FaustMetrics.create(registry, "faust"))
+    # each record: a send latency, then an event latency; the third observation flushes all three
+    records(monitor, FOOTPRINTS, Stream("validate"), 2)
+    reported = samples(registry)
+    assert (reported["faust_producer_send_latency_count", ()], reported["faust_events_runtime_ms_count", ()]) == (2, 1)
+    assert [metric for metric, _ in monitor._observed] == [monitor._metrics.events_runtime_latency]  # noqa: SLF001
 
 
 def test_after_a_rebalance_the_topic_series_start_again_and_keep_counting():
-    reported = run(CachedSeriesMonitor)
+    reported = run(TallyingMonitor)
     assert reported["faust_messages_received_per_topic_total", (("topic", "pcfx.footprints"),)] == 4
     assert ("faust_messages_received_per_topic_total", (("topic", "pcfx.graph-updates"),)) not in reported
     assert reported["faust_messages_received_total", ()] == 3 + 2 + 4
