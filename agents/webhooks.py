@@ -31,6 +31,7 @@ import faust
 import httpx
 
 from pcfx.agents.app import Wiring, bytes_table
+from pcfx.agents.outbox import until_done
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.subscriptions import WebhookAttempt
@@ -95,37 +96,50 @@ def register(wiring: Wiring) -> None:
         else:
             waiting.discard(key)
 
+    def queue(message: Any) -> None:
+        url = dict(message.headers or ()).get(WEBHOOK_HEADER)
+        outbox = load(message.key)
+        if message.value is None:  # access withdrawn: nothing more goes to this buyer
+            if outbox is not None and outbox.queue:
+                save(message.key, outbox.model_copy(update={"queue": []}))
+            return
+        if url is None:
+            return
+        outbox = outbox or Outbox(partition=message.partition)
+        if enqueue(outbox, decode_model(CarbonLabel, message.value), bytes(url).decode(), source, now_ms()):
+            save(message.key, outbox)
+
+    def book(message: Any) -> None:
+        key, attempt = message.key, decode_model(WebhookAttempt, message.value)
+        in_flight.pop(key, None)
+        outbox = load(key)
+        if outbox is None or not outbox.queue or outbox.queue[0].version != attempt.version:
+            return  # booked before (a replay), or the queue was dropped meanwhile
+        at_ms = int(attempt.attempted_at.timestamp() * 1000)
+        pending = outbox.queue[0]
+        outcome, number = record_attempt(outbox, attempt.delivered, at_ms, settings.webhook_max_age_s)
+        save(key, outbox)
+        metrics.observe_delivery(outcome, number)
+        if outcome is Outcome.ABANDONED:
+            log.error("webhook %s: event %s abandoned after %d attempts", pending.url, pending.event["id"], number)
+
+    async def handle(step: Any, event: faust.types.EventT, what: str) -> None:
+        """Retry a record whose table write failed (a changelog topic not yet in the metadata at start-up
+        made Faust raise, and the crashed agent skipped the record) instead of losing it."""
+        async def action() -> None:
+            step(event.message)
+
+        await until_done(action, f"{what} {event.message.topic}[{event.message.partition}]@{event.message.offset}")
+
     @app.agent(wiring.topics["labels"], name="queue_webhooks")
     async def queue_webhooks(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            message = event.message
-            url = dict(message.headers or ()).get(WEBHOOK_HEADER)
-            outbox = load(message.key)
-            if message.value is None:  # access withdrawn: nothing more goes to this buyer
-                if outbox is not None and outbox.queue:
-                    save(message.key, outbox.model_copy(update={"queue": []}))
-                continue
-            if url is None:
-                continue
-            outbox = outbox or Outbox(partition=message.partition)
-            if enqueue(outbox, decode_model(CarbonLabel, message.value), bytes(url).decode(), source, now_ms()):
-                save(message.key, outbox)
+            await handle(queue, event, "webhook queue:")
 
     @app.agent(attempts_topic, name="book_webhook_attempts")
     async def book_webhook_attempts(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            key, attempt = event.message.key, decode_model(WebhookAttempt, event.message.value)
-            in_flight.pop(key, None)
-            outbox = load(key)
-            if outbox is None or not outbox.queue or outbox.queue[0].version != attempt.version:
-                continue  # booked before (a replay), or the queue was dropped meanwhile
-            at_ms = int(attempt.attempted_at.timestamp() * 1000)
-            pending = outbox.queue[0]
-            outcome, number = record_attempt(outbox, attempt.delivered, at_ms, settings.webhook_max_age_s)
-            save(key, outbox)
-            metrics.observe_delivery(outcome, number)
-            if outcome is Outcome.ABANDONED:
-                log.error("webhook %s: event %s abandoned after %d attempts", pending.url, pending.event["id"], number)
+            await handle(book, event, "webhook attempt:")
 
     async def attempt(client: httpx.AsyncClient, key: bytes, pending: Pending) -> None:
         """POST one version and publish the outcome; until it is booked, the label has a POST in flight."""
