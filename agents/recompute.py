@@ -142,7 +142,7 @@ class Recomputer:
         outbox = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
         active = await self._send(out, outbox)
         await self._stage_tables(out, active).commit(outbox)
-        self._published.update((product_id, published_of(footprint)) for product_id, footprint in out.published.items())
+        self._published.update(out.summaries)
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Send the step's records and return once Kafka has acknowledged every one.

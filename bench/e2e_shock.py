@@ -23,7 +23,6 @@ from pcfx.connectors.supplier import SupplierClient
 from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
-from pcfx.streams.derive import published_of
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import LEAF, RECIPE, StepOutput, TableView, Update, recompute
 
@@ -43,7 +42,7 @@ class PureExchange:
     def step(self, updates: list[Update]) -> StepOutput:
         out = recompute(self.engine, updates, self.view, datetime.now(timezone.utc))
         self.inputs.update(out.inputs)
-        self.published.update((product_id, published_of(footprint)) for product_id, footprint in out.published.items())
+        self.published.update(out.summaries)
         return out
 
 

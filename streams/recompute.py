@@ -69,6 +69,7 @@ class StepOutput:
 
     inputs: dict[str, Model | None] = field(default_factory=dict)
     published: dict[str, ProductFootprint] = field(default_factory=dict)
+    summaries: dict[str, Published] = field(default_factory=dict)  # the same footprints, as the view gives them
     requested: dict[str, FootprintRequest] = field(default_factory=dict)
     footprints: list[ProductFootprint | Deprecation] = field(default_factory=list)  # new Active, then the one it replaces
     statuses: list[ProductStatus] = field(default_factory=list)
@@ -183,6 +184,7 @@ def _publish(
     except ContractError as error:
         return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
     out.published[derived.product_id] = footprint
+    out.summaries[derived.product_id] = published_of(footprint)
     out.footprints.append(footprint)
     if previous is not None:
         out.footprints.append(Deprecation(derived.product_id, previous.pf_id))
@@ -198,8 +200,8 @@ def _input(kind: str, product_id: str, view: TableView, out: StepOutput) -> Prod
 
 def _published(product_id: str, view: TableView, out: StepOutput) -> Published | None:
     """The product's Active derived footprint: published earlier in this batch, else before it."""
-    made = out.published.get(product_id)
-    return published_of(made) if made is not None else view.published(product_id)
+    made = out.summaries.get(product_id)
+    return made if made is not None else view.published(product_id)
 
 
 def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Published | None:
