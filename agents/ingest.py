@@ -3,8 +3,8 @@
 Each input partition is validated where it lands (these agents scale out with the input topics), a
 micro-batch at a time. An accepted record is forwarded unchanged, once per product id it describes, to
 ``graph-updates`` (the engine), keyed ``leaf:<product id>`` or ``recipe:<product id>``; a footprint also to
-``label-inputs`` (its product's labels, keyed by product URN), a recipe to ``label-sources`` (the label
-router, which knows whom a recipe concerns). A rejected record goes to ``dlq.<topic>`` with the reason.
+``label-inputs`` (its product's labels, keyed by product URN; as its offer), a recipe to ``label-sources``
+(the label router, which knows whom a recipe concerns). A rejected record goes to ``dlq.<topic>`` with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import faust
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import FOOTPRINT, LEAF, RECIPE, label_input_headers, origin_of, published_header, published_ms
+from pcfx.agents.records import LEAF, RECIPE, offer_input, origin_of, published_header, published_ms
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
@@ -28,14 +28,17 @@ def register(wiring: Wiring) -> None:
     app, settings, topics, metrics = wiring.app, wiring.settings, wiring.topics, wiring.metrics
     graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
 
-    async def forward(outbox: Outbox, kind: str, product_id: str, value: bytes, published: int) -> None:
-        """To the engine; a footprint also to its product's labels, a recipe to the label router."""
-        key = f"{kind}:{product_id}".encode()
-        await outbox.add(graph_updates, key, value, published_header(published))
-        if kind == LEAF:
-            await outbox.add(label_inputs, product_urn(product_id).encode(), value, label_input_headers(FOOTPRINT, published))
-        else:
-            await outbox.add(label_sources, key, value, published_header(published))
+    async def forward(outbox: Outbox, model: ContractModel, value: bytes, published: int) -> None:
+        """To the engine once per product id; a footprint also to its products' labels (as its offer), a
+        recipe to the label router."""
+        offer = offer_input(model, published) if isinstance(model, ProductFootprint) else None
+        for product_id in model.product_ids:
+            key = f"{LEAF if offer else RECIPE}:{product_id}".encode()
+            await outbox.add(graph_updates, key, value, published_header(published))
+            if offer is not None:
+                await outbox.add(label_inputs, product_urn(product_id).encode(), *offer)
+            else:
+                await outbox.add(label_sources, key, value, published_header(published))
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
@@ -47,9 +50,7 @@ def register(wiring: Wiring) -> None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
                 continue
-            kind, published = LEAF if cls is ProductFootprint else RECIPE, published_ms(event)
-            for product_id in admission.model.product_ids:
-                await forward(outbox, kind, product_id, event.message.value, published)
+            await forward(outbox, admission.model, event.message.value, published_ms(event))
         await outbox.flush()
         for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
             metrics.dead_letter(name, error)

@@ -34,7 +34,7 @@ from faust import current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
-from pcfx.agents.records import FOOTPRINT, LEAF, label_input_headers, origin_of, processing, published_header, published_ms
+from pcfx.agents.records import LEAF, offer_input, origin_of, processing, published_header, published_ms
 from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
@@ -147,9 +147,10 @@ class Recomputer:
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Send the step's records and return once Kafka has acknowledged every one.
 
-        Each footprint is encoded once: the same bytes go to ``derived``, to ``label-inputs`` (an Active one,
-        keyed by its product) and, returned by pf id, to ``product_to_published``. A Deprecated one is the
-        bytes of its Active predecessor (sent in this batch, else in the table) with the status changed.
+        Each footprint is encoded once: the same bytes go to ``derived`` and, returned by pf id, to
+        ``product_to_published``; an Active one also goes to ``label-inputs`` as its offer, keyed by its
+        product. A Deprecated one is the bytes of its Active predecessor (sent in this batch, else in the
+        table) with the status changed.
         """
         active: dict[str, bytes] = {}
         now_ms = int(time.time() * 1000)
@@ -163,9 +164,9 @@ class Recomputer:
             upstream = out.upstream_ms.get(footprint.id)
             await outbox.add(self.topic_names["derived"], footprint.id.encode(), value, published_header(upstream))
             active[footprint.id] = value
-            headers = label_input_headers(FOOTPRINT, now_ms if upstream is None else upstream)
+            offer = offer_input(footprint, now_ms if upstream is None else upstream)
             for product in footprint.product_ids:
-                await outbox.add(self.topic_names["label-inputs"], product.encode(), value, headers)
+                await outbox.add(self.topic_names["label-inputs"], product.encode(), *offer)
         for status in out.statuses:
             changed = status.upstream_changed_at
             headers = published_header(None if changed is None else int(changed.timestamp() * 1000))

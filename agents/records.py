@@ -15,12 +15,16 @@ from contextlib import contextmanager
 import faust
 from faust.streams import _current_event
 
+from pcfx.schemas.models import ProductFootprint
 from pcfx.streams.intake import Origin
+from pcfx.streams.labels import offer_of
 
 PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, ms since the epoch, as decimal text
 KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of the kinds below
 LEAF, RECIPE = "leaf", "recipe"  # the two kinds of graph-updates keys
-FOOTPRINT, SUBSCRIPTION, ENTITLEMENT, EXPIRY = "footprint", "subscription", "entitlement", "expiry"
+#: ``offer``: the JSON of a footprint's :class:`~pcfx.streams.labels.Offer`, what pcfx's own agents send;
+#: ``footprint``: a PACT ProductFootprint in Avro, the contract's form (any other producer may send that).
+OFFER, FOOTPRINT, SUBSCRIPTION, ENTITLEMENT, EXPIRY = "offer", "footprint", "subscription", "entitlement", "expiry"
 
 
 def origin_of(event: faust.types.EventT) -> Origin:
@@ -49,6 +53,11 @@ def published_header(published: int | None) -> dict[str, bytes]:
 def label_input_headers(kind: str, published: int | None = None) -> dict[str, bytes]:
     """Headers of a ``label-inputs`` record: what it is, and the supplier publish time behind it."""
     return {KIND_HEADER: kind.encode(), **published_header(published)}
+
+
+def offer_input(footprint: ProductFootprint, published: int) -> tuple[bytes, dict[str, bytes]]:
+    """Value and headers of the ``label-inputs`` record that shows ``footprint`` to its product's labels."""
+    return offer_of(footprint, published).model_dump_json().encode(), label_input_headers(OFFER, published)
 
 
 @contextmanager

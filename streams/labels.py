@@ -119,10 +119,10 @@ class ProductLabels(BaseModel):
 
 @dataclass(frozen=True)
 class FootprintSeen:
-    """A supplier footprint or a derived footprint naming this product; ``published_ms`` is its upstream time."""
+    """A supplier footprint or a derived footprint naming this product, as its :class:`Offer` (made by
+    :func:`offer_of` where the footprint was at hand anyway, so the label stage never decodes one)."""
 
-    footprint: ProductFootprint
-    published_ms: int
+    offer: Offer
 
 
 @dataclass(frozen=True)
@@ -308,15 +308,15 @@ def _apply(state: ProductLabels, event: LabelEvent, out: LabelOutput) -> str | N
 
 def _apply_footprint(state: ProductLabels, event: FootprintSeen) -> None:
     """PACT v3 lifecycle: the newest Active footprint is in force; deprecating it withdraws the product."""
-    footprint, offer = event.footprint, state.offer
-    if footprint.status == "Deprecated":
-        if offer is not None and offer.pf_id == footprint.id:
+    seen, offer = event.offer, state.offer
+    if seen.status == "Deprecated":
+        if offer is not None and offer.pf_id == seen.pf_id:
             offer.status = "Deprecated"
         return
-    if offer is not None and (footprint.id == offer.pf_id or footprint.created < offer.created):
+    if offer is not None and (seen.pf_id == offer.pf_id or seen.created < offer.created):
         return  # a replay, or an older footprint arriving late
-    state.offer = offer_of(footprint, event.published_ms)
-    if state.offer.verified:
+    state.offer = seen.model_copy()  # the state changes in place (a later deprecation); the event must not
+    if seen.verified:
         state.verified_value = state.offer.value
 
 

@@ -22,6 +22,7 @@ from pcfx.streams.labels import (
     expiry_due,
     issue,
     label_id,
+    offer_of,
     recipe_targets,
     reverification_due,
     use_key,
@@ -80,7 +81,7 @@ def run(*events: LabelEvent, state: ProductLabels | None = None, now: datetime =
 
 
 def seen(footprint: ProductFootprint, published_ms: int = 1_740_000_000_000) -> FootprintSeen:
-    return FootprintSeen(footprint, published_ms)
+    return FootprintSeen(offer_of(footprint, published_ms))
 
 
 # -- entitlement -----------------------------------------------------------------------------------------
