@@ -8,7 +8,8 @@ Tables (all on the single ``graph-updates`` partition, backed by changelog topic
   the engine is rebuilt from it when a worker starts or (re)gains the partition.
 - ``product_to_published``: product id -> its Active derived footprint (to deprecate, and to skip
   re-publishing figures that did not change). The agent also keeps what the step needs of each one
-  (:class:`~pcfx.streams.derive.Published`) in memory, so that a recompute decodes no footprint it wrote.
+  (:class:`~pcfx.streams.derive.Published`) in memory, so that a recompute decodes no footprint it wrote;
+  likewise of each input (:class:`~pcfx.streams.recompute.InputSummaries`), so that it decodes no recipe.
 - ``product_to_request``: product id -> the request sent for it while it was missing.
 
 A step sends its records and waits for Kafka's acknowledgement before it writes its table entries
@@ -43,7 +44,7 @@ from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.derive import Deprecation, Published, published_of
 from pcfx.streams.engine import Engine
 from pcfx.streams.intake import dead_letter
-from pcfx.streams.recompute import StepOutput, TableView, Update, recompute, restore
+from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
 
 log = logging.getLogger(__name__)
 STAGE = "recompute_products"
@@ -82,11 +83,13 @@ class Recomputer:
         self.prefix = wiring.settings.topic_prefix
         self._engine: Engine | None = None
         self._published: dict[str, Published] = {}  # product id -> what product_to_published holds, as read
+        self._inputs_read = InputSummaries(self._input)  # what product_to_input holds, as read
 
     def forget(self) -> None:
         """Drop the engine and what was read of the tables: they are the truth, the next batch rebuilds from them."""
         self._engine = None
         self._published.clear()
+        self._inputs_read = InputSummaries(self._input)
 
     async def process(self, events: Sequence[EventT]) -> None:
         """Recompute a batch and publish; if the step raises, each record alone, dead-lettering those that fail."""
@@ -121,11 +124,11 @@ class Recomputer:
             self._engine = engine
         return self._engine
 
-    def _view(self) -> TableView:
-        def model_of(key: str) -> ProductFootprint | ProductRecipe | None:
-            raw = self.inputs.get(key)
-            return None if raw is None else decode_update(key, raw, 0).model
+    def _input(self, key: str) -> ProductFootprint | ProductRecipe | None:
+        raw = self.inputs.get(key)
+        return None if raw is None else decode_update(key, raw, 0).model
 
+    def _view(self) -> TableView:
         def published(product_id: str) -> Published | None:
             known = self._published.get(product_id)
             if known is None:
@@ -135,7 +138,10 @@ class Recomputer:
                 known = self._published[product_id] = published_of(decode_model(ProductFootprint, raw))
             return known
 
-        return TableView(input=model_of, published=published, requested=lambda product_id: product_id in self.requested)
+        return TableView(
+            input=self._input, summary=self._inputs_read.get, published=published,
+            requested=lambda product_id: product_id in self.requested,
+        )
 
     async def _publish(self, out: StepOutput) -> None:
         """Send the step's records, then (once Kafka has them) its table entries."""
@@ -143,6 +149,7 @@ class Recomputer:
         active = await self._send(out, outbox)
         await self._stage_tables(out, active).commit(outbox)
         self._published.update(out.summaries)
+        self._inputs_read.written(out.inputs)
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Send the step's records and return once Kafka has acknowledged every one.

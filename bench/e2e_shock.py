@@ -24,7 +24,7 @@ from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 from pcfx.streams.engine import Engine
-from pcfx.streams.recompute import LEAF, RECIPE, StepOutput, TableView, Update, recompute
+from pcfx.streams.recompute import LEAF, RECIPE, InputSummaries, StepOutput, TableView, Update, recompute
 
 TARGET = 20_000
 TIERS = 5
@@ -37,12 +37,14 @@ class PureExchange:
     def __init__(self) -> None:
         gc.set_threshold(*GC_THRESHOLDS)
         self.engine, self.inputs, self.published = Engine(), {}, {}
-        self.view = TableView(input=self.inputs.get, published=self.published.get, requested=lambda _p: True)
+        self.summaries = InputSummaries(self.inputs.get)
+        self.view = TableView(input=self.inputs.get, summary=self.summaries.get, published=self.published.get, requested=lambda _p: True)
 
     def step(self, updates: list[Update]) -> StepOutput:
         out = recompute(self.engine, updates, self.view, datetime.now(timezone.utc))
         self.inputs.update(out.inputs)
         self.published.update(out.summaries)
+        self.summaries.written(out.inputs)
         return out
 
 

@@ -7,7 +7,7 @@ and a read-only view of its tables, then writes the table changes and sends the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -18,6 +18,8 @@ from pcfx.streams.derive import (
     Deprecation,
     DirectInput,
     Published,
+    RecipeCard,
+    card_of,
     derived_footprint,
     leaf_of,
     product_urn,
@@ -35,6 +37,7 @@ REQUESTER = "pcfx-engine"  # requester_client_id of the engine's own requests fo
 REQUEST_NAMESPACE = uuid.UUID("0b8f5a7e-3c1d-4e2f-8a6b-9d4c2e1f7a35")
 
 Model = ProductFootprint | ProductRecipe
+Summary = RecipeCard | Published  # what a recompute reads of an input: a recipe's card, a supplier footprint's summary
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,37 @@ class Update:
         return self.key.split(":", 1)[1]
 
 
+def summary_of(model: Model) -> Summary:
+    return card_of(model) if isinstance(model, ProductRecipe) else published_of(model)
+
+
+class InputSummaries:
+    """The summary of each record of the inputs table (:func:`summary_of`), made once per record in force,
+    so that a recompute decodes no recipe and no supplier footprint. ``input`` reads the table; after each
+    batch, :meth:`written` drops the keys the batch wrote."""
+
+    def __init__(self, input: Callable[[str], Model | None]) -> None:
+        self._input = input
+        self._made: dict[str, Summary | None] = {}
+
+    def get(self, key: str) -> Summary | None:
+        """The summary of ``input(key)``, None if the table holds nothing there."""
+        if key not in self._made:
+            model = self._input(key)
+            self._made[key] = None if model is None else summary_of(model)
+        return self._made[key]
+
+    def written(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._made.pop(key, None)
+
+
 @dataclass(frozen=True)
 class TableView:
     """Read access to the agent's tables (current values, before this batch)."""
 
     input: Callable[[str], Model | None]  # "leaf:<id>" / "recipe:<id>" -> the record in force
+    summary: Callable[[str], Summary | None]  # the same keys -> its summary (InputSummaries.get)
     published: Callable[[str], Published | None]  # product id -> what its Active derived footprint says
     requested: Callable[[str], bool]  # product id -> a request for it was already sent
 
@@ -174,10 +203,10 @@ def _publish(
     now: datetime,
 ) -> tuple[str | None, Derived]:
     """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
-    recipe = _input(RECIPE, derived.product_id, view, out)
-    assert isinstance(recipe, ProductRecipe)
-    used = [_footprint_of(line.product_id, view, out) for line in recipe.inputs]
-    inputs = [DirectInput(pf.pf_id if pf else None, line.quantity, line.unit) for pf, line in zip(used, recipe.inputs)]
+    recipe = _summary(RECIPE, derived.product_id, view, out)
+    assert isinstance(recipe, RecipeCard)
+    used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
+    inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
     sources = secondary_sources(pf for pf in used if pf is not None)
     try:
         footprint = derived_footprint(recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources)
@@ -193,9 +222,13 @@ def _publish(
     return footprint.id, derived
 
 
-def _input(kind: str, product_id: str, view: TableView, out: StepOutput) -> ProductFootprint | ProductRecipe | None:
+def _summary(kind: str, product_id: str, view: TableView, out: StepOutput) -> Summary | None:
+    """The summary of the product's recipe or supplier footprint in force: written by this batch, else before."""
     key = f"{kind}:{product_id}"
-    return out.inputs[key] if key in out.inputs else view.input(key)
+    if key not in out.inputs:
+        return view.summary(key)
+    model = out.inputs[key]
+    return None if model is None else summary_of(model)
 
 
 def _published(product_id: str, view: TableView, out: StepOutput) -> Published | None:
@@ -209,8 +242,9 @@ def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Publishe
     made = _published(product_id, view, out)
     if made is not None:
         return made
-    leaf = _input(LEAF, product_id, view, out)
-    return published_of(leaf) if isinstance(leaf, ProductFootprint) else None
+    leaf = _summary(LEAF, product_id, view, out)
+    assert leaf is None or isinstance(leaf, Published)
+    return leaf
 
 
 def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> None:

@@ -11,9 +11,9 @@ from pcfx.agents.recompute import deprecated_bytes
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.schemas.samples import FOOTPRINT
 from pcfx.streams.codec import decode_model, encode_model
-from pcfx.streams.derive import Deprecation, deprecated, derived_footprint, published_of, same_figures
+from pcfx.streams.derive import Deprecation, card_of, deprecated, derived_footprint, published_of, same_figures
 from pcfx.streams.engine import Engine
-from pcfx.streams.recompute import StepOutput, TableView, Update, recompute, restore
+from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
 from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -52,19 +52,21 @@ class Tables:
         self.inputs: dict = {}
         self.published: dict = {}
         self.requested: dict = {}
+        self.summaries = InputSummaries(self.inputs.get)  # kept between steps, as the agent keeps them
 
     def view(self) -> TableView:
         def published(product_id: str):
             footprint = self.published.get(product_id)
             return None if footprint is None else published_of(footprint)
 
-        return TableView(input=self.inputs.get, published=published, requested=self.requested.__contains__)
+        return TableView(input=self.inputs.get, summary=self.summaries.get, published=published, requested=self.requested.__contains__)
 
     def write(self, out: StepOutput) -> None:
         for key, model in out.inputs.items():
             self.inputs.pop(key, None) if model is None else self.inputs.__setitem__(key, model)
         self.published.update(out.published)
         self.requested.update(out.requested)
+        self.summaries.written(out.inputs)
 
 
 def step(engine: Engine, tables: Tables, *updates: Update) -> StepOutput:
@@ -98,6 +100,19 @@ def test_an_upstream_change_deprecates_the_previous_footprint_and_names_the_driv
     assert active.preceding_pf_ids == [first.footprints[0].id]
     assert new.id in active.comment
     assert retired == Deprecation("frame-0042", first.footprints[0].id)
+
+
+def test_inputs_read_in_an_earlier_batch_are_read_again_once_they_change() -> None:
+    engine, tables = Engine(), Tables()
+    old = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", old, 2))
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe("4"), 3))  # reads the steel footprint from the table
+    new = supplier_footprint("22222222-2222-4222-8222-222222222222", "1.8", NOW + timedelta(days=1))
+    step(engine, tables, Update(f"leaf:{STEEL}", new, 4))
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe("5"), 5))  # the card and the steel, read again
+    [frame, _] = out.footprints
+    assert float(frame.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 5 * 1.8
+    assert frame.extensions[0].data["directInputs"] == [{"pfId": new.id, "quantity": "5", "unit": "kilogram"}]
 
 
 def test_an_unchanged_result_publishes_nothing() -> None:
@@ -198,7 +213,7 @@ def test_figures_moved_in_the_last_bits_by_another_solve_order_count_as_the_same
 def test_a_rating_a_rounding_error_puts_past_5_is_published_as_5() -> None:
     derived = Derived("frame-0042", {"pcfExcludingBiogenicUptake": 7.5}, 100.00000000000001, (5.000000000000001, 1.0, 0.9999999999999999), True, 1.0)
 
-    footprint = derived_footprint(frame_recipe(), "frame-0042", derived, None, [], [], NOW)
+    footprint = derived_footprint(card_of(frame_recipe()), "frame-0042", derived, None, [], [], NOW)
 
     dqi = footprint.pcf.dqi
     assert (dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr) == ("5.0", "1.0", "1.0")

@@ -106,7 +106,7 @@ def offline_state(records: list[ProductRecipe | ProductFootprint]) -> dict[str, 
         for r in records
         for product in r.product_ids
     ]
-    empty = TableView(input=lambda _key: None, published=lambda _product: None, requested=lambda _product: False)
+    empty = TableView(input=lambda _key: None, summary=lambda _key: None, published=lambda _product: None, requested=lambda _product: False)
     out = recompute(Engine(), updates, empty, NOW)
     return {s.product_id: (s.state, s.pcf_excluding_biogenic_uptake, s.pf_id) for s in out.statuses}
 
