@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pcfx.agents.topics import buyer_topic_name, create_topics, ensure_buyer_topic
 from pcfx.connectors import demo_chain
 from pcfx.connectors.background import Database, read_datasets
+from pcfx.connectors.kafka_io import end_offsets, settle
 from pcfx.connectors.buyer import BuyerClient, entitlement_for, subscriptions_for
 from pcfx.connectors.supplier import SupplierClient
 from pcfx.ops.kafka import ensure_broker, free_port
@@ -80,8 +81,9 @@ def start_process(settings: Settings, log: Path, *args: str) -> subprocess.Popen
         return subprocess.Popen([sys.executable, "-m", "pcfx.cli", *args], env=env, stdout=handle, stderr=subprocess.STDOUT)
 
 
-def wait_for_label(settings: Settings, buyer: str, product_id: str, accept: Callable[[CarbonLabel], bool]) -> CarbonLabel:
-    """The first label for ``product_id`` on the buyer's topic that ``accept`` takes; reads from the start."""
+def labels_on(settings: Settings, buyer: str, product_id: str) -> Iterator[tuple[int, CarbonLabel | None]]:
+    """(offset, label) of every record on the buyer's topic from the start, the label None unless it is one
+    for ``product_id``; raises ``TimeoutError`` after :data:`LABEL_TIMEOUT_S`."""
     partition = TopicPartition(settings.topic(buyer_topic_name(buyer)), 0)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     consumer.assign([partition])
@@ -90,14 +92,29 @@ def wait_for_label(settings: Settings, buyer: str, product_id: str, accept: Call
     try:
         while time.monotonic() < deadline:
             for record in consumer.poll(timeout_ms=100).get(partition, []):
-                if record.value is None:
-                    continue
-                label = decode_model(CarbonLabel, record.value)
-                if label.product_id == product_id and accept(label):
-                    return label
+                label = None if record.value is None else decode_model(CarbonLabel, record.value)
+                yield record.offset, label if label is not None and label.product_id == product_id else None
     finally:
         consumer.close()
     raise TimeoutError(f"no matching label for {product_id} reached buyer {buyer} within {LABEL_TIMEOUT_S:.0f} s")
+
+
+def wait_for_label(settings: Settings, buyer: str, product_id: str, accept: Callable[[CarbonLabel], bool]) -> CarbonLabel:
+    """The first label for ``product_id`` on the buyer's topic that ``accept`` takes; reads from the start."""
+    return next(label for _, label in labels_on(settings, buyer, product_id) if label is not None and accept(label))
+
+
+def newest_label(settings: Settings, buyer: str, product_id: str) -> CarbonLabel:
+    """The product's label of the highest version on the buyer's topic now (the topic holds one already)."""
+    topic = settings.topic(buyer_topic_name(buyer))
+    last = end_offsets(settings, [topic])[TopicPartition(topic, 0)] - 1
+    newest = None
+    for offset, label in labels_on(settings, buyer, product_id):
+        if label is not None and (newest is None or label.version > newest.version):
+            newest = label
+        if offset >= last and newest is not None:
+            return newest
+    raise AssertionError("unreachable: labels_on raises when it runs out")
 
 
 def run(base: Settings, say: Callable[[str], None]) -> DemoResult:
@@ -140,7 +157,9 @@ def _scenario(settings: Settings, say: Callable[[str], None]) -> DemoResult:
         buyer.subscribe(subscriptions_for(demo_chain.BUYER, [demo_chain.EBIKE]))
     say(f"buyer {demo_chain.BUYER} subscribed to {demo_chain.EBIKE}")
     expected_before = expected_total(datasets, recipes, demo_chain.EBIKE)
-    before = wait_for_label(settings, demo_chain.BUYER, demo_chain.EBIKE, lambda label: True)
+    wait_for_label(settings, demo_chain.BUYER, demo_chain.EBIKE, lambda label: True)
+    settle(settings)  # a first label may precede its inputs' final data quality: the settled one is "before"
+    before = newest_label(settings, demo_chain.BUYER, demo_chain.EBIKE)
     say(f"label v{before.version}: {before.value} kgCO2e per {before.declared_unit_of_measurement} (PDS {before.primary_data_share} %)")
 
     cleaner = demo_chain.cathode(datetime.now(timezone.utc), cleaner=True)
