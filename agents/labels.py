@@ -49,6 +49,7 @@ from pcfx.agents.records import (
     label_input_headers,
     origin_of,
     published_ms,
+    unreadable,
 )
 from pcfx.agents.state import StagedWrites
 from pcfx.agents.topics import ensure_buyer_topic
@@ -130,7 +131,7 @@ def register(wiring: Wiring) -> None:
     uses = bytes_table(app, "product_recipe_to_use", key_type=bytes)  # on label-inputs, keyed by use_key
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states, product_recipe_to_use=uses)
     buyer_topics: dict[str, str] = {}  # buyer id -> its label topic's full name
-    topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status")}
+    topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status", "dlq.label-inputs")}
 
     async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
         await label_inputs.send(key=product.encode(), value=raw, headers=label_input_headers(kind, published))
@@ -141,7 +142,12 @@ def register(wiring: Wiring) -> None:
         """A validated recipe goes to its products and its inputs, old and new."""
         async for event in stream.events():
             product_id = event.message.key.decode().partition(":")[2]
-            recipe = decode_model(ProductRecipe, event.message.value)
+            try:
+                recipe = decode_model(ProductRecipe, event.message.value)
+            except ValueError as error:
+                metrics.dead_letter("label-sources", error)
+                await topics["dlq.label-sources"].send(key=event.message.key, value=unreadable(event, error, "route_recipes"))
+                continue
             previous = targets.get(product_id.encode())
             send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
             if remembered is not None:
@@ -209,10 +215,16 @@ def register(wiring: Wiring) -> None:
         """
         outbox, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites()
         now, issued = datetime.now(timezone.utc), []  # issued: each event's output and its supplier publish time
+        unread: list[ValueError] = []
         for event in events:
             key = event.message.key
             product = key.decode()
-            label_event = decode_label_input(event)
+            try:
+                label_event = decode_label_input(event)
+            except ValueError as error:
+                await outbox.add(topic_names["dlq.label-inputs"], key, unreadable(event, error, "issue_labels"))
+                unread.append(error)
+                continue
             if isinstance(label_event, RecipeSeen):
                 use_at = use_key(product, label_event.recipe).encode()
                 known = staged.get(uses, use_at)
@@ -227,6 +239,8 @@ def register(wiring: Wiring) -> None:
             issued.append((out, label_event.offer.published_ms if isinstance(label_event, FootprintSeen) else None))
         await outbox.flush()
         await staged.commit(outbox)
+        for error in unread:
+            metrics.dead_letter("label-inputs", error)
         for out, upstream_ms in issued:  # counted once Kafka has them: a retried batch must not count twice
             metrics.carbon_labels.inc(len(out.labels))
             if upstream_ms is not None:

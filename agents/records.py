@@ -8,6 +8,7 @@ Keys of ``graph-updates`` and ``label-sources`` are ``leaf:<product id>`` (a sup
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,8 @@ import faust
 from faust.streams import _current_event
 
 from pcfx.schemas.models import ProductFootprint
-from pcfx.streams.intake import Origin
+from pcfx.streams.codec import encode_model
+from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.labels import offer_of
 
 PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, ms since the epoch, as decimal text
@@ -31,6 +33,13 @@ def origin_of(event: faust.types.EventT) -> Origin:
     """The Kafka coordinates of the record an agent is looking at."""
     message = event.message
     return Origin(message.topic, message.partition, message.offset, message.key, int(message.timestamp * 1000))
+
+
+def unreadable(event: faust.types.EventT, error: ValueError, stage: str) -> bytes:
+    """The encoded dead letter of an internal record ``stage`` could not decode (pcfx's record errors are all
+    ValueErrors: DecodeError, ContractError, pydantic's ValidationError, an unknown kind)."""
+    letter = dead_letter(event.message.value, origin_of(event), error, stage=stage, now_ms=int(time.time() * 1000))
+    return encode_model(letter)
 
 
 def header(event: faust.types.EventT, name: str) -> str | None:

@@ -3,7 +3,9 @@
 ``pcfx topics`` creates them and ``pcfx topics --list`` prints this catalogue as the README's table. Topics
 that hold the latest state per key are compacted, so a restarted worker or a new buyer can rebuild that
 state from the topic alone; event streams are deleted after their retention. Every input topic has a
-dead-letter topic ``dlq.<name>`` where records that fail validation go, with the reason.
+dead-letter topic ``dlq.<name>`` where records that fail validation go, with the reason; so has every
+internal topic an agent reads, for a record it cannot decode: retrying that one would hold its partition
+for good.
 
 Names here are logical; the full name carries ``PCFX_TOPIC_PREFIX`` (:meth:`Settings.topic`).
 """
@@ -129,11 +131,14 @@ INBOUND_EVENTS = TopicSpec(
     "PACT events partners POST to `pcfx api` (PublishedEvent, answers to our requests) for the pull connector.",
 )
 INPUTS = (FOOTPRINTS, RECIPES, REQUESTS, SUBSCRIPTIONS, ENTITLEMENTS)
+INTERNAL = (LABEL_SOURCES, LABEL_INPUTS, LABELS, WEBHOOK_ATTEMPTS)  # written by pcfx, read by its agents
+UNREADABLE = "its agent could not read (written by another program or pcfx version; the partition went on)"
 CATALOGUE: tuple[TopicSpec, ...] = (
     FOOTPRINTS, RECIPES, GRAPH_UPDATES, LABEL_SOURCES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
     ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS,
     *(dead_letter(spec) for spec in INPUTS),
     dead_letter(GRAPH_UPDATES, "the recompute step failed on (a bug: the others of their batch went on)"),
+    *(dead_letter(spec, UNREADABLE) for spec in INTERNAL),
 )
 BUYER_LABELS = TopicSpec(
     f"{BUYER_TOPIC_PREFIX}<buyer id>", "product id", "CarbonLabel", 1, "compact", None,

@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -32,6 +33,7 @@ import httpx
 
 from pcfx.agents.app import Wiring, bytes_table
 from pcfx.agents.outbox import until_done
+from pcfx.agents.records import unreadable
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.subscriptions import WebhookAttempt
@@ -96,21 +98,30 @@ def register(wiring: Wiring) -> None:
         else:
             waiting.discard(key)
 
-    def queue(message: Any) -> None:
-        url = dict(message.headers or ()).get(WEBHOOK_HEADER)
+    def read_label(message: Any) -> CarbonLabel | None:
+        """The label a ``labels`` record carries, if it is one to deliver (a URL and not a withdrawal)."""
+        if message.value is None or WEBHOOK_HEADER not in dict(message.headers or ()):
+            return None
+        return decode_model(CarbonLabel, message.value)
+
+    def queue(message: Any, label: CarbonLabel | None) -> None:
         outbox = load(message.key)
         if message.value is None:  # access withdrawn: nothing more goes to this buyer
             if outbox is not None and outbox.queue:
                 save(message.key, outbox.model_copy(update={"queue": []}))
             return
-        if url is None:
+        if label is None:
             return
+        url = bytes(dict(message.headers)[WEBHOOK_HEADER]).decode()
         outbox = outbox or Outbox(partition=message.partition)
-        if enqueue(outbox, decode_model(CarbonLabel, message.value), bytes(url).decode(), source, now_ms()):
+        if enqueue(outbox, label, url, source, now_ms()):
             save(message.key, outbox)
 
-    def book(message: Any) -> None:
-        key, attempt = message.key, decode_model(WebhookAttempt, message.value)
+    def read_attempt(message: Any) -> WebhookAttempt:
+        return decode_model(WebhookAttempt, message.value)
+
+    def book(message: Any, attempt: WebhookAttempt) -> None:
+        key = message.key
         in_flight.pop(key, None)
         outbox = load(key)
         if outbox is None or not outbox.queue or outbox.queue[0].version != attempt.version:
@@ -123,23 +134,34 @@ def register(wiring: Wiring) -> None:
         if outcome is Outcome.ABANDONED:
             log.error("webhook %s: event %s abandoned after %d attempts", pending.url, pending.event["id"], number)
 
-    async def handle(step: Any, event: faust.types.EventT, what: str) -> None:
-        """Retry a record whose table write failed (a changelog topic not yet in the metadata at start-up
-        made Faust raise, and the crashed agent skipped the record) instead of losing it."""
-        async def action() -> None:
-            step(event.message)
+    async def handle(read: Callable[[Any], Any], step: Callable[[Any, Any], None], event: faust.types.EventT,
+                     name: str) -> None:
+        """Read the record, then apply it to the table. A record that cannot be read goes to ``dlq.<name>``
+        (trying it again would hold the partition for good); a table write that fails is tried again (a
+        changelog topic not yet in the metadata at start-up made Faust raise, and the crashed agent skipped
+        the record) instead of losing it."""
+        message = event.message
+        try:
+            record = read(message)
+        except ValueError as error:
+            metrics.dead_letter(name, error)
+            await wiring.topics[f"dlq.{name}"].send(key=message.key, value=unreadable(event, error, f"webhooks:{name}"))
+            return
 
-        await until_done(action, f"{what} {event.message.topic}[{event.message.partition}]@{event.message.offset}")
+        async def action() -> None:
+            step(message, record)
+
+        await until_done(action, f"webhooks: {message.topic}[{message.partition}]@{message.offset}")
 
     @app.agent(wiring.topics["labels"], name="queue_webhooks")
     async def queue_webhooks(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            await handle(queue, event, "webhook queue:")
+            await handle(read_label, queue, event, "labels")
 
     @app.agent(attempts_topic, name="book_webhook_attempts")
     async def book_webhook_attempts(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            await handle(book, event, "webhook attempt:")
+            await handle(read_attempt, book, event, "webhook-attempts")
 
     async def attempt(client: httpx.AsyncClient, key: bytes, pending: Pending) -> None:
         """POST one version and publish the outcome; until it is booked, the label has a POST in flight."""

@@ -28,7 +28,9 @@ from kafka import KafkaProducer
 from starlette.testclient import TestClient
 from workers import start_worker, stop_worker
 
+from pcfx.agents.records import OFFER, label_input_headers
 from pcfx.agents.topics import admin_client, buyer_topic_name
+from pcfx.agents.webhooks import WEBHOOK_HEADER
 from pcfx.cli import main
 from pcfx.connectors.kafka_io import confirm, read_to_end, settle
 from pcfx.connectors.label_svg import render_label_svg
@@ -38,7 +40,7 @@ from pcfx.connectors.supplier import SupplierClient
 from pcfx.ops.kafka import free_port
 from pcfx.schemas.models import CarbonLabel, DeadLetter
 from pcfx.schemas.samples import FOOTPRINT, RECIPE
-from pcfx.schemas.subscriptions import Subscription
+from pcfx.schemas.subscriptions import Subscription, subscription_key
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 
@@ -326,3 +328,40 @@ def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Setting
     assert (garbage.error_type, garbage.original_bytes) == ("DecodeError", b"not avro")
     assert misfiled_letter.error_type == "RuleViolation" and misfiled_letter.key == b"someone-else"
     assert f"its key must be '{FRAMES_CO}|{battery}'" in misfiled_letter.error
+
+
+def unreadable_letters(settings: Settings, names: tuple[str, ...]) -> dict[str, DeadLetter] | None:
+    letters = {name: list(read_to_end(settings, settings.topic(f"dlq.{name}"), lambda _k, v: decode_model(DeadLetter, v)))
+               for name in names}
+    return {name: found[0] for name, found in letters.items() if found} if all(letters.values()) else None
+
+
+def test_records_the_label_agents_cannot_read_are_dead_lettered_and_their_partitions_go_on(
+        settings: Settings, tmp_path: Path) -> None:
+    battery = "urn:pact:ore.example:product-id:battery-7"
+    label_key = subscription_key(FRAMES_CO, battery).encode()
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    confirm(producer, [  # each under the key of the battery's label, so on the partition its label goes through
+        producer.send(settings.topic("label-inputs"), key=battery.encode(), value=b"not json",
+                      headers=list(label_input_headers(OFFER).items())),
+        producer.send(settings.topic("label-sources"), key=f"recipe:{battery}".encode(), value=b"not avro"),
+        producer.send(settings.topic("labels"), key=label_key, value=b"not avro",
+                      headers=[(WEBHOOK_HEADER, b"http://127.0.0.1:9/pact/events")]),
+        producer.send(settings.topic("webhook-attempts"), key=label_key, value=b"not avro"),
+    ])
+    producer.close()
+    names = ("label-inputs", "label-sources", "labels", "webhook-attempts")
+    with running_worker(settings, tmp_path / "worker.log"):
+        with SupplierClient(settings) as supplier:
+            supplier.publish(footprint(battery, "7.5", created="2025-01-10T00:00:00Z"))
+        settle(settings)
+        assert pcfx(settings, "entitle", "--supplier", ORE_CO, "--buyer", FRAMES_CO, "--product", battery).exit_code == 0
+        assert pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", battery).exit_code == 0
+        label = wait_for(lambda: latest(settings, battery, 1), "the battery label, past the unreadable offer")
+        letters = wait_for(lambda: unreadable_letters(settings, names), "a dead letter on each of " + ", ".join(names))
+    assert label.value == "7.5"
+    for name, letter in letters.items():
+        assert letter.source_topic == settings.topic(name)
+        assert letter.original_bytes in (b"not json", b"not avro")
+    assert letters["label-inputs"].error_type == "ValidationError"  # the offer's JSON, read by pydantic
+    assert {letters[name].error_type for name in names[1:]} == {"DecodeError"}

@@ -13,6 +13,7 @@ from pcfx.agents.topics import (
     BUYER_LABELS,
     CATALOGUE,
     INPUTS,
+    INTERNAL,
     TopicState,
     buyer_topic_name,
     differences,
@@ -42,6 +43,12 @@ def test_every_input_topic_has_a_dead_letter_topic():
     for entry in INPUTS:
         dead = spec(f"dlq.{entry.name}")
         assert (dead.value, dead.partitions, dead.cleanup, dead.retention_days) == ("DeadLetter", 1, "delete", 30)
+
+
+def test_every_internal_topic_an_agent_reads_has_a_dead_letter_topic_for_what_it_cannot_read():
+    assert {entry.name for entry in INTERNAL} == {"label-sources", "label-inputs", "labels", "webhook-attempts"}
+    for entry in INTERNAL:
+        assert spec(f"dlq.{entry.name}").why.startswith(f"Records from `{entry.name}` that its agent could not read")
 
 
 def test_keyed_topics_follow_the_partitions_setting_and_graph_updates_has_one():
