@@ -4,7 +4,8 @@ the same number of ~300-byte records through the same broker, on 1 and 6 partiti
 Baseline: ``ProducerPerformance`` (records of the encoded footprint's size, acks=all, linger 5 ms, as pcfx's
 producer) and ``ConsumerPerformance`` (its ``fetch.nMsg.sec``: first fetch to last record). pcfx:
 :func:`pcfx.connectors.kafka_io.producer` (kafka-python, what ``SupplierClient`` and ``pcfx import`` use)
-publishing pre-encoded footprints; kafka-python consuming (the edges' reader) and aiokafka consuming (the
+publishing pre-encoded footprints, and the worker's own path out (:class:`pcfx.agents.outbox.Outbox` on
+aiokafka, as the recompute and label agents send); kafka-python consuming (the edges' reader) and aiokafka consuming (the
 worker's client), both timed from the first record to the last, without decoding (B4 adds that).
 """
 
@@ -15,14 +16,19 @@ import re
 import subprocess
 import time
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer
 from kafka.admin import NewTopic
+from prometheus_client import CollectorRegistry
+
+from pcfx.agents.app import PRODUCER_LINGER_S
+from pcfx.agents.outbox import Outbox
 
 from pcfx.agents.topics import admin_client
 from pcfx.bench.common import Run, kafka_classpath, report, repeated, scratch
 from pcfx.bench.workload import footprint, leaf_id
 from pcfx.connectors.kafka_io import producer, send_all
+from pcfx.metrics import Metrics
 from pcfx.settings import Settings
 from pcfx.streams.codec import encode_model
 
@@ -61,6 +67,24 @@ def pcfx_producer_rate(settings: Settings, topic: str, records: list[tuple[bytes
     elapsed = time.perf_counter() - start
     send.close()
     return len(records) / elapsed
+
+
+async def outbox_producer_rate(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    """Records/s through the worker's path out: an Outbox on an aiokafka producer set as Faust's (acks=all,
+    linger 5 ms), one flush for the lot, timed from the first add to the last acknowledgement."""
+    client = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=PRODUCER_LINGER_S * 1000)
+    await client.start()
+    try:
+        outbox = Outbox(client, Metrics.create(CollectorRegistry()), settings.topic_prefix)
+        await outbox.add(topic, *records[0])  # looks the topic's partitions up, outside the timing
+        await outbox.flush()
+        start = time.perf_counter()
+        for key, value in records:
+            await outbox.add(topic, key, value)
+        await outbox.flush()
+        return len(records) / (time.perf_counter() - start)
+    finally:
+        await client.stop()
 
 
 def kafka_python_consumer_rate(settings: Settings, topic: str, count: int) -> float:
@@ -103,6 +127,7 @@ def partitions_case(settings: Settings, partitions: int, count: int, repeats: in
         produced = {
             "kafka_producer_per_s": kafka_producer_rate(settings, topic, count, len(value)),
             "pcfx_producer_per_s": pcfx_producer_rate(settings, topic, records),
+            "outbox_producer_per_s": asyncio.run(outbox_producer_rate(settings, topic, records)),
         }
         consumed = {
             "kafka_consumer_per_s": kafka_consumer_rate(settings, topic, count),
@@ -114,6 +139,7 @@ def partitions_case(settings: Settings, partitions: int, count: int, repeats: in
     result = repeated(measure, repeats)
     m = result["median"]
     m["producer_ratio"] = m["pcfx_producer_per_s"] / m["kafka_producer_per_s"]
+    m["outbox_producer_ratio"] = m["outbox_producer_per_s"] / m["kafka_producer_per_s"]
     m["kafka_python_consumer_ratio"] = m["kafka_python_consumer_per_s"] / m["kafka_consumer_per_s"]
     m["aiokafka_consumer_ratio"] = m["aiokafka_consumer_per_s"] / m["kafka_consumer_per_s"]
     return {"partitions": partitions, "records": count, "record_bytes": len(value), **result}
@@ -126,8 +152,10 @@ def main(run: Run) -> dict:
     one, six = (case["median"] for case in cases)
     summary = (
         f"1 partition: pcfx produces {one['pcfx_producer_per_s'] / 1e3:.0f}k/s = {one['producer_ratio']:.2f}x Kafka's "
-        f"tool ({one['kafka_producer_per_s'] / 1e3:.0f}k/s), consumes {one['aiokafka_consumer_per_s'] / 1e3:.0f}k/s "
+        f"tool ({one['kafka_producer_per_s'] / 1e3:.0f}k/s), the worker's outbox "
+        f"{one['outbox_producer_per_s'] / 1e3:.0f}k/s = {one['outbox_producer_ratio']:.2f}x, consumes {one['aiokafka_consumer_per_s'] / 1e3:.0f}k/s "
         f"(aiokafka) = {one['aiokafka_consumer_ratio']:.2f}x ({one['kafka_consumer_per_s'] / 1e3:.0f}k/s); "
-        f"6 partitions: {six['producer_ratio']:.2f}x / {six['aiokafka_consumer_ratio']:.2f}x"
+        f"6 partitions: {six['producer_ratio']:.2f}x, {six['outbox_producer_ratio']:.2f}x / "
+        f"{six['aiokafka_consumer_ratio']:.2f}x"
     )
     return report("b1", run, {"cases": cases, "anchor": ANCHOR}, summary)

@@ -10,12 +10,14 @@ Targets: b/a >= 0.5, d/a >= 0.3, (e) >= 20k derived footprints/s.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer
 
+from pcfx.agents.worker import GC_THRESHOLDS
 from pcfx.bench import pipeline
 from pcfx.bench.common import Run, report, repeated, scratch, start_process, stop, wait_until, worker
 from pcfx.bench.workload import footprint, leaf_id
@@ -36,7 +38,17 @@ def fill(settings: Settings, count: int) -> None:
 
 
 async def bare_rate(settings: Settings, count: int) -> float:
-    """(a): records/s of aiokafka consuming and decoding, first record to last."""
+    """(a): records/s of aiokafka consuming and decoding, first record to last, with the garbage-collector
+    thresholds the Faust rungs run with (those of ``pcfx worker``)."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        return await _bare_rate(settings, count)
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+async def _bare_rate(settings: Settings, count: int) -> float:
     consumer = AIOKafkaConsumer(settings.topic("footprints"), bootstrap_servers=settings.bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()

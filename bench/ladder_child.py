@@ -1,8 +1,9 @@
 """The Faust rungs of the B4 overhead ladder, one process per run (started by :mod:`pcfx.bench.b4_overhead`).
 
 ``b``: a Faust agent consuming the ``footprints`` topic and decoding every record (bytes -> validated
-``ProductFootprint``), run as the validating agent runs: micro-batches of ``take_events`` and pcfx's
-logging settings. ``c``: the same, plus a write of each record to an in-memory table backed by a changelog
+``ProductFootprint``), run as the validating agent runs: micro-batches of ``take_events``, pcfx's
+logging settings and its worker (:class:`~pcfx.agents.worker.PcfxWorker`, garbage-collector thresholds
+included). ``c``: the same, plus a write of each record to an in-memory table backed by a changelog
 topic, made as the worker's agents make theirs: staged per micro-batch and committed once Kafka has the
 changelog records (:class:`~pcfx.agents.state.StagedWrites`). ``d``: ``c`` on the RocksDB store.
 ``replay``: start the ``c`` app again and time how fast the table is rebuilt from its changelog (from the
@@ -27,6 +28,7 @@ from prometheus_client import CollectorRegistry
 from pcfx.agents.app import aiokafka_producer, quiet_per_record_logging
 from pcfx.agents.outbox import Outbox
 from pcfx.agents.state import StagedWrites
+from pcfx.agents.worker import PcfxWorker
 from pcfx.metrics import Metrics
 from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
@@ -96,16 +98,15 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     options = parser.parse_args()
-    from faust.worker import Worker  # noqa: PLC0415
-
     quiet_per_record_logging()  # as the pcfx worker runs Faust
+    settings = Settings.from_env()
 
     if options.rung == "replay":  # the agent has nothing new to read; only the table counts
-        app, table = build(Settings.from_env(), options, lambda: None)
+        app, table = build(settings, options, lambda: None)
         threading.Thread(target=watch_replay, args=(app, table, options.out, options.count), daemon=True).start()
     else:
-        app, _ = build(Settings.from_env(), options, finisher(options.out, options.count))
-    Worker(app, loglevel="warn", quiet=True).execute_from_commandline()
+        app, _ = build(settings, options, finisher(options.out, options.count))
+    PcfxWorker(app, loglevel="warn", quiet=True, stop_timeout_s=settings.worker_stop_timeout_s).execute_from_commandline()
 
 
 if __name__ == "__main__":
