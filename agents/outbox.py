@@ -5,8 +5,8 @@ its own future: about 100 us of a worker's CPU per record in a shock profile, mo
 that produced the record. An :class:`Outbox` appends the records to one aiokafka batch per partition
 (a few microseconds each) and waits for one acknowledgement per batch.
 
-Records land on the partition Faust would have chosen (aiokafka's default partitioner, murmur2 of the
-key, as the Java client), so a table keyed like the topic stays co-partitioned with it. Within a
+Records land on the partition Faust would have chosen (Kafka's default partitioner, murmur2 of the
+key, as the Java client and aiokafka: :mod:`pcfx.agents.partition`), so a table keyed like the topic stays co-partitioned with it. Within a
 partition, records keep the order they were added in.
 """
 
@@ -17,13 +17,12 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from pcfx.agents.partition import partition_of
 from pcfx.metrics import Metrics, topic_label
 
 log = logging.getLogger(__name__)
-_partition_of = DefaultPartitioner()
 RETRY_S = 5.0  # pause before a batch is tried again after Kafka or a table failed, in seconds
 
 
@@ -55,7 +54,7 @@ class Outbox:
         (changelog records: Faust's sensor counts table writes)."""
         partitions = self._partitions.get(topic) or await self._partitions_of(topic)
         if partition is None:
-            partition = _partition_of(key, partitions, None)
+            partition = partitions[partition_of(key, len(partitions))]
         record = {"timestamp": None, "key": key, "value": value, "headers": list((headers or {}).items())}
         batch = self._open.get((topic, partition))
         if batch is None or batch.append(**record) is None:
