@@ -9,6 +9,7 @@ layer adds the field path and the offending value (see :mod:`pcfx.schemas.errors
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,6 +48,10 @@ def format_decimal(x: float | int | Decimal) -> str:
     ``1e-7 -> "0.0000001"``, ``1.5e20 -> "150000000000000000000"``. Zero is written without a sign so
     that it passes the PositiveOrZero rule. Decimals keep their scale (``Decimal("0.50") -> "0.50"``).
     """
+    if type(x) is float and math.isfinite(x):  # the roll-up's case, 10 per derived footprint: skip Decimal
+        digits = repr(x)
+        if "e" not in digits:
+            return "0.0" if digits == "-0.0" else digits
     value = x if isinstance(x, Decimal) else Decimal(repr(x))
     if not value.is_finite():
         raise ValueError(f"{x!r} has no PACT decimal form (PACT 3.0.3 Decimal)")

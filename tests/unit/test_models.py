@@ -326,6 +326,7 @@ def test_format_decimal_round_trips_every_float(value):
     text = format_decimal(value)
     assert DECIMAL_TEXT.fullmatch(text)
     assert float(text) == value
+    assert Decimal(text) == Decimal(repr(value))  # the shortest digits, exactly: no more, no fewer
 
 
 def test_null_is_absent():
