@@ -49,7 +49,7 @@ from pcfx.agents.records import (
     label_input_headers,
     origin_of,
     published_ms,
-    unreadable,
+    dead_letter_of,
 )
 from pcfx.agents.state import StagedWrites
 from pcfx.agents.topics import ensure_buyer_topic
@@ -146,7 +146,7 @@ def register(wiring: Wiring) -> None:
                 recipe = decode_model(ProductRecipe, event.message.value)
             except ValueError as error:
                 metrics.dead_letter("label-sources", error)
-                await topics["dlq.label-sources"].send(key=event.message.key, value=unreadable(event, error, "route_recipes"))
+                await topics["dlq.label-sources"].send(key=event.message.key, value=dead_letter_of(event, error, "route_recipes"))
                 continue
             previous = targets.get(product_id.encode())
             send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
@@ -221,8 +221,8 @@ def register(wiring: Wiring) -> None:
             product = key.decode()
             try:
                 label_event = decode_label_input(event)
-            except ValueError as error:
-                await outbox.add(topic_names["dlq.label-inputs"], key, unreadable(event, error, "issue_labels"))
+            except ValueError as error:  # every record error is one: DecodeError, ContractError, ValidationError
+                await outbox.add(topic_names["dlq.label-inputs"], key, dead_letter_of(event, error, "issue_labels"))
                 unread.append(error)
                 continue
             if isinstance(label_event, RecipeSeen):

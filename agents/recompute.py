@@ -35,7 +35,7 @@ from faust import current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
-from pcfx.agents.records import LEAF, offer_input, origin_of, processing, published_header, published_ms
+from pcfx.agents.records import LEAF, dead_letter_of, offer_input, processing, published_header, published_ms
 from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
@@ -43,7 +43,6 @@ from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.derive import Deprecation, Published, published_of
 from pcfx.streams.engine import Engine
-from pcfx.streams.intake import dead_letter
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
 
 log = logging.getLogger(__name__)
@@ -194,11 +193,10 @@ class Recomputer:
         return staged
 
     async def _dead_letter(self, event: EventT, error: Exception) -> None:
-        origin = origin_of(event)
-        letter = dead_letter(event.message.value, origin, error, stage=STAGE, now_ms=int(time.time() * 1000))
         self.metrics.dead_letter("graph-updates", error)
-        await (await self.dead_letters.send(key=origin.key, value=encode_model(letter)))
-        log.error("recompute: dead-lettered %s", letter.error)
+        await (await self.dead_letters.send(key=event.message.key, value=dead_letter_of(event, error, STAGE)))
+        log.error("recompute: dead-lettered %s[%d]@%d: %s", event.message.topic, event.message.partition,
+                  event.message.offset, error)
 
 
 def register(wiring: Wiring) -> None:

@@ -35,9 +35,8 @@ def origin_of(event: faust.types.EventT) -> Origin:
     return Origin(message.topic, message.partition, message.offset, message.key, int(message.timestamp * 1000))
 
 
-def unreadable(event: faust.types.EventT, error: ValueError, stage: str) -> bytes:
-    """The encoded dead letter of an internal record ``stage`` could not decode (pcfx's record errors are all
-    ValueErrors: DecodeError, ContractError, pydantic's ValidationError, an unknown kind)."""
+def dead_letter_of(event: faust.types.EventT, error: Exception, stage: str) -> bytes:
+    """The encoded dead letter of the record ``stage`` failed on: its bytes, where it was read, and why."""
     letter = dead_letter(event.message.value, origin_of(event), error, stage=stage, now_ms=int(time.time() * 1000))
     return encode_model(letter)
 

@@ -33,7 +33,7 @@ import httpx
 
 from pcfx.agents.app import Wiring, bytes_table
 from pcfx.agents.outbox import until_done
-from pcfx.agents.records import unreadable
+from pcfx.agents.records import dead_letter_of
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.subscriptions import WebhookAttempt
@@ -145,7 +145,7 @@ def register(wiring: Wiring) -> None:
             record = read(message)
         except ValueError as error:
             metrics.dead_letter(name, error)
-            await wiring.topics[f"dlq.{name}"].send(key=message.key, value=unreadable(event, error, f"webhooks:{name}"))
+            await wiring.topics[f"dlq.{name}"].send(key=message.key, value=dead_letter_of(event, error, f"webhooks:{name}"))
             return
 
         async def action() -> None:

@@ -144,10 +144,16 @@ def scratch(run: Run, tag: str, **overrides: Any) -> Iterator[Settings]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _delete_topics(settings: Settings) -> None:
+def prefixed_topics(settings: Settings) -> list[str]:
+    """Every topic on the broker under the settings' topic prefix (a run's own, Faust's changelogs included)."""
     with admin_client(settings) as admin:
-        mine = [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
-        if mine:
+        return [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
+
+
+def _delete_topics(settings: Settings) -> None:
+    mine = prefixed_topics(settings)
+    if mine:
+        with admin_client(settings) as admin:
             admin.delete_topics(mine, raise_errors=False)
 
 

@@ -13,9 +13,8 @@ import gc
 import time
 from datetime import datetime, timezone
 
-from pcfx.agents.topics import admin_client
 from pcfx.agents.worker import GC_THRESHOLDS
-from pcfx.bench.common import Run, drain, read_since, report, repeated, scratch, worker
+from pcfx.bench.common import Run, drain, prefixed_topics, read_since, report, repeated, scratch, worker
 from pcfx.bench.flow import FIRST_VERSION, load
 from pcfx.bench.pipeline import RECOMPUTED, STAGES, TIMEOUT_S
 from pcfx.bench.workload import Graph, background_graph, footprint
@@ -70,7 +69,7 @@ def pure_shocks(graph: Graph, repeats: int) -> dict:
 def worker_shock(settings: Settings, graph: Graph, version: int) -> dict[str, float]:
     """One shock through the worker; also how many records it wrote to Kafka per derived footprint, on
     every topic (changelogs and Faust's own included, the supplier's footprint not)."""
-    topics = own_topics(settings)
+    topics = prefixed_topics(settings)
     before = end_offsets(settings, topics)
     with SupplierClient(settings) as client:
         client.publish(footprint(graph.leaves[0], version))
@@ -82,11 +81,6 @@ def worker_shock(settings: Settings, graph: Graph, version: int) -> dict[str, fl
     written = sum(end - before.get(tp, 0) for tp, end in end_offsets(settings, topics).items()) - 1  # 1: the supplier's
     return {"derived": len(derived), "seconds": seconds, "derived_per_s": len(derived) / seconds,
             "records_per_derived": written / len(derived)}
-
-
-def own_topics(settings: Settings) -> list[str]:
-    with admin_client(settings) as admin:
-        return [name for name in admin.list_topics() if name.startswith(settings.topic_prefix)]
 
 
 def main(run: Run) -> dict:

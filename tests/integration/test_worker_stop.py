@@ -66,41 +66,46 @@ def test_sigterm_stops_a_worker_cleanly(settings, tmp_path):
     assert "exiting without a clean stop" not in log.read_text()
 
 
+TIMED_OUT_LINE = "pcfx worker: exiting without a clean stop: the clean stop did not finish within 5 s"
+
+
 def broker_pid(settings: Settings) -> int:
     return int((settings.data_dir / "kafka" / "kafka.pid").read_text())
+
+
+def stop_after_broker_signal(settings: Settings, log: Path, broker_signal: signal.Signals) -> tuple[int, float]:
+    """Start a worker, send its broker ``broker_signal`` once the worker is ready, then SIGTERM the worker:
+    its exit code and how long it took to end (a stopped broker is let go on again afterwards)."""
+    worker = start_worker(settings, log)
+    try:
+        wait_until_ready(log)
+        os.kill(broker_pid(settings), broker_signal)
+        took = seconds_to_exit(worker, within_s=settings.worker_stop_timeout_s + 10)
+    finally:
+        worker.kill()
+        if broker_signal == signal.SIGSTOP:
+            os.kill(broker_pid(settings), signal.SIGCONT)
+    return worker.returncode, took
 
 
 def test_a_worker_whose_broker_hangs_exits_on_sigterm_at_the_stop_timeout_saying_so(lonely_broker, tmp_path):
     """A broker that stops answering (SIGSTOP: connections open, no replies) holds Faust's clean stop on
     Kafka's request timeouts; the deadline ends the worker with EX_TEMPFAIL and says why."""
     log = tmp_path / "worker.log"
-    worker = start_worker(lonely_broker, log)
-    try:
-        wait_until_ready(log)
-        os.kill(broker_pid(lonely_broker), signal.SIGSTOP)
-        took = seconds_to_exit(worker, within_s=lonely_broker.worker_stop_timeout_s + 10)
-    finally:
-        worker.kill()
-        os.kill(broker_pid(lonely_broker), signal.SIGCONT)
-    assert worker.returncode == EXIT_STOP_TIMED_OUT, log.read_text()
+    returncode, took = stop_after_broker_signal(lonely_broker, log, signal.SIGSTOP)
+    assert returncode == EXIT_STOP_TIMED_OUT, log.read_text()
     assert took >= lonely_broker.worker_stop_timeout_s - 0.5  # it did try to stop cleanly first
-    assert "pcfx worker: exiting without a clean stop: the clean stop did not finish within 5 s" in log.read_text()
+    assert TIMED_OUT_LINE in log.read_text()
 
 
 def test_a_worker_whose_broker_died_still_exits_on_sigterm_within_the_stop_timeout(lonely_broker, tmp_path):
     log = tmp_path / "worker.log"
-    worker = start_worker(lonely_broker, log)
-    try:
-        wait_until_ready(log)
-        os.kill(broker_pid(lonely_broker), signal.SIGKILL)
-        took = seconds_to_exit(worker, within_s=lonely_broker.worker_stop_timeout_s + 10)
-    finally:
-        worker.kill()
+    returncode, took = stop_after_broker_signal(lonely_broker, log, signal.SIGKILL)
     # With the broker refusing connections Faust's stop sometimes ends by itself in a second or two (exit
     # 0) and sometimes waits on Kafka until the deadline ends it (exit 75, saying so): both are bounded,
     # and the exit code tells a supervisor which of the two happened.
-    assert worker.returncode in (0, EXIT_STOP_TIMED_OUT), log.read_text()
-    timed_out = "pcfx worker: exiting without a clean stop: the clean stop did not finish within 5 s" in log.read_text()
-    assert timed_out == (worker.returncode == EXIT_STOP_TIMED_OUT), log.read_text()
+    assert returncode in (0, EXIT_STOP_TIMED_OUT), log.read_text()
+    timed_out = TIMED_OUT_LINE in log.read_text()
+    assert timed_out == (returncode == EXIT_STOP_TIMED_OUT), log.read_text()
     if timed_out:
         assert took >= lonely_broker.worker_stop_timeout_s - 0.5
