@@ -34,6 +34,7 @@ from pcfx.schemas.subscriptions import (
     subscription_key,
 )
 from pcfx.schemas.validity import VALIDITY_YEARS, add_years
+from pcfx.streams.access import Decision, may_see
 from pcfx.streams.derive import product_urn
 
 #: Namespace of label ids: uuid5(namespace, "<buyer>|<product>"), the same id on every worker and replay.
@@ -186,25 +187,15 @@ def issue(
 
 
 def entitlement(state: ProductLabels, buyer: str) -> tuple[bool, str]:
-    """May ``buyer`` see this product's labels, and why (one sentence either way)?"""
+    """May ``buyer`` see this product's labels, and why (one sentence either way)? The one rule of
+    :mod:`pcfx.streams.access`, on what this product's state knows."""
     product = state.product_id
     owners = state.offer.company_ids if state.offer else []
-    if buyer in owners:
-        return True, f"{buyer} owns {product}"
-    grants = [g for g in state.grants.values() if g.buyer == buyer and (not owners or g.supplier in owners)]
-    if grants:
-        latest = max(grants, key=lambda g: g.at)
-        verb = "granted" if latest.granted else "withheld"
-        return latest.granted, f"{product} was {verb} to {buyer} by its supplier {latest.supplier}"
+    decisions = [Decision(g.supplier, g.granted, g.at) for g in state.grants.values() if g.buyer == buyer]
     recipes = state.recipes_of.get(buyer, 0)
-    if recipes:
-        return True, f"{product} is an input of {recipes} of {buyer}'s recipes"
-    if state.offer is None and not state.recipes_of:
+    if state.offer is None and not state.recipes_of and not decisions:
         return False, f"unknown product {product}: no footprint of it has reached the exchange and no recipe lists it"
-    return False, (
-        f"{buyer} is not entitled to {product}: none of its recipes lists the product "
-        "and no owner of the product granted access (pcfx entitle)"
-    )
+    return may_see(buyer, product, owners, decisions, recipes)
 
 
 def expiry_due(state: ProductLabels, now: datetime) -> bool:

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import click
 
+from pcfx.connectors.buyer import BuyerClient, RequestError, as_product_urn, entitlement_for
 from pcfx.connectors.pact_api.host import Host
 from pcfx.connectors.pact_api.auth import Callback
 from pcfx.settings import Settings
@@ -50,7 +51,7 @@ def add(client_id: str, company: str, secret: str | None, callback_url: str | No
 
 @clients.command(name="list")
 def list_clients() -> None:
-    """One line per client: id, company, callback URL, and the company's grants."""
+    """One line per client: id, company, callback URL, and the company's operator grants (--owner)."""
     with opened_host() as host:
         for client in host.clients.all():
             grants = ",".join(f"{kind}:{value}" for kind, value in host.readmodel.grants(client.company)) or "-"
@@ -70,30 +71,44 @@ def remove(client_id: str) -> None:
 
 @clients.command()
 @click.argument("company")
-@click.option("--product", help="Product id (URN) whose footprints COMPANY may see.")
-@click.option("--owner", help="Company id (URN) all of whose footprints COMPANY may see.")
-def grant(company: str, product: str | None, owner: str | None) -> None:
-    """Let COMPANY see the footprints of a product, or of an owner company."""
-    change_grant(company, product, owner, granting=True)
+@click.option("--product", help="Product id (URN) whose footprints and labels COMPANY may see (an owner's grant).")
+@click.option("--supplier", help="The owner granting --product; default: the owner of its newest footprint held.")
+@click.option("--owner", help="Company id (URN) all of whose footprints COMPANY may read over the API (operator grant).")
+def grant(company: str, product: str | None, supplier: str | None, owner: str | None) -> None:
+    """Let COMPANY see a product (the same Entitlement record as ``pcfx entitle``), or read every footprint
+    of an owner company over the API."""
+    change_grant(company, product, supplier, owner, granting=True)
     click.echo(f"granted {company}: {product or owner}")
 
 
 @clients.command()
 @click.argument("company")
-@click.option("--product", help="Product id (URN) granted before.")
-@click.option("--owner", help="Owner company id (URN) granted before.")
-def revoke(company: str, product: str | None, owner: str | None) -> None:
-    """Withdraw a grant made with ``grant``."""
-    if not change_grant(company, product, owner, granting=False):
+@click.option("--product", help="Product id (URN): withhold it from COMPANY (an Entitlement with granted false).")
+@click.option("--supplier", help="The owner withholding --product; default: the owner of its newest footprint held.")
+@click.option("--owner", help="Owner company id (URN) granted before with --owner.")
+def revoke(company: str, product: str | None, supplier: str | None, owner: str | None) -> None:
+    """Withdraw a grant: withhold a product, or end an operator grant made with ``grant --owner``."""
+    if not change_grant(company, product, supplier, owner, granting=False):
         raise click.ClickException(f"{company} had no such grant")
     click.echo(f"revoked {company}: {product or owner}")
 
 
-def change_grant(company: str, product: str | None, owner: str | None, granting: bool) -> bool:
-    """Grant or revoke; False when a revoked grant did not exist."""
+def change_grant(company: str, product: str | None, supplier: str | None, owner: str | None, granting: bool) -> bool:
+    """Grant or revoke; False when a revoked operator grant did not exist. A product grant is published to
+    ``entitlements``: one record type for labels and the API (:mod:`pcfx.streams.access`)."""
+    if (product is None) == (owner is None):
+        raise click.UsageError("grant either --product or --owner, not both or neither")
     with opened_host() as host:
-        change = host.readmodel.grant if granting else host.readmodel.revoke
-        try:
-            return change(company, product, owner_company=owner) is not False
-        except ValueError as error:
-            raise click.UsageError(str(error)) from error
+        if owner is not None:
+            change = host.readmodel.grant if granting else host.readmodel.revoke
+            return change(company, owner_company=owner) is not False
+        supplier = supplier or host.readmodel.owner_of(as_product_urn(product))  # type: ignore[arg-type]
+    if supplier is None:
+        raise click.UsageError(f"no footprint of {product} is held, so its owner is unknown: name it with --supplier")
+    try:
+        entitlement = entitlement_for(supplier, company, product, granted=granting)  # type: ignore[arg-type]
+    except RequestError as error:
+        raise click.UsageError(str(error)) from error
+    with BuyerClient(Settings.from_env()) as client:
+        client.entitle(entitlement)
+    return True

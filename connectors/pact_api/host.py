@@ -34,11 +34,15 @@ from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
-from pcfx.streams.codec import encode_model
+from pcfx.schemas.models import ProductRecipe
+from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement
+from pcfx.streams.codec import decode_model, encode_model
+from pcfx.streams.derive import product_urn
 
 log = logging.getLogger(__name__)
 
 FOLLOWED_TOPICS = ("footprints", "derived")  # where the footprints the host serves come from
+ACCESS_TOPICS = ("entitlements", "recipes")  # owners' grants and what each company buys (pcfx.streams.access)
 KAFKA_ACK_S = 15.0  # how long an event POST waits for Kafka to acknowledge it, in seconds
 HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
@@ -68,6 +72,7 @@ class Host:
         answers.record = lambda response: host.send("responses", response.request_id, encode_model(response))
         host.followers = [
             Follower(settings, store, [settings.topic(t) for t in FOLLOWED_TOPICS], host.apply_footprint, "readmodel"),
+            Follower(settings, store, [settings.topic(t) for t in ACCESS_TOPICS], host.apply_access, "access"),
             Follower(settings, store, [settings.topic("requests")], answers.apply, "responder"),
             Follower(settings, store, [settings.topic(LABELS_TOPIC)], apply_label, "labels"),
         ]
@@ -89,6 +94,43 @@ class Host:
             return
         self.readmodel.put(conn, topic, key, footprint)
         METRICS.records_consumed.labels(topic=topic).inc()
+
+    def apply_access(self, conn: sqlite3.Connection, record: ConsumerRecord) -> None:
+        """Follower callback: an ``entitlements`` record (an owner's grant) or a ``recipes`` record (what a
+        company buys) into the tables the access rule reads. A record the worker would dead-letter is
+        remembered in ``rejects`` and grants nothing."""
+        topic = record.topic[len(self.settings.topic_prefix):]
+        key = record.key.decode("utf-8", "replace") if record.key is not None else ""
+        try:
+            if topic == "entitlements":
+                self._apply_entitlement(conn, key, record.value)
+            else:
+                self._apply_recipe(conn, key, record.value)
+        except ValueError as error:
+            log.error("%s[%s@%s]: grants nothing, unreadable: %s", topic, record.partition, record.offset, error)
+            self.readmodel.reject(conn, topic, record.partition, record.offset, str(error))
+            return
+        METRICS.records_consumed.labels(topic=topic).inc()
+
+    def _apply_entitlement(self, conn: sqlite3.Connection, key: str, value: bytes | None) -> None:
+        if value is None:
+            supplier, _, rest = key.partition(KEY_SEPARATOR)
+            buyer, _, product = rest.partition(KEY_SEPARATOR)
+            self.readmodel.put_decision(conn, supplier, buyer, product, None)
+            return
+        grant = decode_model(Entitlement, value)
+        if grant.key != key:
+            raise ValueError(f"entitlement filed under key {key!r}; its key must be {grant.key!r}")
+        at_ms = int(grant.created_at.timestamp() * 1000)
+        self.readmodel.put_decision(conn, grant.supplier_company_id, grant.buyer_id, grant.product_id, grant.granted, at_ms)
+
+    def _apply_recipe(self, conn: sqlite3.Connection, key: str, value: bytes | None) -> None:
+        if value is None:
+            self.readmodel.put_uses(conn, key, [], [])
+            return
+        recipe = decode_model(ProductRecipe, value)
+        inputs = sorted({product_urn(line.product_id) for line in recipe.inputs})
+        self.readmodel.put_uses(conn, key, inputs, list(recipe.company_ids))
 
     def rebuild(self) -> None:
         """Forget the read model and its offsets; the next start replays ``footprints`` and ``derived``."""

@@ -5,8 +5,12 @@ Each row mirrors the latest record of one key of a compacted topic (``footprints
 the topics from the beginning (:meth:`ReadModel.rebuild`). Rows keep the sequence number of their first
 arrival; pagination walks that order, so a link asks for the same rows however often it is called.
 
-Access rule (:meth:`ReadModel.visible`): a client's company sees the footprints whose ``companyIds``
-contain it (its own data) and those it was granted: by product id, or every footprint of an owner company.
+Access rule (:meth:`ReadModel.visible`): the one rule of :mod:`pcfx.streams.access`, which the label stage
+applies too. A client's company sees the footprints whose ``companyIds`` contain it (its own data), those
+whose owner's latest ``Entitlement`` for it grants them (table ``grants``, followed from ``entitlements``),
+and, unless an owner withheld them, those one of its recipes lists as inputs (table ``uses``, followed
+from ``recipes``). The operator's read grants (table ``entitlements``, ``pcfx clients grant --owner``) add
+every footprint of an owner company, for the API only.
 """
 
 from __future__ import annotations
@@ -43,6 +47,21 @@ CREATE TABLE IF NOT EXISTS entitlements (
     value TEXT NOT NULL,
     PRIMARY KEY (company, kind, value)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS grants (
+    supplier TEXT NOT NULL,
+    company TEXT NOT NULL,
+    product TEXT NOT NULL,
+    granted INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (company, product, supplier)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uses (
+    recipe TEXT NOT NULL,
+    product TEXT NOT NULL,
+    company TEXT NOT NULL,
+    PRIMARY KEY (company, product, recipe)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uses_by_recipe ON uses (recipe);
 CREATE TABLE IF NOT EXISTS rejects (
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
@@ -53,12 +72,20 @@ CREATE TABLE IF NOT EXISTS rejects (
 )
 """
 
-# footprints a company may see: its own (companyIds) and those granted to it by product or owner company
-VISIBLE = """f.seq IN (
+# footprints a company may see (pcfx.streams.access): its own (companyIds); the operator's read grants; the
+# latest decision of one of the footprint's owners on (company, product); else, what its recipes buy
+VISIBLE = """(f.seq IN (
     SELECT seq FROM footprint_keys WHERE kind = 'company' AND value = :company
     UNION
     SELECT k.seq FROM entitlements e JOIN footprint_keys k ON k.kind = e.kind AND k.value = e.value
-    WHERE e.company = :company)"""
+    WHERE e.company = :company)
+  OR coalesce(
+    (SELECT g.granted FROM grants g
+       JOIN footprint_keys p ON p.seq = f.seq AND p.kind = 'product' AND p.value = g.product
+       JOIN footprint_keys o ON o.seq = f.seq AND o.kind = 'company' AND o.value = g.supplier
+     WHERE g.company = :company ORDER BY g.at_ms DESC LIMIT 1),
+    EXISTS (SELECT 1 FROM uses u JOIN footprint_keys p ON p.seq = f.seq AND p.kind = 'product' AND p.value = u.product
+            WHERE u.company = :company)))"""
 
 KEY_KINDS = {"productId": "product", "companyId": "company", "geography": "geography", "classification": "classification"}
 GEOGRAPHY_FIELDS = ("geographyCountry", "geographyRegionOrSubregion", "geographyCountrySubdivision")
@@ -96,6 +123,29 @@ class ReadModel:
     def delete(self, conn: sqlite3.Connection, topic: str, record_key: str) -> None:
         """A tombstone: the key is gone from the compacted topic, so its footprint leaves the read model."""
         conn.execute("DELETE FROM footprints WHERE topic = ? AND record_key = ?", (topic, record_key))
+
+    def put_decision(self, conn: sqlite3.Connection, supplier: str, company: str, product: str, granted: bool | None,
+                     at_ms: int = 0) -> None:
+        """An owner's grant (or withholding, ``granted`` False) of ``product`` to ``company``; the newer one
+        wins, as in the label stage. ``granted`` None (a tombstone) forgets the decision."""
+        names = (company.lower(), product.lower(), supplier.lower())
+        if granted is None:
+            conn.execute("DELETE FROM grants WHERE company = ? AND product = ? AND supplier = ?", names)
+            return
+        conn.execute(
+            "INSERT INTO grants (company, product, supplier, granted, at_ms) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (company, product, supplier) DO UPDATE SET granted = excluded.granted, at_ms = excluded.at_ms"
+            " WHERE excluded.at_ms >= grants.at_ms",
+            (*names, int(granted), at_ms),
+        )
+
+    def put_uses(self, conn: sqlite3.Connection, recipe: str, inputs: list[str], companies: list[str]) -> None:
+        """What recipe ``recipe`` buys: each of its companies buys each input product (empty: nothing now)."""
+        conn.execute("DELETE FROM uses WHERE recipe = ?", (recipe,))
+        conn.executemany(
+            "INSERT OR IGNORE INTO uses (recipe, product, company) VALUES (?, ?, ?)",
+            [(recipe, product.lower(), company.lower()) for product in inputs for company in companies],
+        )
 
     def reject(self, conn: sqlite3.Connection, topic: str, partition: int, offset: int, error: str) -> None:
         """Remember a record that could not be read, so an operator can find it (``rejects`` table)."""
@@ -137,10 +187,20 @@ class ReadModel:
     def count(self) -> int:
         return self.store.conn.execute("SELECT count(*) FROM footprints").fetchone()[0]
 
-    # -- entitlements (called by the subscription side and by ``pcfx clients grant``) ----------------
+    def owner_of(self, product_id: str) -> str | None:
+        """The first owner (companyIds) of the newest footprint of ``product_id`` held, if any."""
+        row = self.store.conn.execute(
+            "SELECT f.doc FROM footprints f JOIN footprint_keys k ON k.seq = f.seq AND k.kind = 'product' AND k.value = ?"
+            " ORDER BY f.seq DESC LIMIT 1", (product_id.lower(),),
+        ).fetchone()
+        return None if row is None else (json.loads(row["doc"]).get("companyIds") or [None])[0]
+
+    # -- the operator's read grants (``pcfx clients grant --owner``; tests also grant a product) ----------
 
     def grant(self, company: str, product_id: str | None = None, *, owner_company: str | None = None) -> None:
-        """Let ``company`` see every footprint of ``product_id``, or every footprint of ``owner_company``."""
+        """The operator's read grant: let ``company`` see every footprint of ``product_id``, or of
+        ``owner_company``, over the API (no labels; an owner's grant is an ``Entitlement``, see
+        :mod:`pcfx.streams.access`)."""
         kind, value = _entitlement(product_id, owner_company)
         with self.store.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO entitlements VALUES (?, ?, ?)", (company.lower(), kind, value))

@@ -48,12 +48,19 @@ def test_adding_an_existing_client_or_removing_a_missing_one_fails_with_a_messag
 
 def test_grants_show_in_the_list_and_can_be_revoked(run):
     run("clients", "add", "oem", "--company", COMPANY)
-    assert run("clients", "grant", COMPANY, "--product", "urn:gtin:4712345060507").exit_code == 0
-    assert "grants=product:urn:gtin:4712345060507" in run("clients", "list").output
-    assert run("clients", "revoke", COMPANY, "--product", "urn:gtin:4712345060507").exit_code == 0
-    assert run("clients", "revoke", COMPANY, "--product", "urn:gtin:4712345060507").exit_code != 0
+    owner = "urn:pact:frames.example:company-id:1"
+    assert run("clients", "grant", COMPANY, "--owner", owner).exit_code == 0
+    assert f"grants=company:{owner}" in run("clients", "list").output
+    assert run("clients", "revoke", COMPANY, "--owner", owner).exit_code == 0
+    assert run("clients", "revoke", COMPANY, "--owner", owner).exit_code != 0
     both = run("clients", "grant", COMPANY, "--product", "urn:a:b", "--owner", "urn:c:d")
     assert both.exit_code != 0 and "not both" in both.output
+
+
+def test_a_product_grant_needs_its_owner(run):
+    """A product grant is an owner's Entitlement: with no footprint held, the owner must be named."""
+    unknown = run("clients", "grant", COMPANY, "--product", "urn:gtin:4712345060507")
+    assert unknown.exit_code != 0 and "name it with --supplier" in unknown.output
 
 
 def test_a_self_signed_certificate_is_made_once_with_a_private_key(tmp_path):

@@ -107,3 +107,49 @@ def test_grant_needs_exactly_one_target(model):
         model.grant(OEM)
     with pytest.raises(ValueError):
         model.grant(OEM, "urn:p:1", owner_company=FRAMES)
+
+
+DECISION_CASES = {  # name -> (supplier, granted, at_ms) rows of the grants table
+    "none": [],
+    "owner grants": [(CELLS, True, 1)],
+    "owner withholds": [(CELLS, False, 1)],
+    "owner granted, then withheld": [(CELLS, True, 1), (FRAMES.replace("1", "2"), True, 3), (CELLS, False, 2)],
+    "owner withheld, then granted": [(CELLS, False, 1), (CELLS, True, 2)],
+    "a non-owner grants": [(FRAMES, True, 1)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(DECISION_CASES))
+@pytest.mark.parametrize("buys", [False, True])
+def test_the_api_applies_the_same_access_rule_as_the_labels(model, case, buys):
+    """The read model's SQL and streams.access.may_see answer alike for every kind of grant and purchase."""
+    from datetime import datetime, timezone
+
+    from pcfx.streams.access import Decision, may_see
+
+    product = "urn:pact:zj-cells.cn:product-id:cell"
+    cell = put(model, footprint(companyIds=[CELLS], productIds=[product]))
+    decisions = []
+    with model.store.transaction() as conn:
+        for supplier, granted, at_ms in DECISION_CASES[case]:
+            # one row per (company, product, supplier): a later decision of the same supplier replaces the earlier
+            model.put_decision(conn, supplier, OEM, product, granted, at_ms)
+            at = datetime.fromtimestamp(at_ms, tz=timezone.utc)
+            decisions = [d for d in decisions if d.supplier != supplier] + [Decision(supplier, granted, at)]
+        model.put_uses(conn, "urn:pcfx:product:pack", [product] if buys else [], [OEM])
+    expected, _ = may_see(OEM, product, [CELLS], decisions, int(buys))
+    assert model.visible(OEM, cell) is expected
+    assert (ids(model, OEM) == [cell["id"]]) is expected
+    assert model.visible(CELLS, cell) and not model.visible(FRAMES, cell)  # the owner always; a stranger never
+
+
+def test_an_older_decision_arriving_late_changes_nothing(model):
+    product = "urn:pact:zj-cells.cn:product-id:cell"
+    cell = put(model, footprint(companyIds=[CELLS], productIds=[product]))
+    with model.store.transaction() as conn:
+        model.put_decision(conn, CELLS, OEM, product, True, 20)
+        model.put_decision(conn, CELLS, OEM, product, False, 10)
+    assert model.visible(OEM, cell)
+    with model.store.transaction() as conn:
+        model.put_decision(conn, CELLS, OEM, product, None)  # a tombstone forgets it
+    assert not model.visible(OEM, cell)
