@@ -131,11 +131,15 @@ INBOUND_EVENTS = TopicSpec(
     "PACT events partners POST to `pcfx api` (PublishedEvent, answers to our requests) for the pull connector.",
 )
 INPUTS = (FOOTPRINTS, RECIPES, REQUESTS, SUBSCRIPTIONS, ENTITLEMENTS)
+PARTNERS = TopicSpec(
+    "partners", "company id", "Partner", 1, "compact", None,
+    "Partners' PACT hosts and our credentials there (pcfx partners): webhooks to them authenticate there.",
+)
 INTERNAL = (LABEL_SOURCES, LABEL_INPUTS, LABELS, WEBHOOK_ATTEMPTS)  # written by pcfx, read by its agents
 UNREADABLE = "its agent could not read (written by another program or pcfx version; the partition went on)"
 CATALOGUE: tuple[TopicSpec, ...] = (
     FOOTPRINTS, RECIPES, GRAPH_UPDATES, LABEL_SOURCES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
-    ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS,
+    ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS, PARTNERS,
     *(dead_letter(spec) for spec in INPUTS),
     dead_letter(GRAPH_UPDATES, "the recompute step failed on (a bug: the others of their batch went on)"),
     *(dead_letter(spec, UNREADABLE) for spec in INTERNAL),

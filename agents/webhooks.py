@@ -14,6 +14,12 @@ that changed it: ``labels`` and ``webhook-attempts`` share keys and partition co
 lives in one partition whichever topic the change came from. Each outbox records that partition, and a
 worker only POSTs for ``labels`` partitions it actively owns (standby copies stay quiet).
 
+Authentication (PACT notification rules): when the buyer is a registered partner (``pcfx partners add``)
+and the webhook URL lies on that partner's host, each POST carries ``Authorization: Bearer <token>``, the
+token got at the partner's token endpoint with the credentials it issued to this exchange (as the API's
+answers to requests do). The token is never sent to another host; a buyer that is no partner gets the
+POST without one. A footprint id a webhook names is one the buyer may fetch (:mod:`pcfx.streams.access`).
+
 At most once per version, with one window: a worker that dies after the receiver accepted a POST but
 before its outcome reached Kafka sends that version again after restart, with the same CloudEvent id.
 """
@@ -36,7 +42,8 @@ from pcfx.agents.outbox import until_done
 from pcfx.agents.records import dead_letter_of
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
-from pcfx.schemas.subscriptions import WebhookAttempt
+from pcfx.connectors.partners import Directory
+from pcfx.schemas.subscriptions import KEY_SEPARATOR, Partner, WebhookAttempt
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.delivery import Outbox, Pending, due, enqueue, record_attempt
@@ -62,11 +69,25 @@ def event_source(settings: Settings) -> str:
     return public_base(settings)
 
 
-async def post(client: httpx.AsyncClient, pending: Pending) -> bool:
+def authorization(directory: Directory, key: bytes, url: str) -> tuple[dict[str, str], Partner | None]:
+    """The ``Authorization`` header for a POST of the label ``key`` (``<buyer>|<product>``) to ``url``, and the
+    partner it came from; none when the buyer is no partner or ``url`` is not on its host (blocking: it may
+    read the directory and fetch a token). A token that cannot be got raises (the attempt fails, and is retried)."""
+    buyer = key.decode("utf-8", "replace").partition(KEY_SEPARATOR)[0]
+    partner = directory.find(buyer)
+    if partner is None:
+        return {}, None
+    if not partner.covers(url):
+        log.warning("webhook %s is not on partner %s's host %s: POSTed without its token", url, buyer, partner.base_url)
+        return {}, None
+    return {"authorization": f"Bearer {directory.client(partner).token()}"}, partner
+
+
+async def post(client: httpx.AsyncClient, pending: Pending, headers: dict[str, str] | None = None) -> bool:
     """One attempt: True if the receiver answered 2xx."""
     body = json.dumps(pending.event, ensure_ascii=False).encode()
     try:
-        response = await client.post(pending.url, content=body, headers={"content-type": CLOUDEVENTS_JSON})
+        response = await client.post(pending.url, content=body, headers={"content-type": CLOUDEVENTS_JSON, **(headers or {})})
     except httpx.HTTPError as error:
         log.warning("webhook %s, event %s (v%d): %r", pending.url, pending.event["id"], pending.version, error)
         return False
@@ -86,6 +107,7 @@ def register(wiring: Wiring) -> None:
     in_flight: dict[bytes, int] = {}  # key -> version POSTed whose outcome is not booked yet
     scanned: dict[str, Any] = {}  # the labels partitions owned when ``waiting`` was last rebuilt, and when
     source = event_source(settings)
+    directory = Directory(settings)
 
     def load(key: bytes) -> Outbox | None:
         raw = outboxes.get(key)
@@ -166,7 +188,16 @@ def register(wiring: Wiring) -> None:
     async def attempt(client: httpx.AsyncClient, key: bytes, pending: Pending) -> None:
         """POST one version and publish the outcome; until it is booked, the label has a POST in flight."""
         in_flight[key] = pending.version
-        delivered = await post(client, pending)
+        loop = asyncio.get_running_loop()
+        try:
+            headers, partner = await loop.run_in_executor(None, authorization, directory, key, pending.url)
+        except Exception as error:  # token endpoint or Kafka away: a failed attempt, retried after the backoff
+            log.warning("webhook %s, event %s: no token: %r", pending.url, pending.event["id"], error)
+            delivered = False
+        else:
+            delivered = await post(client, pending, headers)
+            if not delivered and partner is not None:
+                directory.client(partner).forget_token()  # it may have been refused: get a fresh one next time
         outcome = WebhookAttempt(version=pending.version, delivered=delivered, attempted_at=datetime.now(timezone.utc))
         try:
             await attempts_topic.send(key=key, value=encode_model(outcome))

@@ -5,7 +5,8 @@ The token endpoint is discovered from ``<auth base>/.well-known/openid-configura
 and ``grant_type=client_credentials``, keeps the token until shortly before it expires, and fetches a new
 one once if the host answers 401 (the token may have been revoked).
 
-Used by the API's responder (answers to requests) and by the pull connector.
+Used by the API's responder (answers to requests), the pull connector, and the worker (tokens for
+authenticated webhooks, requests to suppliers' hosts).
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ class PactClient:
             self._token = body["access_token"]
             self._token_expires = time.monotonic() + max(life_s - TOKEN_MARGIN_S, 0.0)
         return self._token
+
+    def forget_token(self) -> None:
+        """Drop the cached token (its receiver refused it): the next call fetches a new one."""
+        self._token = None
 
     # -- ListFootprints, GetFootprint, Events ------------------------------------------------------------
 

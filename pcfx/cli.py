@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "import": "pcfx.connectors.import_cli:import_csv",
     "kafka": "pcfx.ops.kafka_cli:kafka",
     "ops": "pcfx.ops.prometheus_cli:ops",
+    "partners": "pcfx.connectors.partners:partners",
     "publish": "pcfx.connectors.publish_cli:publish",
     "pull": "pcfx.connectors.pull_cli:pull",
     "settings": "pcfx.cli_settings:settings",

@@ -124,3 +124,32 @@ class WebhookAttempt(ContractModel):
     version: StrictInt = Field(ge=1)
     delivered: StrictBool
     attempted_at: UtcMillis
+
+
+class Partner(ContractModel):
+    """A partner's PACT v3 host: where requests for its products go (``RequestCreatedEvent``) and where its
+    webhooks authenticate (PACT: the notifier gets a token at the receiver's token endpoint)."""
+
+    record_kind: ClassVar[str] = "partner"
+    label_keys: ClassVar[tuple[str, ...]] = ("companyId",)
+    avro_name: ClassVar[str] = "Partner"
+
+    company_id: StrictUrn
+    base_url: WebUrl
+    auth_base_url: WebUrl | None = None
+    client_id: NonEmptyString
+    client_secret: NonEmptyString
+    verify_tls: StrictBool = True
+    updated_at: UtcMillis
+
+    @property
+    def key(self) -> str:
+        return self.company_id
+
+    def covers(self, url: str) -> bool:
+        """Does ``url`` lie on this partner's host (same scheme and host, under its base path)? Its token is
+        only ever sent there."""
+        base, target = urlsplit(self.base_url), urlsplit(url)
+        same_origin = (base.scheme.lower(), base.netloc.lower()) == (target.scheme.lower(), target.netloc.lower())
+        root = base.path.rstrip("/")
+        return same_origin and (target.path == root or target.path.startswith(root + "/"))

@@ -147,3 +147,16 @@ def test_a_malformed_api_subscription_is_a_400_that_says_why(body, message):
 def test_an_api_subscription_is_for_the_client_company():
     [subscription] = subscription_request(BUYER, b'{"productIds": ["0042"], "webhookUrl": "https://oem.example/h"}')
     assert (subscription.buyer_id, subscription.product_id, subscription.active) == (BUYER, "urn:pcfx:product:0042", True)
+
+
+def test_a_partner_token_only_goes_to_the_partners_own_host():
+    from pcfx.schemas.subscriptions import Partner
+
+    partner = Partner.from_json({"companyId": "urn:pact:frames.example:company-id:1", "baseUrl": "https://pact.frames.example/pact",
+                                 "clientId": "pcfx", "clientSecret": "s", "updatedAt": "2026-01-01T00:00:00Z"})
+    assert partner.covers("https://PACT.frames.example/pact/3/events")
+    assert not partner.covers("http://pact.frames.example/pact/3/events")  # another scheme
+    assert not partner.covers("https://pact.frames.example.evil.example/pact/3/events")
+    assert not partner.covers("https://pact.frames.example/elsewhere")
+    assert not partner.covers("https://pact.frames.example/pactual/3/events")
+    assert decode_model(Partner, encode_model(partner)) == partner
