@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 FROM_SETTINGS = "settings.partitions"
 DAY_MS = 24 * 60 * 60 * 1000
 BUYER_TOPIC_PREFIX = "labels.buyer."
+SUPPLIER_TOPIC_PREFIX = "requests.supplier."
 MAX_TOPIC_NAME = 249  # Kafka's limit, in characters
 
 
@@ -148,6 +149,10 @@ BUYER_LABELS = TopicSpec(
     f"{BUYER_TOPIC_PREFIX}<buyer id>", "product id", "CarbonLabel", 1, "compact", None,
     "One buyer's labels only, created on demand; one partition keeps them in order.",
 )
+SUPPLIER_REQUESTS = TopicSpec(
+    f"{SUPPLIER_TOPIC_PREFIX}<supplier id>", "request id", "FootprintRequest", 1, "delete", 30,
+    "Requests for one supplier's missing footprints when it has no PACT host registered (pcfx partners); created on demand.",
+)
 
 
 def spec(name: str) -> TopicSpec:
@@ -167,11 +172,21 @@ def buyer_topic_name(buyer_id: str) -> str:
     """
     if not buyer_id:
         raise ValueError("buyer id is empty")
-    escaped = "".join(
+    return BUYER_TOPIC_PREFIX + _escaped(buyer_id)
+
+
+def supplier_topic_name(supplier_id: str) -> str:
+    """Logical name of a supplier's request topic: ``requests.supplier.<supplier id>``, escaped like a buyer's."""
+    if not supplier_id:
+        raise ValueError("supplier id is empty")
+    return SUPPLIER_TOPIC_PREFIX + _escaped(supplier_id)
+
+
+def _escaped(company_id: str) -> str:
+    return "".join(
         char if re.fullmatch(r"[A-Za-z0-9-]", char) else "".join(f"_{byte:02x}" for byte in char.encode())
-        for char in buyer_id
+        for char in company_id
     )
-    return BUYER_TOPIC_PREFIX + escaped
 
 
 def create_topics(settings: Settings, names: Iterable[str] | None = None) -> list[str]:
@@ -191,6 +206,15 @@ def ensure_buyer_topic(settings: Settings, buyer_id: str) -> str:
         raise ValueError(f"buyer id {buyer_id!r} makes a topic name longer than {MAX_TOPIC_NAME} characters")
     _ensure(settings, {full_name: BUYER_LABELS})
     return full_name
+
+
+def ensure_supplier_topic(settings: Settings, supplier_id: str) -> str:
+    """Create the supplier's request topic if missing; return its logical name."""
+    name = supplier_topic_name(supplier_id)
+    if len(settings.topic(name)) > MAX_TOPIC_NAME:
+        raise ValueError(f"supplier id {supplier_id!r} makes a topic name longer than {MAX_TOPIC_NAME} characters")
+    _ensure(settings, {settings.topic(name): SUPPLIER_REQUESTS})
+    return name
 
 
 @dataclass(frozen=True)

@@ -248,14 +248,21 @@ def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Publishe
 
 
 def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> None:
-    """Ask once, through the PACT request flow, for every missing input of an incomplete product."""
+    """Ask once, through the PACT request flow, for every missing input of an incomplete product; a recipe line
+    that names the input's supplier makes the request ask that company (``companyId``), and the API's
+    request delivery sends it there (:mod:`pcfx.connectors.pact_api.outbound`)."""
+    key = f"{RECIPE}:{derived.product_id}"
+    recipe = out.inputs[key] if key in out.inputs else view.input(key)
+    suppliers = {line.product_id: line.supplier_company_id for line in recipe.inputs} if isinstance(recipe, ProductRecipe) else {}
     for missing in derived.missing:
         if missing in out.requested or view.requested(missing):
             continue
+        supplier = suppliers.get(missing)  # the recipe line's supplier: whom the request goes to
         out.requested[missing] = FootprintRequest(
             request_id=str(uuid.uuid5(REQUEST_NAMESPACE, missing)),
             requester_client_id=REQUESTER,
             product_id=[product_urn(missing)],
+            company_id=[supplier] if supplier else [],
             comment=f"pcfx holds {derived.product_id!r} as incomplete until a footprint for {missing!r} arrives.",
             created_at=now,
         )

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from pcfx.connectors.label_api import ROUTES as LABEL_ROUTES
 from pcfx.connectors.pact_api.auth import SCOPES, Client, basic_credentials
 from pcfx.connectors.pact_api.errors import ApiError, bad_request
-from pcfx.connectors.pact_api.events import REQUEST_CREATED, Event, is_uuid, parse_event
+from pcfx.connectors.pact_api.events import REQUEST_CREATED, REQUEST_FULFILLED, REQUEST_REJECTED, Event, is_uuid, parse_event
 from pcfx.connectors.pact_api.filters import criteria_from_query
 from pcfx.connectors.pact_api.host import Host, public_base
 from pcfx.connectors.pact_api.pagination import link_header, next_link, split_page
@@ -122,7 +122,11 @@ async def post_event(request: Request) -> Response:
 
 
 def accept_event(host: Host, client: Client, event: Event) -> None:
-    """A request goes to ``requests`` for the responder; every other event to ``inbound-events``."""
+    """A request goes to ``requests`` for the responder; a supplier's answer to one of our requests for a
+    missing input is recorded (:mod:`outbound`); every other event goes to ``inbound-events``."""
+    if event.type in (REQUEST_FULFILLED, REQUEST_REJECTED) and host.outbound is not None:
+        if host.outbound.record_answer(client, event.type, event.data):
+            return
     if event.type == REQUEST_CREATED:
         target = callback_target(client, event.source)
         try:

@@ -26,12 +26,15 @@ from pcfx.connectors.pact_api.auth import Clients
 from pcfx.connectors.pact_api.errors import ApiError
 from pcfx.connectors.pact_api.follow import SCHEMA as OFFSETS_SCHEMA
 from pcfx.connectors.pact_api.follow import Follower
+from pcfx.connectors.pact_api.outbound import SCHEMA as OUTBOUND_SCHEMA
+from pcfx.connectors.pact_api.outbound import Outbound
 from pcfx.connectors.pact_api.readmodel import SCHEMA as READMODEL_SCHEMA
 from pcfx.connectors.pact_api.readmodel import ReadModel
 from pcfx.connectors.pact_api.records import footprint_from_value
 from pcfx.connectors.pact_api.responder import SCHEMA as DELIVERIES_SCHEMA
 from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
+from pcfx.connectors.partners import Directory
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
 from pcfx.schemas.models import ProductRecipe
@@ -56,6 +59,7 @@ class Host:
     readmodel: ReadModel
     clients: Clients
     responder: Responder
+    outbound: Outbound | None = None
     producer: KafkaProducer | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
@@ -65,15 +69,21 @@ class Host:
     @classmethod
     def open(cls, settings: Settings) -> "Host":
         """Open (or create) the database in the data dir; nothing runs until :meth:`start`."""
-        store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA, LABELS_SCHEMA))
+        store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA, LABELS_SCHEMA,
+                                          OUTBOUND_SCHEMA))
         model, clients = ReadModel(store), Clients(store)
-        answers = Responder(settings, model, clients, f"{public_base(settings)}/3/events")
+        source = f"{public_base(settings)}/3/events"
+        answers = Responder(settings, model, clients, source)
         host = cls(settings, store, model, clients, answers)
         answers.record = lambda response: host.send("responses", response.request_id, encode_model(response))
+        outbound = Outbound(settings, model, Directory(settings), source, host.send)
+        host.outbound, answers.incomplete = outbound, outbound.incomplete
         host.followers = [
             Follower(settings, store, [settings.topic(t) for t in FOLLOWED_TOPICS], host.apply_footprint, "readmodel"),
             Follower(settings, store, [settings.topic(t) for t in ACCESS_TOPICS], host.apply_access, "access"),
+            Follower(settings, store, [settings.topic("product-status")], outbound.apply_status, "product-status"),
             Follower(settings, store, [settings.topic("requests")], answers.apply, "responder"),
+            Follower(settings, store, [settings.topic("outbound-requests")], outbound.apply_request, "outbound"),
             Follower(settings, store, [settings.topic(LABELS_TOPIC)], apply_label, "labels"),
         ]
         return host
@@ -141,6 +151,8 @@ class Host:
     def start(self) -> None:
         """Start following the topics and delivering answers, each in a daemon thread."""
         targets = [*((f.run, f.name) for f in self.followers), (self.responder.deliver_loop, "delivery")]
+        if self.outbound is not None:
+            targets.append((self.outbound.deliver_loop, "outbound-delivery"))
         for target, name in targets:
             thread = threading.Thread(target=target, args=(self.stop,), daemon=True, name=f"pcfx-api-{name}")
             thread.start()
@@ -150,6 +162,8 @@ class Host:
         """Stop the threads (waiting for the current batch), the producer, and the database."""
         self.stop.set()
         self.responder.wake.set()
+        if self.outbound is not None:
+            self.outbound.wake.set()
         for thread in self.threads:
             thread.join(timeout=10)
         if self.producer is not None:

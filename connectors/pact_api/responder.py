@@ -7,6 +7,12 @@ transaction. A delivery loop POSTs pending answers to the requester's events end
 at the requester's token endpoint with the credentials registered for that client, and retries with
 exponential backoff until ``webhook_max_age_s`` (PACT: 72 h) has passed.
 
+A request for a product that exists but is still incomplete (the engine holds it until missing inputs
+arrive, see ``product-status``) is not rejected at once: it waits in the table ``waiting`` while the
+missing inputs are requested from their suppliers (:mod:`outbound`), is answered with the footprint once
+the product completes, and is rejected with the reason (what is still missing) when ``webhook_max_age_s``
+(PACT's 72 h) has passed.
+
 Durability: a decision is made once per request key (``requests`` may deliver a record twice; the second
 is ignored) and a delivered answer is never sent again. If the process dies after the requester accepted
 the POST but before ``delivered`` was recorded, the same answer (same CloudEvent id) is sent once more
@@ -54,12 +60,22 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at REAL NOT NULL,
     last_error TEXT
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at)
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS waiting (
+    request_key TEXT PRIMARY KEY,
+    client_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    request BLOB NOT NULL,
+    created_at REAL NOT NULL
+)
 """
 FIRST_RETRY_S = 1.0  # wait after the first failed attempt; doubles each time, in seconds
 LONGEST_RETRY_S = 300.0  # the backoff stops growing here, in seconds
 IDLE_S = 0.5  # how often the delivery loop looks for due answers when nothing woke it, in seconds
 DUE_BATCH = 20  # answers attempted per pass
+REVIEW_S = 1.0  # how often waiting requests are decided again, in seconds
+
+Incomplete = Callable[[tuple[str, ...]], dict[str, list[str]]]  # product URNs -> those held incomplete, with missing
 
 
 def request_key(target: str, event_id: str) -> str:
@@ -110,8 +126,11 @@ class Responder:
     """Decides answers (as a follower's ``apply``) and delivers them (``deliver_loop``)."""
 
     def __init__(self, settings: Settings, readmodel: ReadModel, clients: Clients, source: str,
-                 record: Callable[[FootprintResponse], None] = lambda response: None) -> None:
+                 record: Callable[[FootprintResponse], None] = lambda response: None,
+                 incomplete: Incomplete = lambda products: {}) -> None:
         self.settings = settings
+        self.incomplete = incomplete  # which requested products the engine holds as incomplete
+        self._reviewed_at = 0.0
         self.record = record  # puts each decided answer on the ``responses`` topic, for audit and other consumers
         self.readmodel = readmodel
         self.clients = clients
@@ -130,29 +149,77 @@ class Responder:
         if request.callback_url is None:
             return  # the exchange's own request for a missing input, not one to answer over PACT
         key = request_key(request.callback_url, request.request_id)
-        if conn.execute("SELECT 1 FROM deliveries WHERE request_key = ?", (key,)).fetchone():
-            return  # a redelivered record: this request has its answer already
+        if conn.execute("SELECT 1 FROM deliveries WHERE request_key = ? UNION SELECT 1 FROM waiting WHERE request_key = ?",
+                        (key, key)).fetchone():
+            return  # a redelivered record: this request has its answer already, or waits for it
         client = self.clients.find(request.requester_client_id)
         now = time.time()
         if client is None:
             log.error("request %s: client %r was removed, the request is not answered", key, request.requester_client_id)
             event, state, error = {}, "abandoned", "client removed before the request was answered"
         else:
-            answer_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"answer\n{key}"))
-            event = decide(self.readmodel, client.company, request.request_id, criteria, answer_id, self.source)
+            event = decide(self.readmodel, client.company, request.request_id, criteria, answer_id_of(key), self.source)
+            if self._held(event, criteria):
+                conn.execute("INSERT INTO waiting VALUES (?, ?, ?, ?, ?)",
+                             (key, request.requester_client_id, request.callback_url, record.value, now))
+                log.info("request %s waits: %s", key, self._held(event, criteria))
+                return
             state, error = "pending", None
             self.record(response_of(request.request_id, event))
+        self._insert(conn, key, request.requester_client_id, request.callback_url, event, state, now, error)
+        self.wake.set()
+
+    def _held(self, event: dict[str, Any], criteria: Criteria) -> str | None:
+        """Why a NotFound answer waits: the requested products the engine holds as incomplete; None if none."""
+        if event["type"] != REQUEST_REJECTED or event["data"]["error"]["code"] != "NotFound":
+            return None
+        held = self.incomplete(criteria.productId)
+        return "; ".join(f"{product} is still incomplete ({len(missing)} input(s) missing, requested from their suppliers)"
+                         for product, missing in held.items()) or None
+
+    def review_waiting(self, now: float | None = None) -> int:
+        """Decide the waiting requests again: answer those whose product completed (or is no longer held),
+        reject those older than the PACT window with what is still missing. Returns how many were answered."""
+        now = time.time() if now is None else now
+        answered = 0
+        for row in self.readmodel.store.conn.execute("SELECT * FROM waiting ORDER BY created_at").fetchall():
+            request, criteria = request_from_value(row["request"])
+            client = self.clients.find(row["client_id"])
+            key = row["request_key"]
+            if client is None:
+                event, state, error = {}, "abandoned", "client removed before the request was answered"
+            else:
+                event = decide(self.readmodel, client.company, request.request_id, criteria, answer_id_of(key), self.source)
+                held = self._held(event, criteria)
+                if held and now - row["created_at"] < self.settings.webhook_max_age_s:
+                    continue
+                if held:
+                    window_h = self.settings.webhook_max_age_s / 3600
+                    event = _rejected(answer_id_of(key), self.source, request.request_id, "NotFound",
+                                      f"no footprint within {window_h:g} h: {held}")
+                state, error = "pending", None
+                self.record(response_of(request.request_id, event))
+            with self.readmodel.store.transaction() as conn:
+                conn.execute("DELETE FROM waiting WHERE request_key = ?", (key,))
+                self._insert(conn, key, row["client_id"], row["target"], event, state, now, error)
+            answered += 1
+        return answered
+
+    def _insert(self, conn: sqlite3.Connection, key: str, client_id: str, target: str, event: dict[str, Any], state: str,
+                now: float, error: str | None) -> None:
         conn.execute(
             "INSERT INTO deliveries (request_key, client_id, target, event, state, created_at, next_attempt_at, last_error)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key, request.requester_client_id, request.callback_url, json.dumps(event), state, now, now, error),
+            (key, client_id, target, json.dumps(event), state, now, now, error),
         )
-        self.wake.set()
 
     def deliver_loop(self, stop: threading.Event) -> None:
         """Deliver due answers until ``stop`` is set."""
         while not stop.is_set():
             try:
+                if time.monotonic() - self._reviewed_at >= REVIEW_S:
+                    self._reviewed_at = time.monotonic()
+                    self.review_waiting()
                 self.deliver_due()
             except Exception:  # the loop must outlive any one failure; the rows stay pending
                 log.exception("delivery pass failed; retrying")
@@ -212,6 +279,11 @@ class Responder:
             raise
         except Exception as error:  # network, TLS, or a malformed answer from the requester's host
             raise OSError(f"{type(error).__name__}: {error}") from error
+
+
+def answer_id_of(key: str) -> str:
+    """The CloudEvent id of the answer to request ``key``: the same however often it is decided."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"answer\n{key}"))
 
 
 def response_of(request_id: str, event: dict[str, Any]) -> FootprintResponse:
