@@ -121,7 +121,7 @@ REQUESTS = TopicSpec(
 )
 OUTBOUND_REQUESTS = TopicSpec(
     "outbound-requests", "request id", "FootprintRequest", FROM_SETTINGS, "delete", 30,
-    "Requests pcfx makes for inputs it lacks (a product held as incomplete); answered by publishing the footprint.",
+    "Requests pcfx makes for inputs it lacks (a product held as incomplete); pcfx api delivers each to the supplier the recipe line names.",
 )
 RESPONSES = TopicSpec(
     "responses", "request id", "FootprintResponse", FROM_SETTINGS, "delete", 7,
@@ -134,7 +134,7 @@ INBOUND_EVENTS = TopicSpec(
 INPUTS = (FOOTPRINTS, RECIPES, REQUESTS, SUBSCRIPTIONS, ENTITLEMENTS)
 PARTNERS = TopicSpec(
     "partners", "company id", "Partner", 1, "compact", None,
-    "Partners' PACT hosts and our credentials there (pcfx partners): webhooks to them authenticate there.",
+    "Partners' PACT hosts and our credentials there (pcfx partners): requests for their products and authenticated webhooks go there.",
 )
 INTERNAL = (LABEL_SOURCES, LABEL_INPUTS, LABELS, WEBHOOK_ATTEMPTS)  # written by pcfx, read by its agents
 UNREADABLE = "its agent could not read (written by another program or pcfx version; the partition went on)"

@@ -101,3 +101,71 @@ def test_failed_deliveries_back_off_exponentially_then_are_abandoned(host):
         now = row["next_attempt_at"]
     host.responder.deliver_due(created + host.settings.webhook_max_age_s)
     assert host.store.conn.execute("SELECT state FROM deliveries").fetchone()[0] == "abandoned"
+
+
+def hold_incomplete(host, product: str, missing: list[str]) -> None:
+    from pcfx.schemas.status import ProductStatus
+    from pcfx.streams.codec import encode_model
+
+    status = ProductStatus.from_json({"productId": product, "state": "incomplete", "coverage": "0.5", "missing": missing,
+                                      "updatedAt": "2026-01-01T00:00:00Z"})
+    value = encode_model(status)
+    record = ConsumerRecord("t.product-status", 0, 0, 0, 0, 0, product.encode(), value, [], None, 0, len(value), 0)
+    with host.store.transaction() as conn:
+        host.outbound.apply_status(conn, record)
+
+
+def test_a_request_for_an_incomplete_product_waits_then_is_rejected_with_the_reason_when_the_window_ends(host):
+    pack = "urn:pcfx:product:pack-1"
+    hold_incomplete(host, "pack-1", ["cell-7"])
+    value = request_to_value("run/pack", Criteria(productId=(pack,)), None, "oem", TARGET)
+    record = ConsumerRecord("t.requests", 0, 0, 0, 0, 0, None, value, [], None, 0, len(value), 0)
+    with host.store.transaction() as conn:
+        host.responder.apply(conn, record)
+    assert host.store.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0  # not answered NotFound
+    created = host.store.conn.execute("SELECT created_at FROM waiting").fetchone()[0]
+    assert host.responder.review_waiting(created + 3600) == 0 and not host.responses  # still within 72 h
+    assert host.responder.review_waiting(created + host.settings.webhook_max_age_s) == 1
+    event = json.loads(host.store.conn.execute("SELECT event FROM deliveries").fetchone()["event"])
+    assert (event["type"], event["data"]["error"]["code"]) == (REQUEST_REJECTED, "NotFound")
+    assert "pack-1 is still incomplete (1 input(s) missing" in event["data"]["error"]["message"]
+    assert host.store.conn.execute("SELECT count(*) FROM waiting").fetchone()[0] == 0
+
+
+def test_a_waiting_request_is_fulfilled_once_the_product_is_there(host):
+    hold_incomplete(host, FRAME, ["steel-1"])  # the footprint() product, held incomplete: its request waits
+    host.readmodel.grant(OEM, FRAME)
+    with host.store.transaction() as conn:
+        conn.execute("DELETE FROM footprints")
+    value = request_to_value("run/frame", Criteria(productId=(FRAME,)), None, "oem", TARGET)
+    record = ConsumerRecord("t.requests", 0, 0, 0, 0, 0, None, value, [], None, 0, len(value), 0)
+    with host.store.transaction() as conn:
+        host.responder.apply(conn, record)
+        host.readmodel.put(conn, "derived", "frame", footprint())
+        conn.execute("UPDATE product_states SET state = 'complete'")
+    assert host.responder.review_waiting() == 1
+    event = json.loads(host.store.conn.execute("SELECT event FROM deliveries").fetchone()["event"])
+    assert event["type"] == REQUEST_FULFILLED and event["data"]["requestEventId"] == "run/frame"
+
+
+def test_an_outbound_request_with_no_partner_goes_to_the_suppliers_topic(host, monkeypatch):
+    from pcfx.connectors.pact_api.outbound import request_created_event
+    from pcfx.schemas.models import FootprintRequest
+    from pcfx.streams.codec import encode_model
+
+    request = FootprintRequest.from_json({"requestId": "r-1", "requesterClientId": "pcfx-engine", "productId": [FRAME],
+                                          "companyId": [OEM], "createdAt": "2026-01-01T00:00:00Z"})
+    event = request_created_event(request, "https://exchange.example/3/events")
+    assert (event["id"], event["source"], event["data"]) == ("r-1", "https://exchange.example/3/events",
+                                                             {"productId": [FRAME], "companyId": [OEM]})
+    sent = []
+    host.outbound.send = lambda topic, key, value: sent.append((topic, key, value))
+    host.outbound.directory.find = lambda company: None  # no partner registered
+    monkeypatch.setattr("pcfx.connectors.pact_api.outbound.ensure_supplier_topic", lambda settings, supplier: "requests.supplier.x")
+    value = encode_model(request)
+    record = ConsumerRecord("t.outbound-requests", 0, 0, 0, 0, 0, b"r-1", value, [], None, 0, len(value), 0)
+    with host.store.transaction() as conn:
+        host.outbound.apply_request(conn, record)
+    assert host.outbound.deliver_due() == 1
+    assert sent == [("requests.supplier.x", "r-1", value)]
+    assert host.outbound.state("r-1")["state"] == "queued"

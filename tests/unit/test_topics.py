@@ -117,3 +117,9 @@ def test_list_prints_the_catalogue_table_without_a_broker():
     assert len(rows) == len(CATALOGUE) + 1
     assert "| `footprints` | product id | ProductFootprint | PCFX_PARTITIONS | compact |" in result.output
     assert "| `dlq.footprints` | original key | DeadLetter | 1 | delete, 30 d |" in result.output
+
+
+def test_a_suppliers_request_topic_is_named_like_a_buyers_label_topic():
+    from pcfx.agents.topics import supplier_topic_name
+
+    assert supplier_topic_name("urn:pact:ore.example:company-id:3") == "requests.supplier.urn_3apact_3aore_2eexample_3acompany-id_3a3"
