@@ -39,6 +39,7 @@ from pcfx.connectors.pact_api.events import REQUEST_CREATED, REQUEST_FULFILLED, 
 from pcfx.connectors.pact_api.readmodel import ReadModel
 from pcfx.connectors.pact_api.records import footprint_to_value
 from pcfx.connectors.partners import Directory
+from pcfx.metrics import METRICS, Outcome
 from pcfx.schemas.models import FootprintRequest
 from pcfx.schemas.status import ProductStatus
 from pcfx.settings import Settings
@@ -179,6 +180,7 @@ class Outbound:
         except Exception as error:  # network, token endpoint, refusal, Kafka: retried until the window ends
             return self._failed(row, now, f"{type(error).__name__}: {error}")
         self._set(row, state, route, None)
+        METRICS.observe_delivery(Outcome.DELIVERED, row["attempts"] + 1)  # counted like the answers to requests
         log.info("request %s for %s -> %s (%s)", request.request_id, ",".join(request.product_id), route, state)
         return True
 
@@ -189,6 +191,7 @@ class Outbound:
             conn.execute("UPDATE outbound SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE request_id = ?",
                          ("abandoned" if expired else "pending", attempt,
                           now + min(FIRST_RETRY_S * 2 ** (attempt - 1), LONGEST_RETRY_S), error, row["request_id"]))
+        METRICS.observe_delivery(Outcome.ABANDONED if expired else Outcome.FAILED, attempt)
         (log.error if expired else log.warning)("request %s to %s, attempt %d %s: %s", row["request_id"], row["supplier"],
                                                 attempt, "abandoned" if expired else "failed, will retry", error)
         return False

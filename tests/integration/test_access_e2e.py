@@ -137,3 +137,18 @@ def bearer(api: TestClient, host: Host, company: str) -> dict[str, str]:
 
 def fetch(api: TestClient, headers: dict[str, str], pf_id: str) -> int:
     return api.get(f"/3/footprints/{pf_id}", headers=headers).status_code
+
+
+def test_partners_are_listed_without_their_secret_and_can_be_removed(settings: Settings) -> None:
+    base = "https://pact.frames.example/pact"
+    added = pcfx(settings, "partners", "add", FRAMES_CO, "--url", base, "--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET)
+    bad = pcfx(settings, "partners", "add", "not a urn", "--url", base, "--client-id", "x", "--client-secret", "y")
+    listed = pcfx(settings, "partners", "list")
+    removed = pcfx(settings, "partners", "remove", FRAMES_CO.upper())
+    after = pcfx(settings, "partners", "list")
+    again = pcfx(settings, "partners", "remove", FRAMES_CO)
+
+    assert added.exit_code == 0 and bad.exit_code == 2 and "companyId" in bad.output
+    assert listed.output == f"{FRAMES_CO}\t{base}\tclient_id={CLIENT_ID}\n" and CLIENT_SECRET not in listed.output
+    assert removed.exit_code == 0 and after.output == ""
+    assert again.exit_code == 1 and "no partner" in again.output
