@@ -40,9 +40,9 @@ import httpx
 from pcfx.agents.app import Wiring, bytes_table
 from pcfx.agents.outbox import until_done
 from pcfx.agents.records import dead_letter_of
+from pcfx.connectors.partners import Directory
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
-from pcfx.connectors.partners import Directory
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Partner, WebhookAttempt
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model

@@ -1,8 +1,9 @@
 """The host's shared state: database, read model, clients, Kafka producer, and the background threads.
 
 :meth:`Host.open` builds everything from :class:`Settings`; :meth:`Host.start` runs the followers that
-materialise ``footprints``/``derived`` into the read model and answer ``requests``, and the delivery loop
-that POSTs the answers. The routes (:mod:`app`) and the CLIs share one Host.
+materialise ``footprints``/``derived`` into the read model, ``entitlements``/``recipes`` into the access
+tables, ``product-status`` and ``outbound-requests`` (see :mod:`outbound`), and answer ``requests``, and
+the delivery loops that POST the answers and our own requests. The routes (:mod:`app`) and the CLIs share one Host.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
 from pcfx.connectors.partners import Directory
 from pcfx.metrics import METRICS
-from pcfx.settings import Settings
 from pcfx.schemas.models import ProductRecipe
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement
+from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import product_urn
 
