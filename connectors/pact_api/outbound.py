@@ -13,7 +13,7 @@ that topic (offsets in SQLite, exactly once) into the table ``outbound`` and del
 - a request whose recipe line names no supplier has nowhere to go (``unroutable``, with the reason).
 
 The supplier's answer (RequestFulfilledEvent / RequestRejectedEvent naming our request's id) is recorded on
-the row; the footprints of a fulfilled one are checked (valid PACT, owned by that supplier, sent by a client
+the row and on ``responses`` (a FootprintResponse under our request id); the footprints of a fulfilled one are checked (valid PACT, owned by that supplier, sent by a client
 of that supplier) and published to ``footprints``, where they complete the products that waited for them.
 
 The host also follows ``product-status`` into ``product_states``, so the responder can tell a product that
@@ -28,7 +28,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, get_args
 
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -40,10 +41,11 @@ from pcfx.connectors.pact_api.readmodel import ReadModel
 from pcfx.connectors.pact_api.records import footprint_to_value
 from pcfx.connectors.partners import Directory
 from pcfx.metrics import METRICS, Outcome
-from pcfx.schemas.models import FootprintRequest
+from pcfx.schemas.models import FootprintRequest, FootprintResponse
+from pcfx.schemas.pact_types import ErrorCode
 from pcfx.schemas.status import ProductStatus
 from pcfx.settings import Settings
-from pcfx.streams.codec import decode_model
+from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import product_urn
 
 log = logging.getLogger(__name__)
@@ -219,8 +221,14 @@ class Outbound:
             for footprint in data["pfs"]:
                 self.send("footprints", footprint["productIds"][0], footprint_to_value(footprint))
             state, answer = "fulfilled", ",".join(pf["id"] for pf in data["pfs"])
+            response = FootprintResponse(request_id=row["request_id"], pf_ids=[pf["id"] for pf in data["pfs"]],
+                                         responded_at=datetime.now(timezone.utc))
         else:
             state, answer = "rejected", f"{data['error']['code']}: {data['error']['message']}"
+            code = data["error"]["code"] if data["error"]["code"] in get_args(ErrorCode) else "InternalError"
+            response = FootprintResponse(request_id=row["request_id"], error_code=code, error_message=answer,
+                                         responded_at=datetime.now(timezone.utc))
+        self.send("responses", row["request_id"], encode_model(response))
         with self.store.transaction() as conn:
             conn.execute("UPDATE outbound SET state = ?, answer = ? WHERE request_id = ?", (state, answer, row["request_id"]))
         log.info("request %s answered by %s: %s %s", row["request_id"], supplier, state, answer)

@@ -21,12 +21,15 @@ import httpx
 from pact_host import RECEIVER_ID, RECEIVER_SECRET, Receiver, isolated_settings, pact_host, publish, running, wait_for
 from test_labels_e2e import FRAMES_CO, ORE, ORE_CO, STEEL_CO, footprint, pcfx, recipe, running_worker
 
+from pcfx.connectors.kafka_io import read_to_end
 from pcfx.connectors.pact_api.auth import Callback
 from pcfx.connectors.pact_api.host import Host
 from pcfx.connectors.pact_api.events import REQUEST_CREATED, REQUEST_FULFILLED
 from pcfx.connectors.pact_api.tls import certificate_files
 from pcfx.connectors.supplier import SupplierClient
+from pcfx.schemas.models import FootprintResponse
 from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model
 
 BUYER = ("oem", "urn:pact:oem.example:company-id:0")  # the exchange's API client that asks for the frame
 EXCHANGE_CO = "urn:pact:exchange.example:company-id:x"  # the exchange as a client of Anhui Ore's host
@@ -91,6 +94,8 @@ def test_a_buyers_request_for_an_incomplete_product_is_fulfilled_once_the_suppli
         with pact_host(supplier_settings, supplier):  # Anhui Ore's host comes up: the next retry reaches it
             answer = wait_for(lambda: receiver.answer_to(asked["id"]), "the buyer's answer", WAIT_S)
             sent = [row for row in exchange.store.conn.execute("SELECT * FROM outbound WHERE state != 'unroutable'")]
+        recorded = wait_for(lambda: [r for r in read_to_end(settings, settings.topic("responses"), lambda _k, v: decode_model(
+            FootprintResponse, v)) if r.request_id == sent[0]["request_id"]], "the supplier's answer on responses", WAIT_S)
 
     assert answer["type"] == REQUEST_FULFILLED, answer
     [pf] = answer["data"]["pfs"]
@@ -99,4 +104,5 @@ def test_a_buyers_request_for_an_incomplete_product_is_fulfilled_once_the_suppli
     assert float(pf["pcf"]["pcfExcludingBiogenicUptake"]) == 1 + 4 * (0.5 + 1.5 * 2)
     assert [(r["supplier"], r["state"], r["answer"]) for r in sent] == [(ORE_CO, "fulfilled", ore["id"])]
     assert failed["last_error"] and sent[0]["attempts"] > failed["attempts"]
+    assert [r.pf_ids for r in recorded] == [[ore["id"]]]
     assert sent[0]["route"] == f"https://127.0.0.1:{supplier_settings.api_port}/3/events"
