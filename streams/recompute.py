@@ -22,6 +22,8 @@ from pcfx.streams.derive import (
     card_of,
     derived_footprint,
     leaf_of,
+    not_published_reason,
+    pact_unit_of,
     product_urn,
     published_of,
     recipe_of,
@@ -205,6 +207,8 @@ def _publish(
     """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
     recipe = _summary(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, RecipeCard)
+    if pact_unit_of(recipe) is None:  # totals and status only: PACT has no unit to state them in
+        return None, replace(derived, reasons=(*derived.reasons, not_published_reason(recipe)))
     used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
     sources = secondary_sources(pf for pf in used if pf is not None)

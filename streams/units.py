@@ -37,14 +37,13 @@ from typing import get_args
 
 import numpy as np
 
-from pcfx.schemas.pact_types import DeclaredUnit
+from pcfx.schemas.pact_types import MAX_UNIT_NAME, DeclaredUnit
+from pcfx.schemas.pact_types import unit_name as check_unit_name
 
 #: ``declaredUnitOfMeasurement`` values of PACT v3, in the spec's order (the contract's enumeration).
 PACT_UNITS: tuple[str, ...] = get_args(DeclaredUnit)
 #: Code stored for a recipe quantity given in the input's own declared unit of measurement.
 SAME_AS_INPUT = -1
-#: Longest unit name accepted (an input-output table's currency note fits easily).
-MAX_UNIT_LENGTH = 120
 #: Most distinct units one process interns (recipe lines store the code as int16).
 MAX_UNITS = 30000
 
@@ -135,12 +134,12 @@ class UnknownUnit(ValueError):
 
 def canonical(name: str) -> str:
     """The canonical name of a known unit, or the normalised name of an opaque one; raises :class:`UnknownUnit`."""
-    if not isinstance(name, str) or not name.strip():
-        raise UnknownUnit(f"unit {name!r} is empty")
-    if len(name) > MAX_UNIT_LENGTH:
-        raise UnknownUnit(f"unit {name[:20]!r}... is longer than {MAX_UNIT_LENGTH} characters")
-    if any(ord(c) < 32 for c in name):
-        raise UnknownUnit(f"unit {name!r} contains a control character")
+    if not isinstance(name, str):
+        raise UnknownUnit(f"unit {name!r} is not a text")
+    try:
+        check_unit_name(name)
+    except ValueError as exc:
+        raise UnknownUnit(f"unit {name[:MAX_UNIT_NAME]!r} {exc}") from None
     key = normalise(name)
     return ALIASES.get(key, key)
 

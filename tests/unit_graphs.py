@@ -133,4 +133,14 @@ def chinese_bom() -> Graph:
     return g
 
 
+def all_graphs() -> Graph:
+    """The three graphs as one file pair (their product ids do not overlap)."""
+    merged = Graph()
+    for make in (io_table, brightway_chain, chinese_bom):
+        g = make()
+        merged.products += g.products
+        merged.lines += g.lines
+    return merged
+
+
 GRAPHS = {"io_table": io_table, "brightway_chain": brightway_chain, "chinese_bom": chinese_bom}

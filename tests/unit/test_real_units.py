@@ -1,13 +1,20 @@
-"""``pcfx compute`` on graphs in the units ERP and LCA tools export: totals equal an independent dense solve."""
+"""Graphs in the units ERP and LCA tools export: ``pcfx compute`` and the worker's step give totals equal to an
+independent dense solve; the declared unit decides what is published over PACT (docs/units.md)."""
 
 import csv
 import math
+from datetime import datetime, timezone
 
 import pytest
 from click.testing import CliRunner
-from unit_graphs import GRAPHS
+from unit_graphs import GRAPHS, all_graphs
 
 from pcfx.cli import main
+from pcfx.connectors.csv_io import read_graph
+from pcfx.connectors.import_cli import csv_details, recipe_from_event
+from pcfx.streams.derive import Deprecation
+from pcfx.streams.engine import Engine
+from pcfx.streams.recompute import TableView, Update, recompute
 
 RELATIVE = 1e-9
 
@@ -32,3 +39,54 @@ def test_the_io_table_is_dense_and_one_cycle():
     usd = [line for line in graph.lines if line[0].startswith("S")]
     assert len(usd) > 0.7 * 40 * 40
     assert {line[3] for line in usd} >= {"", "USD (2013, producer price)", "usd (2013,  producer price)"}
+
+
+def stream_step(tmp_path):
+    """The worker's pure recompute step on the recipes ``pcfx import`` publishes for all three graphs."""
+    graph = all_graphs()
+    products, bom = graph.write(tmp_path)
+    events, _ = read_graph(products, bom)
+    details = csv_details(products)
+    now = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    recipes = [recipe_from_event(event, details[event.product_id], now) for event in events]
+    updates = [Update(f"recipe:{r.product_ids[0]}", r, 0) for r in recipes]
+    empty = TableView(input=lambda _k: None, summary=lambda _k: None, published=lambda _p: None, requested=lambda _p: False)
+    return graph, recompute(Engine(), updates, empty, now)
+
+
+def test_the_streaming_step_gives_the_same_exact_totals(tmp_path):
+    graph, out = stream_step(tmp_path)
+    statuses = {s.product_id: s for s in out.statuses}
+    expected = graph.expected()
+    assert statuses.keys() == expected.keys()
+    for product, total in expected.items():
+        assert statuses[product].state == "complete", statuses[product]
+        assert math.isclose(float(statuses[product].pcf_excluding_biogenic_uptake), total, rel_tol=RELATIVE), product
+
+
+def test_aliases_publish_pact_footprints_in_the_pact_unit_exactly(tmp_path):
+    _, out = stream_step(tmp_path)
+    pcf = {product: out.published[product].pcf for product in ("钢材", "螺钉", "电力", "空调", "part")}
+    assert (pcf["钢材"].declared_unit_of_measurement, pcf["钢材"].declared_unit_amount) == ("kilogram", "1000")
+    assert (pcf["螺钉"].declared_unit_of_measurement, pcf["螺钉"].declared_unit_amount) == ("piece", "1000")
+    assert (pcf["电力"].declared_unit_of_measurement, pcf["电力"].declared_unit_amount) == ("kilowatt hour", "1")
+    assert pcf["空调"].declared_unit_of_measurement == "piece"
+    assert pcf["part"].declared_unit_of_measurement == "piece"  # Brightway's "unit"
+
+
+def test_a_unit_without_pact_equivalent_gets_totals_and_status_but_no_pact_footprint(tmp_path):
+    _, out = stream_step(tmp_path)
+    statuses = {s.product_id: s for s in out.statuses}
+    for product, unit in (("S00", "USD (2013, producer price)"), ("M0", "Mill USD"), ("transport", "kilometer"), ("铜缆", "米")):
+        status = statuses[product]
+        assert product not in out.published
+        assert (status.state, status.pf_id) == ("complete", None)
+        assert status.pcf_excluding_biogenic_uptake is not None
+        assert status.reasons == [f"not published as a PACT footprint: declared unit {unit!r} has no PACT "
+                                  "declaredUnitOfMeasurement (the total above is per that unit)"]
+    # a consumer of such a product is published, its direct-inputs line naming no footprint for that input
+    delivered = out.published["delivered"]
+    lines = delivered.extensions[0].data["directInputs"]
+    assert [line.get("pfId") for line in lines if line.get("unit") in ("km", "m")] == [None, None]
+    published_ids = {f.id for f in out.footprints if not isinstance(f, Deprecation)}
+    assert all(line["pfId"] in published_ids for line in lines if line.get("unit") not in ("km", "m"))
