@@ -111,7 +111,6 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "piece": ("pc", "pcs", "pieces", "unit", "units", "item", "items", "ea", "each",
               "件", "个", "台", "只", "套", "支", "根", "块", "张", "片", "辆", "把", "颗", "枚"),
     "hour": ("h", "hr", "hours", "小时"),
-    "megabit second": ("mbit s", "mbps"),
 }
 
 _SPACE = re.compile(r"\s+")
@@ -254,3 +253,21 @@ def conversion_problem(unit: str | None, declared_unit: str, mass_per_unit: floa
             return base + ": its productMassPerDeclaredUnit is unknown"
         return base + f": its productMassPerDeclaredUnit is {mass_per_unit!r} kg"
     return base + ": the units measure different things and only mass converts through productMassPerDeclaredUnit"
+
+
+_BASE_UNIT = {"mass": "kilogram", "volume": "cubic meter", "energy": "megajoule", "area": "square meter", "length": "meter"}
+
+
+def markdown_table() -> str:
+    """The unit table as docs/units.md shows it (a test checks that the page matches)."""
+    rows = ["| unit | dimension | size | PACT declared unit | aliases |", "| --- | --- | --- | --- | --- |"]
+    for name, unit in KNOWN.items():
+        size = f"{_plain(unit.size)} {_BASE_UNIT[unit.dimension]}" if unit.dimension in _BASE_UNIT else "-"
+        pact = f"{_plain(unit.pact_factor)} {unit.pact}" if unit.pact else "none: not published over PACT"
+        aliases = ", ".join(f"`{alias}`" for alias in _NAMES.get(name, ()))
+        rows.append(f"| `{name}` | {unit.dimension} | {size} | {pact} | {aliases} |")
+    return "\n".join(rows)
+
+
+def _plain(number: Decimal) -> str:
+    return format(number.normalize(), "f")

@@ -3,10 +3,12 @@
 import pytest
 
 from decimal import Decimal
+from pathlib import Path
 
 from pcfx.streams.units import (
     UnknownUnit,
     canonical,
+    markdown_table,
     declared_unit_code,
     pact_declared_unit,
     quantity_unit_code,
@@ -81,3 +83,8 @@ def test_empty_or_control_character_names_are_refused():
         declared_unit_code("  ")
     with pytest.raises(UnknownUnit, match="control character"):
         quantity_unit_code("kg\x00")
+
+
+def test_docs_units_shows_the_table_in_force():
+    page = (Path(__file__).parents[2] / "docs" / "units.md").read_text(encoding="utf-8")
+    assert markdown_table() in page
