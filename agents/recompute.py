@@ -147,6 +147,8 @@ class Recomputer:
         outbox = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
         active = await self._send(out, outbox)
         await self._stage_tables(out, active).commit(outbox)
+        for product_id in out.withdrawn:
+            self._published.pop(product_id, None)
         self._published.update(out.summaries)
         self._inputs_read.written(out.inputs)
 
@@ -188,6 +190,8 @@ class Recomputer:
             staged.put(self.inputs, key, None if model is None else encode_model(model), event)
         for product_id, footprint in out.published.items():
             staged.put(self.published, product_id, active[footprint.id], event)  # every one was just sent Active
+        for product_id in out.withdrawn:
+            staged.put(self.published, product_id, None, event)
         for product_id, request in out.requested.items():
             staged.put(self.requested, product_id, encode_model(request), event)
         return staged

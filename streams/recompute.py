@@ -105,6 +105,9 @@ class StepOutput:
     footprints: list[ProductFootprint | Deprecation] = field(default_factory=list)  # new Active, then the one it replaces
     statuses: list[ProductStatus] = field(default_factory=list)
     upstream_ms: dict[str, int] = field(default_factory=dict)  # new Active footprint id -> the supplier publish behind it
+    #: Products whose Active footprint is deprecated without a successor: their declared unit lost its PACT
+    #: equivalent. The agent deletes their entry of the published table.
+    withdrawn: list[str] = field(default_factory=list)
 
 
 def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput) -> list[Event]:
@@ -208,6 +211,9 @@ def _publish(
     recipe = _summary(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, RecipeCard)
     if pact_unit_of(recipe) is None:  # totals and status only: PACT has no unit to state them in
+        if previous is not None:  # re-declared from a PACT unit: its footprint in force is no longer true
+            out.footprints.append(Deprecation(derived.product_id, previous.pf_id))
+            out.withdrawn.append(derived.product_id)
         return None, replace(derived, reasons=(*derived.reasons, not_published_reason(recipe)))
     used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
@@ -238,6 +244,8 @@ def _summary(kind: str, product_id: str, view: TableView, out: StepOutput) -> Su
 def _published(product_id: str, view: TableView, out: StepOutput) -> Published | None:
     """The product's Active derived footprint: published earlier in this batch, else before it."""
     made = out.summaries.get(product_id)
+    if made is None and product_id in out.withdrawn:
+        return None
     return made if made is not None else view.published(product_id)
 
 

@@ -90,3 +90,26 @@ def test_a_unit_without_pact_equivalent_gets_totals_and_status_but_no_pact_footp
     assert [line.get("pfId") for line in lines if line.get("unit") in ("km", "m")] == [None, None]
     published_ids = {f.id for f in out.footprints if not isinstance(f, Deprecation)}
     assert all(line["pfId"] in published_ids for line in lines if line.get("unit") not in ("km", "m"))
+
+
+def test_a_recipe_re_declared_in_a_unit_pact_lacks_withdraws_its_footprint():
+    from pcfx.schemas import samples
+    from pcfx.schemas.models import ProductRecipe
+    from pcfx.streams.derive import published_of
+
+    def recipe(unit: str, own: str, updated: str) -> ProductRecipe:
+        doc = {**samples.RECIPE, "productIds": ["sector"], "declaredUnitOfMeasurement": unit, "inputs": [],
+               "ownEmissions": {"pcfExcludingBiogenicUptake": own}, "updated": updated}
+        return ProductRecipe.from_json(doc)
+
+    published, engine, now = {}, Engine(), datetime(2026, 1, 5, tzinfo=timezone.utc)
+    view = TableView(input=lambda _k: None, summary=lambda _k: None, published=published.get, requested=lambda _p: False)
+    first = recompute(engine, [Update("recipe:sector", recipe("kilogram", "2.5", "2026-01-01T00:00:00Z"), 0)], view, now)
+    footprint = first.published["sector"]
+    published["sector"] = published_of(footprint)
+
+    second = recompute(engine, [Update("recipe:sector", recipe("Mill USD", "410", "2026-01-02T00:00:00Z"), 0)], view, now)
+    assert second.footprints == [Deprecation("sector", footprint.id)]
+    assert second.withdrawn == ["sector"] and second.published == {}
+    status = second.statuses[0]
+    assert (status.state, status.pf_id) == ("complete", None) and "'Mill USD' has no PACT" in status.reasons[0]
