@@ -157,6 +157,13 @@ def pact_declared_unit(name: str, amount: Decimal) -> tuple[str, Decimal] | None
     return unit.pact, amount * unit.pact_factor
 
 
+def declared_unit_mass(name: str, amount: Decimal) -> Decimal | None:
+    """kg in ``amount`` ``name`` when the unit is a mass (``2 t`` is 2000 kg), else None: a declared unit in
+    mass has a known ``productMassPerDeclaredUnit`` and nobody should have to type it."""
+    unit = known(name)
+    return amount * unit.size if unit is not None and unit.dimension == "mass" else None
+
+
 class _Table:
     """The process-wide interned units: canonical name -> code, and per code its dimension and size."""
 

@@ -113,3 +113,10 @@ def test_a_recipe_re_declared_in_a_unit_pact_lacks_withdraws_its_footprint():
     assert second.withdrawn == ["sector"] and second.published == {}
     status = second.statuses[0]
     assert (status.state, status.pf_id) == ("complete", None) and "'Mill USD' has no PACT" in status.reasons[0]
+
+
+def test_import_gives_a_mass_declared_unit_its_own_mass_when_the_csv_has_none(tmp_path):
+    _, out = stream_step(tmp_path)
+    assert out.published["钢材"].pcf.product_mass_per_declared_unit == "1000"  # 1 吨, published as 1000 kilogram
+    assert out.published["steel"].pcf.product_mass_per_declared_unit == "1"
+    assert out.published["电力"].pcf.product_mass_per_declared_unit == "0"  # energy: no mass given
