@@ -100,7 +100,9 @@ LabelStatus = Literal["Active", "Deprecated", "Expired"]
 class CarbonLabel(ReferencePeriod, Certification):
     """What a buyer receives: the current footprint of one product, per declared unit.
 
-    ``value`` is ``pcfExcludingBiogenicUptake`` in kgCO2e per declared unit of footprint ``pfId``.
+    ``value`` is ``pcfExcludingBiogenicUptake`` in kgCO2e per declared unit of footprint ``pfId``. For a
+    product whose declared unit has no PACT equivalent, the unit is the recipe's own and ``pfId`` is a
+    pcfx result id that no PACT footprint has (docs/units.md).
     """
 
     record_kind: ClassVar[str] = "label"
@@ -114,7 +116,7 @@ class CarbonLabel(ReferencePeriod, Certification):
     company_ids: UrnSet
     product_name: NonEmptyString
     value: PactDecimal
-    declared_unit_of_measurement: DeclaredUnit
+    declared_unit_of_measurement: UnitName  # a PACT unit, or the recipe's own when PACT lacks it (docs/units.md)
     declared_unit_amount: PositiveNonZero
     primary_data_share: PrimaryDataShare | None = None
     dqi: DataQualityIndicators | None = None

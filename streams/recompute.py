@@ -14,11 +14,14 @@ from datetime import datetime
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import FootprintRequest, ProductFootprint, ProductRecipe
 from pcfx.schemas.status import ProductStatus
+from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.derive import (
     Deprecation,
     DirectInput,
     Published,
     RecipeCard,
+    _dqi_json,
+    _pds_text,
     card_of,
     derived_footprint,
     leaf_of,
@@ -30,8 +33,10 @@ from pcfx.streams.derive import (
     same_figures,
     secondary_sources,
     status_of,
+    value_text,
 )
 from pcfx.streams.engine import Engine
+from pcfx.streams.labels import Offer
 from pcfx.streams.rollup import Derived, Event, RemoveLeaf, UpsertLeaf, UpsertRecipe
 
 LEAF, RECIPE = "leaf", "recipe"
@@ -108,6 +113,9 @@ class StepOutput:
     #: Products whose Active footprint is deprecated without a successor: their declared unit lost its PACT
     #: equivalent. The agent deletes their entry of the published table.
     withdrawn: list[str] = field(default_factory=list)
+    #: Label offers of products without a PACT footprint (their unit has no PACT equivalent), by product id:
+    #: their labels come from the result itself (docs/units.md).
+    offers: dict[str, Offer] = field(default_factory=dict)
 
 
 def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput) -> list[Event]:
@@ -214,6 +222,7 @@ def _publish(
         if previous is not None:  # re-declared from a PACT unit: its footprint in force is no longer true
             out.footprints.append(Deprecation(derived.product_id, previous.pf_id))
             out.withdrawn.append(derived.product_id)
+        out.offers[derived.product_id] = result_offer(recipe, derived, now, upstream_ms)
         return None, replace(derived, reasons=(*derived.reasons, not_published_reason(recipe)))
     used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
@@ -230,6 +239,40 @@ def _publish(
     if upstream_ms is not None:
         out.upstream_ms[footprint.id] = upstream_ms
     return footprint.id, derived
+
+
+#: Namespace of result ids: the ``pfId`` of a label made from a result that has no PACT footprint.
+RESULT_ID_NAMESPACE = uuid.UUID("3f7c9e21-6a4b-4c8d-9e0f-1a2b3c4d5e6f")
+
+
+def result_offer(recipe: RecipeCard, derived: Derived, now: datetime, upstream_ms: int | None) -> Offer:
+    """The label offer of a complete product whose unit PACT lacks, made from its result and its recipe:
+    value per the recipe's own declared unit, validity PACT's default (3 years from the reference period's
+    end). Its ``pf_id`` is a result id (uuid5 of the product and the figures, so a replay gives the same
+    one and a change a new one); no PACT footprint has it."""
+    texts = value_text(derived)
+    pds, dqi = _pds_text(derived), _dqi_json(derived)
+    figures = (derived.product_id, recipe.declared_unit, recipe.declared_amount, sorted(texts.items()), pds, sorted(dqi.items()))
+    start, end = recipe.period
+    return Offer(
+        pf_id=str(uuid.uuid5(RESULT_ID_NAMESPACE, repr(figures))),
+        status="Active",
+        created=now,
+        company_name=recipe.company_name,
+        company_ids=list(recipe.company_ids),
+        product_name=recipe.product_name,
+        value=texts["pcfExcludingBiogenicUptake"],
+        declared_unit_of_measurement=recipe.declared_unit,
+        declared_unit_amount=recipe.declared_amount,
+        primary_data_share=pds,
+        dqi=dqi,
+        reference_period_start=start,
+        reference_period_end=end,
+        validity_period_start=end,
+        validity_period_end=add_years(end, VALIDITY_YEARS),
+        verified=False,
+        published_ms=int(now.timestamp() * 1000) if upstream_ms is None else upstream_ms,
+    )
 
 
 def _summary(kind: str, product_id: str, view: TableView, out: StepOutput) -> Summary | None:

@@ -120,3 +120,29 @@ def test_import_gives_a_mass_declared_unit_its_own_mass_when_the_csv_has_none(tm
     assert out.published["钢材"].pcf.product_mass_per_declared_unit == "1000"  # 1 吨, published as 1000 kilogram
     assert out.published["steel"].pcf.product_mass_per_declared_unit == "1"
     assert out.published["电力"].pcf.product_mass_per_declared_unit == "0"  # energy: no mass given
+
+
+def test_a_product_without_pact_footprint_still_gets_labels_in_its_own_unit(tmp_path):
+    from pcfx.connectors.import_cli import DEFAULT_COMPANY
+    from pcfx.connectors.label_svg import render_label_svg
+    from pcfx.schemas.subscriptions import Subscription
+    from pcfx.streams.derive import product_urn
+    from pcfx.streams.labels import FootprintSeen, issue
+
+    graph, out = stream_step(tmp_path)
+    assert set(out.offers) == {p for p, _, unit, _, _ in graph.products if unit in ("USD (2013, producer price)", "Mill USD", "kilometer", "米")}
+    offer = out.offers["S07"]
+    status = {s.product_id: s for s in out.statuses}["S07"]
+    assert offer.value == status.pcf_excluding_biogenic_uptake
+    now = datetime(2026, 1, 6, tzinfo=timezone.utc)
+    urn = product_urn("S07")
+    state, _ = issue(None, urn, FootprintSeen(offer), now)
+    subscription = Subscription(buyer_id=DEFAULT_COMPANY, product_id=urn, active=True, created_at=now)
+    _, sent = issue(state, urn, subscription, now)
+    [label] = [s.label for s in sent.labels]
+    assert (label.value, label.declared_unit_of_measurement, label.declared_unit_amount) == (
+        offer.value, "USD (2013, producer price)", "1.0")
+    assert "per 1.0 USD (2013, producer price)" in render_label_svg(label)
+    (tmp_path / "again").mkdir()
+    again = stream_step(tmp_path / "again")[1]
+    assert again.offers["S07"].pf_id == offer.pf_id  # a replay makes the same result id
