@@ -177,6 +177,7 @@ def restore(engine: Engine, inputs: Sequence[Update], view: TableView, now: date
     out.inputs.clear()
     out.statuses = [status for status in out.statuses if status.product_id in out.published]
     out.upstream_ms.clear()  # the table keeps no publish times; latency metrics skip a restore
+    out.offers.clear()  # sent with their batch, whose inputs the table holds only once it was sent
     return out
 
 
