@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pcfx.streams.units import UnknownUnit, canonical
+from pcfx.streams.units import UnknownUnit, declared_unit_code, quantity_unit_code
 
 #: PACT v3 CarbonFootprint quantities that add up along bill-of-materials edges, per declared unit.
 #: The first one weights data quality (PACT: contribution to pcfExcludingBiogenicUptake).
@@ -61,7 +61,7 @@ def _check_declared_unit(product_id: str, unit: str, amount: float, mass: float 
     if not isinstance(product_id, str) or not product_id:
         raise InvalidFootprint(str(product_id), "product_id", "must be a non-empty string")
     try:
-        canonical(unit)
+        declared_unit_code(unit)  # validates the name once per spelling, then a dict lookup
     except UnknownUnit as exc:
         raise InvalidFootprint(product_id, "declared_unit", str(exc)) from None
     _check_finite(product_id, "declared_amount", amount)
@@ -150,7 +150,7 @@ class Recipe:
             _check_finite(self.product_id, f"{name}.quantity", line.quantity)
             if line.unit:
                 try:
-                    canonical(line.unit)
+                    quantity_unit_code(line.unit)
                 except UnknownUnit as exc:
                     raise InvalidFootprint(self.product_id, f"{name}.unit", str(exc)) from None
 

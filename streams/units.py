@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import get_args
@@ -117,8 +118,10 @@ _SPACE = re.compile(r"\s+")
 
 
 def normalise(name: str) -> str:
-    """The lookup form of a unit name: trimmed, inner whitespace runs made one space, case folded."""
-    return _SPACE.sub(" ", name.strip()).casefold()
+    """The lookup form of a unit name: Unicode compatibility form (full-width ｋｇ is kg, m³ is m3, as
+    Chinese input methods and spreadsheets write them), trimmed, inner whitespace runs made one space,
+    case folded."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", name).strip()).casefold()
 
 
 #: Normalised name or alias -> canonical unit name.
@@ -170,6 +173,7 @@ class _Table:
     def __init__(self) -> None:
         self.names: list[str] = []
         self.codes: dict[str, int] = {}
+        self.spellings: dict[str, int] = {}  # a name as given -> its code: a recipe line looks it up once
         self._dimensions: dict[str, int] = {}
         self.dimension = np.zeros(0, dtype=np.int64)
         self.size = np.zeros(0)
@@ -178,6 +182,14 @@ class _Table:
             self.code(name)
 
     def code(self, name: str) -> int:
+        found = self.spellings.get(name)
+        if found is None:
+            found = self._intern(name)
+            if len(self.spellings) < 100 * MAX_UNITS:
+                self.spellings[name] = found
+        return found
+
+    def _intern(self, name: str) -> int:
         key = canonical(name)
         found = self.codes.get(key)
         if found is not None:

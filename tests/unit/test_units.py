@@ -54,6 +54,8 @@ def test_aliases_are_case_and_whitespace_insensitive_in_english_and_chinese():
     assert canonical("Kilowatt  Hour") == canonical("kWh") == canonical("千瓦时") == "kilowatt hour"
     assert canonical("t") == canonical("Tonne") == canonical("吨") == "ton"
     assert canonical("KM") == canonical("公里") == "kilometer"
+    assert canonical("ｋｇ") == canonical("㎏") == "kilogram"  # full-width, as Chinese input methods type it
+    assert canonical("m³") == "cubic meter"
 
 
 def test_tonne_is_1000_kilogram_in_pact_and_a_length_has_no_pact_unit():
