@@ -22,7 +22,6 @@ from pcfx.schemas.footprint import (
     ReferencePeriod,
 )
 from pcfx.schemas.pact_types import (
-    DeclaredUnit,
     ErrorCode,
     FootprintStatus,
     NonEmptyString,
