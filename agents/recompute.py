@@ -35,13 +35,22 @@ from faust import current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
-from pcfx.agents.records import LEAF, dead_letter_of, offer_input, processing, published_header, published_ms
+from pcfx.agents.records import (
+    LEAF,
+    OFFER,
+    dead_letter_of,
+    label_input_headers,
+    offer_input,
+    processing,
+    published_header,
+    published_ms,
+)
 from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import codec_for, decode_model, encode_model
-from pcfx.streams.derive import Deprecation, Published, published_of
+from pcfx.streams.derive import Deprecation, Published, product_urn, published_of
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
 
@@ -147,6 +156,8 @@ class Recomputer:
         outbox = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
         active = await self._send(out, outbox)
         await self._stage_tables(out, active).commit(outbox)
+        for product_id in out.withdrawn:
+            self._published.pop(product_id, None)
         self._published.update(out.summaries)
         self._inputs_read.written(out.inputs)
 
@@ -173,6 +184,10 @@ class Recomputer:
             offer = offer_input(footprint, now_ms if upstream is None else upstream)
             for product in footprint.product_ids:
                 await outbox.add(self.topic_names["label-inputs"], product.encode(), *offer)
+        for product, offer in out.offers.items():  # labels of results that have no PACT footprint
+            value = offer.model_dump_json().encode()
+            await outbox.add(self.topic_names["label-inputs"], product_urn(product).encode(), value,
+                             label_input_headers(OFFER, offer.published_ms))
         for status in out.statuses:
             changed = status.upstream_changed_at
             headers = published_header(None if changed is None else int(changed.timestamp() * 1000))
@@ -188,6 +203,8 @@ class Recomputer:
             staged.put(self.inputs, key, None if model is None else encode_model(model), event)
         for product_id, footprint in out.published.items():
             staged.put(self.published, product_id, active[footprint.id], event)  # every one was just sent Active
+        for product_id in out.withdrawn:
+            staged.put(self.published, product_id, None, event)
         for product_id, request in out.requested.items():
             staged.put(self.requested, product_id, encode_model(request), event)
         return staged

@@ -21,7 +21,8 @@ def compute(products: Path, bom: Path, out: Path) -> None:
 
     Cycles are solved exactly. Products with missing inputs are written with their partial total and
     marked incomplete; a cycle that amplifies itself is reported per product. Both are summarised on
-    stderr, so nothing is dropped silently.
+    stderr, so nothing is dropped silently. Units may be PACT's, aliases (pcs, t, kWh, 件, 吨, 千瓦时 ...)
+    or any other name, which converts only to itself (docs/units.md).
     """
     try:
         events, leaves = read_graph(products, bom)

@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from pcfx.connectors.csv_io import CsvError, read_graph
-from pcfx.schemas.models import ProductRecipe, format_decimal
+from pcfx.schemas.models import ProductRecipe, format_decimal, to_decimal
 from pcfx.streams.rollup import Event, UpsertLeaf
+from pcfx.streams.units import declared_unit_mass
 
 DEFAULT_COMPANY = "urn:pcfx:company:csv-import"
 REFERENCE_PERIOD = ("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z")  # when the CSV gives none
@@ -42,7 +43,7 @@ def recipe_from_event(event: Event, details: dict[str, str], updated: datetime) 
         "productNameCompany": (details.get("name") or "").strip() or item.product_id,
         "declaredUnitOfMeasurement": item.declared_unit,
         "declaredUnitAmount": format_decimal(item.declared_amount),
-        "productMassPerDeclaredUnit": format_decimal(item.mass_per_unit or 0.0),
+        "productMassPerDeclaredUnit": _mass_text(item.mass_per_unit, item.declared_unit, item.declared_amount),
         "ownEmissions": {name: format_decimal(value) for name, value in own.items()},
         "referencePeriodStart": (details.get("reference_period_start") or "").strip() or REFERENCE_PERIOD[0],
         "referencePeriodEnd": (details.get("reference_period_end") or "").strip() or REFERENCE_PERIOD[1],
@@ -57,6 +58,14 @@ def recipe_from_event(event: Event, details: dict[str, str], updated: datetime) 
     if dqr is not None:
         document["dqi"] = dict(zip(("technologicalDQR", "geographicalDQR", "temporalDQR"), map(format_decimal, dqr)))
     return ProductRecipe.from_json(document)
+
+
+def _mass_text(mass: float | None, unit: str, amount: float) -> str:
+    """kg per declared unit: the CSV's, else the declared unit's own when it is a mass (2 吨: 2000), else 0."""
+    if mass is not None:
+        return format_decimal(mass)
+    own = declared_unit_mass(unit, to_decimal(format_decimal(amount)))
+    return "0" if own is None else format(own.normalize(), "f")
 
 
 @click.command("import")

@@ -63,7 +63,8 @@ def _summary(label: CarbonLabel) -> str:
 
 def _per_unit(label: CarbonLabel) -> str:
     unit = label.declared_unit_of_measurement
-    return f"每 {label.declared_unit_amount} {UNIT_ZH[unit]} / per {label.declared_unit_amount} {unit}"
+    chinese = UNIT_ZH.get(unit, unit)  # a unit PACT lacks is shown as the recipe gives it
+    return f"每 {label.declared_unit_amount} {chinese} / per {label.declared_unit_amount} {unit}"
 
 
 def _detail_lines(label: CarbonLabel) -> list[str]:

@@ -22,7 +22,6 @@ from pcfx.schemas.footprint import (
     ReferencePeriod,
 )
 from pcfx.schemas.pact_types import (
-    DeclaredUnit,
     ErrorCode,
     FootprintStatus,
     NonEmptyString,
@@ -31,10 +30,10 @@ from pcfx.schemas.pact_types import (
     PositiveNonZero,
     PositiveOrZero,
     PrimaryDataShare,
-    QuantityUnit,
     Urn,
     UrnSet,
     UtcDatetime,
+    UnitName,
     UtcMillis,
     Uuid,
     non_empty_unique,
@@ -54,14 +53,15 @@ class Certification(ContractModel):
 class RecipeInput(ContractModel):
     """One bill-of-materials line: ``quantity`` of ``productId`` (in ``unit``) per declared unit made.
 
-    The quantity may be negative: a co-product or scrap credit. ``unit`` is a PACT declared unit name
-    or ``ton``; absent, the quantity counts the input's own declared units.
+    The quantity may be negative: a co-product or scrap credit. ``unit`` is any unit name (a PACT unit,
+    an alias such as ``t`` or ``件``, or an opaque unit, docs/units.md); absent, the quantity counts the
+    input's own declared units.
     """
 
     product_id: OpaqueId
     supplier_company_id: Urn | None = None
     quantity: PactDecimal
-    unit: QuantityUnit | None = None
+    unit: UnitName | None = None
 
 
 class ProductRecipe(GeographyScope, ReferencePeriod, Certification):
@@ -69,7 +69,8 @@ class ProductRecipe(GeographyScope, ReferencePeriod, Certification):
 
     ``ownEmissions`` uses the additive fields of a PACT CarbonFootprint, per declared unit
     (``declaredUnitAmount`` x ``declaredUnitOfMeasurement``); ``primaryDataShare`` and ``dqi`` rate the
-    owner's own data only.
+    owner's own data only. ``declaredUnitOfMeasurement`` is any unit name (docs/units.md): a recipe is
+    pcfx's own record; only its derived PACT footprint must use a PACT unit.
     """
 
     record_kind: ClassVar[str] = "recipe"
@@ -82,7 +83,7 @@ class ProductRecipe(GeographyScope, ReferencePeriod, Certification):
     company_ids: UrnSet
     product_name_company: NonEmptyString
     product_description: str | None = None
-    declared_unit_of_measurement: DeclaredUnit
+    declared_unit_of_measurement: UnitName
     declared_unit_amount: PositiveNonZero
     product_mass_per_declared_unit: PositiveOrZero  # kg per declared unit, excluding packaging
     own_emissions: EmissionBreakdown
@@ -98,7 +99,9 @@ LabelStatus = Literal["Active", "Deprecated", "Expired"]
 class CarbonLabel(ReferencePeriod, Certification):
     """What a buyer receives: the current footprint of one product, per declared unit.
 
-    ``value`` is ``pcfExcludingBiogenicUptake`` in kgCO2e per declared unit of footprint ``pfId``.
+    ``value`` is ``pcfExcludingBiogenicUptake`` in kgCO2e per declared unit of footprint ``pfId``. For a
+    product whose declared unit has no PACT equivalent, the unit is the recipe's own and ``pfId`` is a
+    pcfx result id that no PACT footprint has (docs/units.md).
     """
 
     record_kind: ClassVar[str] = "label"
@@ -112,7 +115,7 @@ class CarbonLabel(ReferencePeriod, Certification):
     company_ids: UrnSet
     product_name: NonEmptyString
     value: PactDecimal
-    declared_unit_of_measurement: DeclaredUnit
+    declared_unit_of_measurement: UnitName  # a PACT unit, or the recipe's own when PACT lacks it (docs/units.md)
     declared_unit_amount: PositiveNonZero
     primary_data_share: PrimaryDataShare | None = None
     dqi: DataQualityIndicators | None = None

@@ -174,7 +174,25 @@ def non_empty_unique(item: Any) -> Any:
     return Annotated[list[item], Field(min_length=1), AfterValidator(unique_items)]
 
 
+MAX_UNIT_NAME = 120  # characters; an input-output table's currency note fits easily
+
+
+def unit_name(text: str) -> str:
+    """A unit of a pcfx recipe (its declared unit or a line's quantity unit): any name a tool exports
+    (``kilogram``, ``pcs``, ``吨``, ``USD (2013, producer price)``), but not blank, not longer than
+    :data:`MAX_UNIT_NAME` and without control characters. Not a PACT rule: a recipe is pcfx's own record;
+    docs/units.md says how names map to PACT declared units."""
+    if not text.strip():
+        raise ValueError("is empty (a unit name needs a non-blank text)")
+    if len(text) > MAX_UNIT_NAME:
+        raise ValueError(f"is longer than {MAX_UNIT_NAME} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError("contains a control character")
+    return text
+
+
 NonEmptyString = Annotated[str, Field(min_length=1)]
+UnitName = Annotated[str, AfterValidator(unit_name)]
 Uuid = Annotated[str, AfterValidator(uuid_text)]
 Urn = Annotated[str, AfterValidator(urn)]
 UrnSet = non_empty_unique(Urn)
@@ -238,8 +256,6 @@ DeclaredUnit = Literal[
     "hour",
     "megabit second",
 ]
-# A recipe line may also count in metric tons (1000 kilogram): a quantity unit, never a declared unit.
-QuantityUnit = Literal[DeclaredUnit, "ton"]
 FootprintStatus = Literal["Active", "Deprecated"]
 RegionOrSubregion = Literal[
     "Africa",

@@ -24,6 +24,7 @@ from pcfx.schemas.models import (
 from pcfx.schemas.status import ProductStatus
 from pcfx.streams.engine import EXACT_DRIVERS, RELATIVE_EPSILON
 from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived, Input, Leaf, Recipe
+from pcfx.streams.units import pact_declared_unit
 
 SPEC_VERSION = "3.0.3"
 PRODUCT_URN_PREFIX = "urn:pcfx:product:"
@@ -220,6 +221,25 @@ def card_of(recipe: ProductRecipe) -> RecipeCard:
     )
 
 
+def pact_unit_of(recipe: RecipeCard) -> tuple[str, str] | None:
+    """The PACT ``(declaredUnitOfMeasurement, declaredUnitAmount)`` of a recipe's declared unit, exactly
+    (``2 吨`` is ``2000 kilogram``); None when the unit has no PACT equivalent, and then no PACT footprint
+    is published for the product (docs/contract.md, "Declared units without a PACT equivalent")."""
+    found = pact_declared_unit(recipe.declared_unit, to_decimal(recipe.declared_amount))
+    if found is None:
+        return None
+    unit, amount = found
+    if unit == recipe.declared_unit:
+        return unit, recipe.declared_amount  # a PACT unit already: the recipe's text, as given
+    return unit, format(amount.normalize(), "f")
+
+
+def not_published_reason(recipe: RecipeCard) -> str:
+    """The status reason of a complete product that gets no PACT footprint."""
+    return (f"not published as a PACT footprint: declared unit {recipe.declared_unit!r} has no PACT "
+            "declaredUnitOfMeasurement (the total above is per that unit)")
+
+
 def derived_footprint(
     recipe: RecipeCard,
     product_id: str,
@@ -236,9 +256,12 @@ def derived_footprint(
     dqi = _dqi_json(derived)
     pds = _pds_text(derived)
     previous_id = previous.pf_id if previous is not None else None
+    declared = pact_unit_of(recipe)
+    if declared is None:
+        raise ValueError(not_published_reason(recipe))
     pcf = {
-        "declaredUnitOfMeasurement": recipe.declared_unit,
-        "declaredUnitAmount": recipe.declared_amount,
+        "declaredUnitOfMeasurement": declared[0],
+        "declaredUnitAmount": declared[1],
         "productMassPerDeclaredUnit": recipe.mass_per_unit,
         "referencePeriodStart": _utc_text(recipe.period[0]),
         "referencePeriodEnd": _utc_text(recipe.period[1]),

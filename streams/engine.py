@@ -50,7 +50,7 @@ from pcfx.streams.rollup import (
     UpsertRecipe,
 )
 from pcfx.streams.solve import block_is_singular, loop_is_singular
-from pcfx.streams.units import UNITS, conversion_problem, declared_unit_code, declared_units_per_quantity, quantity_unit_code
+from pcfx.streams.units import conversion_problem, declared_unit_code, declared_units_per_quantity, quantity_unit_code, unit_name
 
 #: Values closer than this (relative) to the published ones count as unchanged and are not re-emitted:
 #: a different solve order may move the last bits of a float without any real change.
@@ -243,7 +243,7 @@ class Engine:
         """The recipe's lines as arrays, sorted by input number (stable), as the edge store keeps them."""
         sources = np.array([self._intern(line.product_id) for line in recipe.inputs], dtype=np.int32)
         quantities = np.array([line.quantity for line in recipe.inputs], dtype=np.float64)
-        units = np.array([quantity_unit_code(line.unit) for line in recipe.inputs], dtype=np.int8)
+        units = np.array([quantity_unit_code(line.unit) for line in recipe.inputs], dtype=np.int16)
         order = np.argsort(sources, kind="stable")
         return sources[order], quantities[order], units[order]
 
@@ -422,8 +422,8 @@ class Engine:
                 reasons.append(f"input {name!r} has no footprint")
             elif np.isnan(factor[k]):
                 missing.append(name)
-                quantity_unit = UNITS[edges.unit[lines][k]] if edges.unit[lines][k] >= 0 else None
-                reasons.append(f"input {name!r}: " + conversion_problem(quantity_unit, UNITS[unit[k]], _none(mass[k])))
+                quantity_unit = unit_name(int(edges.unit[lines][k])) if edges.unit[lines][k] >= 0 else None
+                reasons.append(f"input {name!r}: " + conversion_problem(quantity_unit, unit_name(int(unit[k])), _none(mass[k])))
             elif source != p and t.bits[source] & INCOMPLETE and f"input {name!r} is incomplete" not in reasons:
                 reasons.append(f"input {name!r} is incomplete")
         return tuple(missing), tuple(reasons)

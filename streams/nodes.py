@@ -113,7 +113,7 @@ class EdgeStore:
         self.live = 0
         self.source = np.zeros(0, dtype=np.int32)
         self.quantity = np.zeros(0, dtype=np.float64)
-        self.unit = np.zeros(0, dtype=np.int8)
+        self.unit = np.zeros(0, dtype=np.int16)
 
     def add(self, source: np.ndarray, quantity: np.ndarray, unit: np.ndarray) -> int:
         """Store lines and return the position of the first."""

@@ -14,22 +14,29 @@ from datetime import datetime
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import FootprintRequest, ProductFootprint, ProductRecipe
 from pcfx.schemas.status import ProductStatus
+from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.derive import (
     Deprecation,
     DirectInput,
     Published,
     RecipeCard,
+    _dqi_json,
+    _pds_text,
     card_of,
     derived_footprint,
     leaf_of,
+    not_published_reason,
+    pact_unit_of,
     product_urn,
     published_of,
     recipe_of,
     same_figures,
     secondary_sources,
     status_of,
+    value_text,
 )
 from pcfx.streams.engine import Engine
+from pcfx.streams.labels import Offer
 from pcfx.streams.rollup import Derived, Event, RemoveLeaf, UpsertLeaf, UpsertRecipe
 
 LEAF, RECIPE = "leaf", "recipe"
@@ -103,6 +110,12 @@ class StepOutput:
     footprints: list[ProductFootprint | Deprecation] = field(default_factory=list)  # new Active, then the one it replaces
     statuses: list[ProductStatus] = field(default_factory=list)
     upstream_ms: dict[str, int] = field(default_factory=dict)  # new Active footprint id -> the supplier publish behind it
+    #: Products whose Active footprint is deprecated without a successor: their declared unit lost its PACT
+    #: equivalent. The agent deletes their entry of the published table.
+    withdrawn: list[str] = field(default_factory=list)
+    #: Label offers of products without a PACT footprint (their unit has no PACT equivalent), by product id:
+    #: their labels come from the result itself (docs/units.md).
+    offers: dict[str, Offer] = field(default_factory=dict)
 
 
 def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput) -> list[Event]:
@@ -164,6 +177,7 @@ def restore(engine: Engine, inputs: Sequence[Update], view: TableView, now: date
     out.inputs.clear()
     out.statuses = [status for status in out.statuses if status.product_id in out.published]
     out.upstream_ms.clear()  # the table keeps no publish times; latency metrics skip a restore
+    out.offers.clear()  # sent with their batch, whose inputs the table holds only once it was sent
     return out
 
 
@@ -205,6 +219,12 @@ def _publish(
     """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
     recipe = _summary(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, RecipeCard)
+    if pact_unit_of(recipe) is None:  # totals and status only: PACT has no unit to state them in
+        if previous is not None:  # re-declared from a PACT unit: its footprint in force is no longer true
+            out.footprints.append(Deprecation(derived.product_id, previous.pf_id))
+            out.withdrawn.append(derived.product_id)
+        out.offers[derived.product_id] = result_offer(recipe, derived, now, upstream_ms)
+        return None, replace(derived, reasons=(*derived.reasons, not_published_reason(recipe)))
     used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
     sources = secondary_sources(pf for pf in used if pf is not None)
@@ -222,6 +242,40 @@ def _publish(
     return footprint.id, derived
 
 
+#: Namespace of result ids: the ``pfId`` of a label made from a result that has no PACT footprint.
+RESULT_ID_NAMESPACE = uuid.UUID("3f7c9e21-6a4b-4c8d-9e0f-1a2b3c4d5e6f")
+
+
+def result_offer(recipe: RecipeCard, derived: Derived, now: datetime, upstream_ms: int | None) -> Offer:
+    """The label offer of a complete product whose unit PACT lacks, made from its result and its recipe:
+    value per the recipe's own declared unit, validity PACT's default (3 years from the reference period's
+    end). Its ``pf_id`` is a result id (uuid5 of the product and the figures, so a replay gives the same
+    one and a change a new one); no PACT footprint has it."""
+    texts = value_text(derived)
+    pds, dqi = _pds_text(derived), _dqi_json(derived)
+    figures = (derived.product_id, recipe.declared_unit, recipe.declared_amount, sorted(texts.items()), pds, sorted(dqi.items()))
+    start, end = recipe.period
+    return Offer(
+        pf_id=str(uuid.uuid5(RESULT_ID_NAMESPACE, repr(figures))),
+        status="Active",
+        created=now,
+        company_name=recipe.company_name,
+        company_ids=list(recipe.company_ids),
+        product_name=recipe.product_name,
+        value=texts["pcfExcludingBiogenicUptake"],
+        declared_unit_of_measurement=recipe.declared_unit,
+        declared_unit_amount=recipe.declared_amount,
+        primary_data_share=pds,
+        dqi=dqi,
+        reference_period_start=start,
+        reference_period_end=end,
+        validity_period_start=end,
+        validity_period_end=add_years(end, VALIDITY_YEARS),
+        verified=False,
+        published_ms=int(now.timestamp() * 1000) if upstream_ms is None else upstream_ms,
+    )
+
+
 def _summary(kind: str, product_id: str, view: TableView, out: StepOutput) -> Summary | None:
     """The summary of the product's recipe or supplier footprint in force: written by this batch, else before."""
     key = f"{kind}:{product_id}"
@@ -234,6 +288,8 @@ def _summary(kind: str, product_id: str, view: TableView, out: StepOutput) -> Su
 def _published(product_id: str, view: TableView, out: StepOutput) -> Published | None:
     """The product's Active derived footprint: published earlier in this batch, else before it."""
     made = out.summaries.get(product_id)
+    if made is None and product_id in out.withdrawn:
+        return None
     return made if made is not None else view.published(product_id)
 
 

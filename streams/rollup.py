@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pcfx.streams.units import PACT_UNITS, UNITS
+from pcfx.streams.units import UnknownUnit, declared_unit_code, quantity_unit_code
 
 #: PACT v3 CarbonFootprint quantities that add up along bill-of-materials edges, per declared unit.
 #: The first one weights data quality (PACT: contribution to pcfExcludingBiogenicUptake).
@@ -60,8 +60,10 @@ def _check_finite(product_id: str, name: str, value: float) -> None:
 def _check_declared_unit(product_id: str, unit: str, amount: float, mass: float | None) -> None:
     if not isinstance(product_id, str) or not product_id:
         raise InvalidFootprint(str(product_id), "product_id", "must be a non-empty string")
-    if unit not in PACT_UNITS:
-        raise InvalidFootprint(product_id, "declared_unit", f"{unit!r} is not a PACT declared unit")
+    try:
+        declared_unit_code(unit)  # validates the name once per spelling, then a dict lookup
+    except UnknownUnit as exc:
+        raise InvalidFootprint(product_id, "declared_unit", str(exc)) from None
     _check_finite(product_id, "declared_amount", amount)
     if amount <= 0:
         raise InvalidFootprint(product_id, "declared_amount", f"must be > 0, got {amount!r}")
@@ -146,8 +148,11 @@ class Recipe:
             if not isinstance(line.product_id, str) or not line.product_id:
                 raise InvalidFootprint(self.product_id, f"{name}.product_id", "must be a non-empty string")
             _check_finite(self.product_id, f"{name}.quantity", line.quantity)
-            if line.unit and line.unit not in UNITS:
-                raise InvalidFootprint(self.product_id, f"{name}.unit", f"{line.unit!r} is not a known unit")
+            if line.unit:
+                try:
+                    quantity_unit_code(line.unit)
+                except UnknownUnit as exc:
+                    raise InvalidFootprint(self.product_id, f"{name}.unit", str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -113,11 +113,22 @@ def test_bad_cell_names_file_line_and_column(tmp_path):
     assert "p.csv line 2: column 'direct_kgco2e_per_unit': 'lots' is not a number" in result.output
 
 
-def test_unknown_declared_unit_is_refused(tmp_path):
+def test_an_empty_declared_unit_is_refused_naming_line_and_column(tmp_path):
     result, _ = run(
         tmp_path,
-        "product_id,name,declared_unit,direct_kgco2e_per_unit\ndoor,door,pcs,1",
+        "product_id,name,declared_unit,direct_kgco2e_per_unit\ndoor,door, ,1",
         "product_id,input_product_id,quantity_per_unit",
     )
     assert result.exit_code != 0
-    assert "line 2: column 'declared_unit'" in result.output and "'pcs' is not a PACT declared unit" in result.output
+    assert "line 2: column 'declared_unit'" in result.output and "is empty" in result.output
+
+
+def test_a_line_unit_of_another_dimension_is_reported_on_the_consumer(tmp_path):
+    result, rows = run(
+        tmp_path,
+        "product_id,name,declared_unit,direct_kgco2e_per_unit\ncable,cable,米,1\nbox,box,件,2",
+        "product_id,input_product_id,quantity_per_unit,unit\nbox,cable,3,kWh",
+    )
+    assert result.exit_code == 0
+    assert rows["box"]["complete"] == "false"
+    assert "input 'cable': unit: a quantity in 'kilowatt hour' cannot be converted to the input's declared unit 'meter'" in rows["box"]["problems"]

@@ -82,15 +82,27 @@ def test_recipe_without_id_is_named_by_its_product():
         ProductRecipe.from_json(changed(doc, declaredUnitAmount="0"))
 
 
-def test_recipe_input_unit_is_a_pact_declared_unit_or_ton():
+def test_recipe_units_are_any_unit_name_a_tool_exports():
+    """A recipe is pcfx's own record: its declared unit and its line units may be aliases (t, 件) or
+    opaque (an input-output table's currency); they round-trip through Avro as given."""
     inputs = [
         {"productId": "coil-7", "quantity": "0.0045", "unit": "ton"},
+        {"productId": "bolt", "quantity": "8", "unit": "件"},
         {"productId": "paint", "quantity": "2"},  # no unit: two of the input's own declared units
     ]
-    recipe = decode_model(ProductRecipe, encode_model(ProductRecipe.from_json(changed(RECIPE, inputs=inputs))))
-    assert [line.unit for line in recipe.inputs] == ["ton", None]
-    with pytest.raises(ContractError, match=r"inputs\[0\].unit = 'kg': Input should be 'liter'"):
-        ProductRecipe.from_json(changed(RECIPE, inputs=[{"productId": "coil-7", "quantity": "4.5", "unit": "kg"}]))
+    doc = changed(RECIPE, inputs=inputs, declaredUnitOfMeasurement="USD (2013, producer price)")
+    recipe = decode_model(ProductRecipe, encode_model(ProductRecipe.from_json(doc)))
+    assert [line.unit for line in recipe.inputs] == ["ton", "件", None]
+    assert recipe.declared_unit_of_measurement == "USD (2013, producer price)"
+
+
+def test_recipe_unit_names_must_be_non_blank_short_text():
+    with pytest.raises(ContractError, match=r"inputs\[0\].unit = ' ': .*is empty"):
+        ProductRecipe.from_json(changed(RECIPE, inputs=[{"productId": "coil-7", "quantity": "4.5", "unit": " "}]))
+    with pytest.raises(ContractError, match=r"declaredUnitOfMeasurement = .*control character"):
+        ProductRecipe.from_json(changed(RECIPE, declaredUnitOfMeasurement="kg\n"))
+    with pytest.raises(ContractError, match=r"declaredUnitOfMeasurement = .*longer than 120"):
+        ProductRecipe.from_json(changed(RECIPE, declaredUnitOfMeasurement="x" * 121))
 
 
 def test_recipe_pds_is_a_percent_and_never_rescaled():
