@@ -1,0 +1,192 @@
+"""Server-rendered HTML of the web app, in English and Chinese. Pure: data in, text out.
+
+Every value from a label or a request is HTML-escaped here; pages use no framework and load nothing
+from outside the host (one small script, ``/web/static/live.js``, follows the live updates). Colours keep
+a contrast of at least 4.5:1 on white; every control has a label and is reachable by keyboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from html import escape
+from urllib.parse import quote
+
+from pcfx.connectors.label_svg import render_label_svg
+from pcfx.connectors.watch_cli import change_text
+from pcfx.schemas.models import CarbonLabel, to_decimal
+
+EXPIRY_WARNING = timedelta(days=30)  # a label whose validity ends within this is flagged on the board
+LANGUAGES = ("en", "zh")
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "pcfx carbon labels", "sign_in": "Sign in", "client_id": "API client id",
+        "client_secret": "API client secret", "sign_out": "Sign out", "bad_credentials": "Wrong client id or secret.",
+        "bad_form": "The form expired; please sign in again.", "board": "Your carbon labels",
+        "board_intro": "The products your company follows. Values update by themselves when a supplier publishes.",
+        "product": "Product", "value": "kgCO₂e", "per": "Per", "change": "Change since last version",
+        "valid_until": "Valid until", "flags": "Flags", "expired": "expired", "expires_soon": "expires soon",
+        "reverify": "re-verification due", "none": "none", "no_labels": "No labels yet: subscribe to products first.",
+        "live": "Live", "forbidden": "Not allowed", "forbidden_text": "Your company may not see this product.",
+        "not_found": "Not found", "not_found_text": "No such page.", "history": "Version history",
+        "version": "Version", "issued": "Issued", "back": "Back to the board", "label": "Label",
+        "quality": "Data quality", "pds": "Primary data share", "dqr": "DQR technological / geographical / temporal",
+        "language": "中文", "no_label": "Your company holds no label of this product.",
+    },
+    "zh": {
+        "title": "pcfx 碳标识", "sign_in": "登录", "client_id": "API 客户端 ID", "client_secret": "API 客户端密钥",
+        "sign_out": "退出", "bad_credentials": "客户端 ID 或密钥错误。", "bad_form": "表单已过期，请重新登录。",
+        "board": "贵公司的碳标识", "board_intro": "贵公司关注的产品。供应商发布数据后，数值会自动更新。",
+        "product": "产品", "value": "千克二氧化碳当量", "per": "每", "change": "较上一版本变化",
+        "valid_until": "有效期至", "flags": "提示", "expired": "已过期", "expires_soon": "即将过期",
+        "reverify": "需重新核查", "none": "无", "no_labels": "暂无碳标识：请先订阅产品。", "live": "实时",
+        "forbidden": "无权访问", "forbidden_text": "贵公司无权查看该产品。", "not_found": "未找到",
+        "not_found_text": "页面不存在。", "history": "版本历史", "version": "版本", "issued": "签发时间",
+        "back": "返回", "label": "碳标识", "quality": "数据质量", "pds": "原始数据占比",
+        "dqr": "数据质量评级 技术/地理/时间", "language": "English", "no_label": "贵公司没有该产品的碳标识。",
+    },
+}
+STYLE = """
+body{font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;margin:0;color:#1a1a1a;background:#fff}
+header{background:#14532d;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center}
+header a,header button{color:#fff}header .grow{flex:1}main{padding:1rem;max-width:70rem}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #bbb;padding:.4rem;text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums}.flag{color:#9a1c14;font-weight:bold}
+a{color:#0b4f9c}a:focus,button:focus,input:focus{outline:3px solid #b45309;outline-offset:2px}
+form.signin label{display:block;margin:.6rem 0 .2rem}.error{color:#9a1c14}
+button{font:inherit;padding:.3rem .8rem}.updated{background:#fef3c7}
+"""
+
+
+def text(lang: str, key: str) -> str:
+    return STRINGS[lang if lang in STRINGS else "en"][key]
+
+
+def pick_language(query: str | None, accept: str | None) -> str:
+    """``?lang=`` wins; else the first of Accept-Language's languages pcfx speaks; else English."""
+    if query in LANGUAGES:
+        return query  # type: ignore[return-value]
+    for part in (accept or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag[:2] in LANGUAGES:
+            return tag[:2]
+    return "en"
+
+
+def product_href(product: str, lang: str) -> str:
+    return f"/web/products/{quote(product, safe=':')}?lang={lang}"
+
+
+def page(lang: str, title: str, body: str, *, csrf: str | None = None, live: bool = False, path: str = "/web/") -> str:
+    """A whole HTML document: header (language switch, sign-out form), main content, the live script."""
+    other = "zh" if lang == "en" else "en"
+    sign_out = ""
+    if csrf is not None:
+        sign_out = (f'<form method="post" action="/web/logout"><input type="hidden" name="csrf" value="{escape(csrf)}">'
+                    f'<button type="submit">{text(lang, "sign_out")}</button></form>')
+    script = '<script src="/web/static/live.js" defer></script>' if live else ""
+    return (f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
+            f'<style>{STYLE}</style>{script}</head><body><header><strong>pcfx</strong>'
+            f'<span class="grow"></span><a href="{escape(path)}?lang={other}" lang="{other}">{text(lang, "language")}</a>'
+            f'{sign_out}</header><main id="main">{body}</main></body></html>')
+
+
+def sign_in_page(lang: str, nonce: str, error: str | None = None) -> str:
+    message = f'<p class="error" role="alert">{text(lang, error)}</p>' if error else ""
+    body = (f'<h1>{text(lang, "sign_in")}</h1>{message}'
+            f'<form class="signin" method="post" action="/web/login?lang={lang}">'
+            f'<input type="hidden" name="nonce" value="{escape(nonce)}">'
+            f'<label for="client_id">{text(lang, "client_id")}</label>'
+            f'<input id="client_id" name="client_id" autocomplete="username" required>'
+            f'<label for="client_secret">{text(lang, "client_secret")}</label>'
+            f'<input id="client_secret" name="client_secret" type="password" autocomplete="current-password" required>'
+            f'<p><button type="submit">{text(lang, "sign_in")}</button></p></form>')
+    return page(lang, text(lang, "sign_in"), body, path="/web/login")
+
+
+def flags(label: CarbonLabel, lang: str, now: datetime) -> list[str]:
+    """The board's warnings for a label: expired or expiring within 30 days, re-verification due."""
+    found = []
+    if label.status == "Expired" or label.validity_period_end <= now:
+        found.append(text(lang, "expired"))
+    elif label.validity_period_end - now <= EXPIRY_WARNING:
+        found.append(text(lang, "expires_soon"))
+    if label.reverification_due:
+        found.append(text(lang, "reverify"))
+    return found
+
+
+def board_row(label: CarbonLabel, lang: str, now: datetime) -> str:
+    """One ``<tr>`` of the board; the live script swaps it whole when the product's label changes."""
+    found = flags(label, lang, now)
+    flag_cell = f'<span class="flag">{escape(", ".join(found))}</span>' if found else text(lang, "none")
+    product = escape(label.product_id)
+    return (f'<tr data-product="{product}" data-version="{label.version}">'
+            f'<td><a href="{escape(product_href(label.product_id, lang))}">{escape(label.product_name)}</a>'
+            f'<br><small>{product}</small></td>'
+            f'<td class="num value">{escape(label.value)}</td>'
+            f'<td>{escape(label.declared_unit_amount)} {escape(label.declared_unit_of_measurement)}</td>'
+            f'<td class="num">{escape(change_text(label))}</td>'
+            f'<td>{label.validity_period_end.date().isoformat()}</td><td>{flag_cell}</td></tr>')
+
+
+def board_page(labels: Sequence[CarbonLabel], lang: str, company: str, csrf: str, now: datetime) -> str:
+    rows = "".join(board_row(label, lang, now) for label in sorted(labels, key=lambda l: (l.product_name, l.product_id)))
+    empty = "" if labels else f'<p id="empty">{text(lang, "no_labels")}</p>'
+    heads = ("product", "value", "per", "change", "valid_until", "flags")
+    body = (f'<h1>{text(lang, "board")}</h1><p>{escape(company)} · {text(lang, "board_intro")} '
+            f'<span id="live" role="status" aria-live="polite"></span></p>{empty}'
+            f'<table id="board" data-lang="{lang}"><caption class="visually-hidden">{text(lang, "board")}</caption><thead><tr>'
+            + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads)
+            + f"</tr></thead><tbody>{rows}</tbody></table>")
+    return page(lang, text(lang, "board"), body, csrf=csrf, live=True, path="/web/board")
+
+
+def history_chart(versions: Sequence[tuple[int, str, str]], lang: str) -> str:
+    """The label's versions as an inline SVG line chart (value per version), with a table for screen readers."""
+    if not versions:
+        return ""
+    width, height, pad = 480, 180, 36
+    values = [float(to_decimal(value)) for _, value, _ in versions]
+    low, high = min(values + [0.0]), max(values)
+    span = (high - low) or 1.0
+    step = (width - 2 * pad) / max(1, len(versions) - 1)
+    points = [(pad + i * step, height - pad - (v - low) / span * (height - 2 * pad)) for i, v in enumerate(values)]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#14532d"><title>v{v}: {escape(value)}</title></circle>'
+                   f'<text x="{x:.1f}" y="{height - 12}" font-size="11" text-anchor="middle">v{v}</text>'
+                   f'<text x="{x:.1f}" y="{y - 8:.1f}" font-size="11" text-anchor="middle">{escape(value)}</text>'
+                   for (x, y), (v, value, _) in zip(points, versions))
+    svg = (f'<svg id="history-chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-labelledby="history-title"><line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
+           f'stroke="#555"/><polyline points="{line}" fill="none" stroke="#14532d" stroke-width="2"/>{dots}</svg>')
+    rows = "".join(f"<tr><td>{v}</td><td class=\"num\">{escape(value)}</td><td>{escape(issued)}</td></tr>"
+                   for v, value, issued in versions)
+    table = (f'<table id="history"><thead><tr><th scope="col">{text(lang, "version")}</th><th scope="col">'
+             f'{text(lang, "value")}</th><th scope="col">{text(lang, "issued")}</th></tr></thead><tbody>{rows}</tbody></table>')
+    return f'<h2 id="history-title">{text(lang, "history")}</h2>{svg}{table}'
+
+
+def product_page(label: CarbonLabel | None, product: str, versions: Sequence[tuple[int, str, str]], lang: str,
+                 csrf: str) -> str:
+    """A product's label (the SVG), its data quality and its version history."""
+    back = f'<p><a href="/web/board?lang={lang}">{text(lang, "back")}</a></p>'
+    if label is None:
+        body = f'<h1>{escape(product)}</h1>{back}<p>{text(lang, "no_label")}</p>'
+        return page(lang, product, body, csrf=csrf, path=f"/web/products/{quote(product, safe=':')}")
+    dqi = label.dqi
+    dqr = f"{dqi.technological_dqr} / {dqi.geographical_dqr} / {dqi.temporal_dqr}" if dqi else "-"
+    quality = (f'<h2>{text(lang, "quality")}</h2><dl><dt>{text(lang, "pds")}</dt>'
+               f'<dd>{escape(label.primary_data_share or "-")} %</dd><dt>{text(lang, "dqr")}</dt><dd>{escape(dqr)}</dd></dl>')
+    body = (f'<h1>{escape(label.product_name)}</h1>{back}<section aria-label="{text(lang, "label")}" id="label" '
+            f'data-product="{escape(label.product_id)}" data-version="{label.version}">{render_label_svg(label)}</section>'
+            f'{quality}{history_chart(versions, lang)}')
+    return page(lang, label.product_name, body, csrf=csrf, live=True, path=f"/web/products/{quote(product, safe=':')}")
+
+
+def error_page(lang: str, status: int, signed_in_csrf: str | None = None) -> str:
+    key = "forbidden" if status == 403 else "not_found"
+    body = (f'<h1>{status} {text(lang, key)}</h1><p>{text(lang, key + "_text")}</p>'
+            f'<p><a href="/web/board?lang={lang}">{text(lang, "back")}</a></p>')
+    return page(lang, text(lang, key), body, csrf=signed_in_csrf)
