@@ -28,7 +28,10 @@ from pcfx.connectors.label_api import labels_of
 from pcfx.connectors.pact_api.auth import Client
 from pcfx.connectors.pact_api.errors import ApiError
 from pcfx.connectors.web import pages
+from pcfx.connectors.pact_api.host import public_base
 from pcfx.connectors.web.access import may_see
+from pcfx.connectors.web.explain import changes, explain
+from pcfx.connectors.web.qr import qr_svg
 from pcfx.connectors.web.session import (LOGIN_COOKIE, SESSION_COOKIE, cookie_header, csrf_token, csrf_valid,
                                          login_nonce, login_valid, same_origin)
 from pcfx.schemas.models import CarbonLabel
@@ -187,7 +190,28 @@ def product(request: Request) -> Response:
     versions = [(r["version"], r["value"], r["issued_at"]) for r in conn.execute(
         "SELECT version, value, issued_at FROM label_versions WHERE buyer = ? AND lower(product) = ? ORDER BY version",
         (client.company.lower(), product_id.lower()))]
-    return html(pages.product_page(label, product_id, versions, lang, csrf))
+    why = qr = ""
+    if label is not None:
+        why = product_explanation(host_of(request), label, lang)
+        page_url = f"{public_base(host_of(request).settings, request)}{pages.product_href(label.product_id, lang)}"
+        qr = qr_svg(page_url, pages.text(lang, "qr"))
+    return html(pages.product_page(label, product_id, versions, lang, csrf, why, qr))
+
+
+def product_explanation(host, label: CarbonLabel, lang: str) -> str:  # noqa: ANN001 (Host: the app imports us)
+    """The label's footprint split into its direct inputs, and the change from the footprint it replaced."""
+    footprint = host.readmodel.get(label.pf_id)
+    if footprint is None:
+        return ""
+    explanation = explain(footprint, host.readmodel.get_any)
+    moves = total_before = None
+    preceding = footprint.get("precedingPfIds") or []
+    previous = host.readmodel.get_any(preceding[0]) if preceding else None
+    if explanation is not None and previous is not None:
+        before = explain(previous, host.readmodel.get_any)
+        if before is not None:
+            moves, total_before = changes(before, explanation), before.total
+    return pages.explanation_section(explanation, moves, total_before, lang)
 
 
 def static_script(request: Request) -> Response:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from html import escape
 from urllib.parse import quote
 
 from pcfx.connectors.label_svg import render_label_svg
+from pcfx.connectors.web.explain import Change, Explanation, shown
 from pcfx.connectors.watch_cli import change_text
 from pcfx.schemas.models import CarbonLabel, to_decimal
 
@@ -32,6 +34,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "version": "Version", "issued": "Issued", "back": "Back to the board", "label": "Label",
         "quality": "Data quality", "pds": "Primary data share", "dqr": "DQR technological / geographical / temporal",
         "language": "中文", "no_label": "Your company holds no label of this product.",
+        "why": "Why the number is what it is", "why_intro": "Direct inputs (one step up the supply chain) and the product's own emissions, kgCO₂e per declared unit.",
+        "part": "Input", "supplier": "Supplier", "quantity": "Quantity", "contribution": "Contribution",
+        "share": "Share", "own": "Own emissions of this product", "total": "Total", "unknown": "not available",
+        "latest_change": "Latest change", "moved": "The total moved by", "from_to": "from {before} to {after}",
+        "input_changed": "changed", "no_change": "No contribution moved.", "qr": "QR code linking to this page",
+        "not_derived": "This footprint comes straight from its supplier: it has no inputs to explain.",
     },
     "zh": {
         "title": "pcfx 碳标识", "sign_in": "登录", "client_id": "API 客户端 ID", "client_secret": "API 客户端密钥",
@@ -44,6 +52,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "not_found_text": "页面不存在。", "history": "版本历史", "version": "版本", "issued": "签发时间",
         "back": "返回", "label": "碳标识", "quality": "数据质量", "pds": "原始数据占比",
         "dqr": "数据质量评级 技术/地理/时间", "language": "English", "no_label": "贵公司没有该产品的碳标识。",
+        "why": "数值从何而来", "why_intro": "直接输入（供应链上一级）与本产品自身排放，单位：每声明单位千克二氧化碳当量。",
+        "part": "输入", "supplier": "供应商", "quantity": "用量", "contribution": "贡献", "share": "占比",
+        "own": "本产品自身排放", "total": "合计", "unknown": "暂无", "latest_change": "最近一次变化",
+        "moved": "合计变化", "from_to": "由 {before} 变为 {after}", "input_changed": "变化",
+        "no_change": "各项贡献均未变化。", "qr": "指向本页的二维码", "not_derived": "该足迹由供应商直接提供，没有可分解的输入。",
     },
 }
 STYLE = """
@@ -168,9 +181,53 @@ def history_chart(versions: Sequence[tuple[int, str, str]], lang: str) -> str:
     return f'<h2 id="history-title">{text(lang, "history")}</h2>{svg}{table}'
 
 
+def number(value: Decimal | None, lang: str) -> str:
+    return text(lang, "unknown") if value is None else format(shown(value), "f")
+
+
+def signed(value: Decimal) -> str:
+    return ("+" if value >= 0 else "") + format(shown(value), "f")
+
+
+def explanation_section(explanation: Explanation | None, moves: Sequence[Change] | None, total_before: Decimal | None,
+                        lang: str) -> str:
+    """The total split into direct inputs and own emissions, and what moved in the latest change."""
+    head = f'<h2 id="why">{text(lang, "why")}</h2>'
+    if explanation is None:
+        return f'{head}<p>{text(lang, "not_derived")}</p>'
+    rows = []
+    for part in explanation.parts:
+        name = escape(part.name) if part.key else text(lang, "own")
+        key = f"<br><small>{escape(part.key)}</small>" if part.key else ""
+        share = "-"
+        if part.contribution is not None and explanation.total:
+            share = f"{(part.contribution / explanation.total * 100).quantize(Decimal('0.1'))} %"
+        quantity = f"{escape(part.quantity)} {escape(part.unit)}" if part.key else "-"
+        rows.append(f'<tr data-part="{escape(part.key or "own")}"><td>{name}{key}</td><td>{escape(part.company)}</td>'
+                    f'<td class="num">{quantity}</td><td class="num contribution">{number(part.contribution, lang)}</td>'
+                    f'<td class="num">{share}</td></tr>')
+    heads = ("part", "supplier", "quantity", "contribution", "share")
+    table = (f'<p>{text(lang, "why_intro")}</p><table id="explanation"><thead><tr>'
+             + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads) + f'</tr></thead><tbody>{"".join(rows)}</tbody>'
+             f'<tfoot><tr><th scope="row" colspan="3">{text(lang, "total")}</th>'
+             f'<td class="num">{format(explanation.total, "f")}</td><td class="num">100 %</td></tr></tfoot></table>')
+    change = ""
+    if moves is not None and total_before is not None:
+        moved = explanation.total - total_before
+        items = "".join(
+            f'<li data-part="{escape(m.key or "own")}">{escape(m.name) if m.key else text(lang, "own")}: '
+            f'{text(lang, "input_changed")} {signed(m.delta) if m.delta is not None else text(lang, "unknown")} '
+            f'({text(lang, "from_to").format(before=number(m.before, lang), after=number(m.after, lang))})</li>'
+            for m in moves)
+        change = (f'<h3>{text(lang, "latest_change")}</h3><p id="moved">{text(lang, "moved")} {signed(moved)} kgCO₂e '
+                  f'({text(lang, "from_to").format(before=format(total_before, "f"), after=format(explanation.total, "f"))})</p>'
+                  + (f'<ul id="changes">{items}</ul>' if items else f'<p>{text(lang, "no_change")}</p>'))
+    return head + table + change
+
+
 def product_page(label: CarbonLabel | None, product: str, versions: Sequence[tuple[int, str, str]], lang: str,
-                 csrf: str) -> str:
-    """A product's label (the SVG), its data quality and its version history."""
+                 csrf: str, why: str = "", qr: str = "") -> str:
+    """A product's label (the SVG) with its QR code, why its number is what it is, data quality, history."""
     back = f'<p><a href="/web/board?lang={lang}">{text(lang, "back")}</a></p>'
     if label is None:
         body = f'<h1>{escape(product)}</h1>{back}<p>{text(lang, "no_label")}</p>'
@@ -180,8 +237,9 @@ def product_page(label: CarbonLabel | None, product: str, versions: Sequence[tup
     quality = (f'<h2>{text(lang, "quality")}</h2><dl><dt>{text(lang, "pds")}</dt>'
                f'<dd>{escape(label.primary_data_share or "-")} %</dd><dt>{text(lang, "dqr")}</dt><dd>{escape(dqr)}</dd></dl>')
     body = (f'<h1>{escape(label.product_name)}</h1>{back}<section aria-label="{text(lang, "label")}" id="label" '
-            f'data-product="{escape(label.product_id)}" data-version="{label.version}">{render_label_svg(label)}</section>'
-            f'{quality}{history_chart(versions, lang)}')
+            f'data-product="{escape(label.product_id)}" data-version="{label.version}">{render_label_svg(label)}'
+            f'<figure id="qr">{qr}<figcaption>{text(lang, "qr")}</figcaption></figure></section>'
+            f'{why}{quality}{history_chart(versions, lang)}')
     return page(lang, label.product_name, body, csrf=csrf, live=True, path=f"/web/products/{quote(product, safe=':')}")
 
 

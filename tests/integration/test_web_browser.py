@@ -101,6 +101,13 @@ def test_a_buyer_signs_in_and_sees_its_label_change_live(settings: Settings, tmp
             history = [Decimal(cell.text) for cell in browser.find_elements(By.CSS_SELECTOR, "#history tbody td:nth-child(2)")]
             assert history == [Decimal("3.5"), Decimal("5")]
             assert browser.find_element(By.CSS_SELECTOR, "#label svg").get_attribute("aria-label").startswith("碳足迹")
+            assert browser.find_element(By.CSS_SELECTOR, "#qr svg title").get_attribute("textContent")
+            parts = {row.get_attribute("data-part"): Decimal(row.find_element(By.CSS_SELECTOR, "td.contribution").text)
+                     for row in browser.find_elements(By.CSS_SELECTOR, "#explanation tbody tr")}
+            assert parts == {ORE: Decimal("4.5"), "own": Decimal("0.5")}  # 1.5 kg x 3, and steel's own 0.5
+            assert browser.find_element(By.ID, "moved").text.startswith("The total moved by +1.5 kgCO₂e")
+            assert [item.get_attribute("data-part") for item in browser.find_elements(By.CSS_SELECTOR, "#changes li")] == [ORE], \
+                browser.find_element(By.ID, "why").find_element(By.XPATH, "..").text
             screenshot(browser, tmp_path / "product.png")
 
             browser.get(f"{base}/web/board?lang=zh")

@@ -67,3 +67,17 @@ def test_a_company_sees_products_it_holds_a_label_of_its_own_and_granted_ones_on
     model.grant(buyer, product)
     assert may_see(store.conn, buyer, product)
     assert not may_see(store.conn, stranger, product) and not may_see(store.conn, stranger, labelled)
+
+
+def test_a_replaced_supplier_footprint_is_kept_for_explanations_but_no_longer_served(tmp_path: Path):
+    store = Store(tmp_path / "db.sqlite", (READMODEL_SCHEMA,))
+    model = ReadModel(store)
+    product = "urn:pact:a:product-id:p1"
+    first = {**FOOTPRINT, "id": "11111111-1111-4111-8111-111111111111", "productIds": [product]}
+    second = {**FOOTPRINT, "id": "22222222-2222-4222-8222-222222222222", "productIds": [product]}
+    with store.transaction() as conn:
+        model.put(conn, "footprints", product, first)
+    with store.transaction() as conn:
+        model.put(conn, "footprints", product, second)
+    assert model.get(first["id"]) is None and model.count() == 1
+    assert model.get_any(first["id"])["id"] == first["id"] and model.get_any(second["id"])["id"] == second["id"]
