@@ -32,6 +32,8 @@ from pcfx.connectors.pact_api.records import footprint_from_value
 from pcfx.connectors.pact_api.responder import SCHEMA as DELIVERIES_SCHEMA
 from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
+from pcfx.connectors.web.supplier import DEAD_LETTER_TOPICS, apply_dead_letter
+from pcfx.connectors.web.supplier import SCHEMA as DEAD_LETTERS_SCHEMA
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
 from pcfx.streams.codec import encode_model
@@ -61,7 +63,8 @@ class Host:
     @classmethod
     def open(cls, settings: Settings) -> "Host":
         """Open (or create) the database in the data dir; nothing runs until :meth:`start`."""
-        store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA, LABELS_SCHEMA))
+        store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA, LABELS_SCHEMA,
+                                         DEAD_LETTERS_SCHEMA))
         model, clients = ReadModel(store), Clients(store)
         answers = Responder(settings, model, clients, f"{public_base(settings)}/3/events")
         host = cls(settings, store, model, clients, answers)
@@ -70,6 +73,8 @@ class Host:
             Follower(settings, store, [settings.topic(t) for t in FOLLOWED_TOPICS], host.apply_footprint, "readmodel"),
             Follower(settings, store, [settings.topic("requests")], answers.apply, "responder"),
             Follower(settings, store, [settings.topic(LABELS_TOPIC)], apply_label, "labels"),
+            Follower(settings, store, [settings.topic(t) for t in DEAD_LETTER_TOPICS], apply_dead_letter(settings.topic_prefix),
+                     "dead-letters"),
         ]
         return host
 

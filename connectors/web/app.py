@@ -32,6 +32,7 @@ from pcfx.connectors.pact_api.host import public_base
 from pcfx.connectors.web.access import may_see
 from pcfx.connectors.web.explain import changes, explain
 from pcfx.connectors.web.qr import qr_svg
+from pcfx.connectors.web.supplier import published_of, refused_of
 from pcfx.connectors.web.session import (LOGIN_COOKIE, SESSION_COOKIE, cookie_header, csrf_token, csrf_valid,
                                          login_nonce, login_valid, same_origin)
 from pcfx.schemas.models import CarbonLabel
@@ -214,6 +215,17 @@ def product_explanation(host, label: CarbonLabel, lang: str) -> str:  # noqa: AN
     return pages.explanation_section(explanation, moves, total_before, lang)
 
 
+def supplier(request: Request) -> Response:
+    signed_in = session_client(request)
+    if signed_in is None:
+        return to_sign_in(request)
+    client, token = signed_in
+    conn = host_of(request).store.conn
+    body = pages.supplier_page(published_of(conn, client.company), refused_of(conn, client.company), client.company,
+                               lang_of(request), csrf_token(token))
+    return html(body)
+
+
 def static_script(request: Request) -> Response:
     source = resources.files("pcfx.connectors.web").joinpath("static/live.js").read_text("utf-8")
     return Response(source, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
@@ -228,5 +240,6 @@ ROUTES = [
     Route("/web/board", board),
     Route("/web/events", events),
     Route("/web/products/{product:path}", product),
+    Route("/web/supplier", supplier),
     Route("/web/static/live.js", static_script),
 ]

@@ -8,6 +8,7 @@ a contrast of at least 4.5:1 on white; every control has a label and is reachabl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from datetime import datetime, timedelta
 from decimal import Decimal
 from html import escape
@@ -40,6 +41,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "latest_change": "Latest change", "moved": "The total moved by", "from_to": "from {before} to {after}",
         "input_changed": "changed", "no_change": "No contribution moved.", "qr": "QR code linking to this page",
         "not_derived": "This footprint comes straight from its supplier: it has no inputs to explain.",
+        "supplier_page": "What your company published", "published": "Published footprints",
+        "footprint": "Footprint", "status": "Status", "valid": "Valid", "replaces": "Replaces",
+        "nothing_published": "Nothing published yet.", "refused": "Records the exchange refused",
+        "refused_intro": "These records were not accepted and are kept 30 days on the dead-letter topic. Fix the field and publish again.",
+        "topic": "Topic", "key": "Key", "reason": "Reason", "fields": "Field at fault", "when": "When",
+        "nothing_refused": "None of your records was refused.", "ContractError": "breaks a PACT rule",
+        "DecodeError": "could not be read: not a record of a known schema", "nav_board": "Labels", "nav_supplier": "Published",
     },
     "zh": {
         "title": "pcfx 碳标识", "sign_in": "登录", "client_id": "API 客户端 ID", "client_secret": "API 客户端密钥",
@@ -57,6 +65,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "own": "本产品自身排放", "total": "合计", "unknown": "暂无", "latest_change": "最近一次变化",
         "moved": "合计变化", "from_to": "由 {before} 变为 {after}", "input_changed": "变化",
         "no_change": "各项贡献均未变化。", "qr": "指向本页的二维码", "not_derived": "该足迹由供应商直接提供，没有可分解的输入。",
+        "supplier_page": "贵公司发布的数据", "published": "已发布的碳足迹", "footprint": "碳足迹", "status": "状态",
+        "valid": "有效期", "replaces": "取代", "nothing_published": "尚未发布任何数据。", "refused": "被拒收的记录",
+        "refused_intro": "以下记录未被接受，在死信主题中保留 30 天。请修正出错字段后重新发布。", "topic": "主题",
+        "key": "键", "reason": "原因", "fields": "出错字段", "when": "时间", "nothing_refused": "贵公司没有被拒收的记录。",
+        "ContractError": "违反 PACT 规则", "DecodeError": "无法读取：不是已知模式的记录", "nav_board": "碳标识",
+        "nav_supplier": "已发布",
     },
 }
 STYLE = """
@@ -98,10 +112,14 @@ def page(lang: str, title: str, body: str, *, csrf: str | None = None, live: boo
         sign_out = (f'<form method="post" action="/web/logout"><input type="hidden" name="csrf" value="{escape(csrf)}">'
                     f'<button type="submit">{text(lang, "sign_out")}</button></form>')
     script = '<script src="/web/static/live.js" defer></script>' if live else ""
+    nav = ""
+    if csrf is not None:
+        nav = (f'<nav aria-label="pcfx"><a href="/web/board?lang={lang}">{text(lang, "nav_board")}</a> · '
+               f'<a href="/web/supplier?lang={lang}">{text(lang, "nav_supplier")}</a></nav>')
     return (f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
             f'<style>{STYLE}</style>{script}</head><body><header><strong>pcfx</strong>'
-            f'<span class="grow"></span><a href="{escape(path)}?lang={other}" lang="{other}">{text(lang, "language")}</a>'
+            f'{nav}<span class="grow"></span><a href="{escape(path)}?lang={other}" lang="{other}">{text(lang, "language")}</a>'
             f'{sign_out}</header><main id="main">{body}</main></body></html>')
 
 
@@ -241,6 +259,34 @@ def product_page(label: CarbonLabel | None, product: str, versions: Sequence[tup
             f'<figure id="qr">{qr}<figcaption>{text(lang, "qr")}</figcaption></figure></section>'
             f'{why}{quality}{history_chart(versions, lang)}')
     return page(lang, label.product_name, body, csrf=csrf, live=True, path=f"/web/products/{quote(product, safe=':')}")
+
+
+def reason_words(error_type: str, lang: str) -> str:
+    return text(lang, error_type) if error_type in STRINGS["en"] else error_type
+
+
+def supplier_page(published: Sequence[Any], refused: Sequence[Any], company: str, lang: str, csrf: str) -> str:
+    """What the company published (status, validity, the version each replaces) and its refused records."""
+    rows = "".join(
+        f'<tr data-pf="{escape(p.pf_id)}"><td>{escape(p.name)}<br><small>{escape(p.product)}</small></td>'
+        f'<td><small>{escape(p.pf_id)}</small></td><td>{escape(p.status)}</td>'
+        f'<td>{escape(p.valid_from)} – {escape(p.valid_to)}</td><td><small>{escape(p.replaces) or "-"}</small></td></tr>'
+        for p in published)
+    heads = ("product", "footprint", "status", "valid", "replaces")
+    published_table = (f'<table id="published"><thead><tr>' + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads)
+                       + f"</tr></thead><tbody>{rows}</tbody></table>" if published else f'<p>{text(lang, "nothing_published")}</p>')
+    letters = "".join(
+        f'<tr class="refused" data-key="{escape(r.key)}"><td>{escape(r.topic)}</td><td>{escape(r.key)}</td>'
+        f'<td><strong class="reason">{escape(reason_words(r.error_type, lang))}</strong><br><small>{escape(r.error)}</small></td>'
+        f'<td class="fields">{escape(", ".join(r.fields)) or "-"}</td><td>{escape(r.failed_at)}</td></tr>'
+        for r in refused)
+    heads = ("topic", "key", "reason", "fields", "when")
+    refused_table = (f'<p>{text(lang, "refused_intro")}</p><table id="refused"><thead><tr>'
+                     + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads) + f"</tr></thead><tbody>{letters}</tbody></table>"
+                     if refused else f'<p>{text(lang, "nothing_refused")}</p>')
+    body = (f'<h1>{text(lang, "supplier_page")}</h1><p>{escape(company)}</p><h2>{text(lang, "published")}</h2>'
+            f'{published_table}<h2>{text(lang, "refused")}</h2>{refused_table}')
+    return page(lang, text(lang, "supplier_page"), body, csrf=csrf, path="/web/supplier")
 
 
 def error_page(lang: str, status: int, signed_in_csrf: str | None = None) -> str:

@@ -18,19 +18,25 @@ from pact_host import running
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
-from test_labels_e2e import FRAMES_CO, ORE, STEEL, footprint, pcfx, publish_chain, running_worker, wait_for
+from test_labels_e2e import FRAMES_CO, ORE, ORE_CO, STEEL, footprint, pcfx, publish_chain, running_worker, wait_for
 from web_browser import chromium
 
-from pcfx.connectors.kafka_io import settle
+from kafka import KafkaProducer
+
+from pcfx.connectors.kafka_io import confirm, settle
 from pcfx.connectors.label_api import labels_of
 from pcfx.connectors.pact_api.api_cli import tls_server
 from pcfx.connectors.pact_api.app import create_app
 from pcfx.connectors.pact_api.host import Host
+from pcfx.connectors.web.supplier import refused_of
+from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
+from pcfx.streams.codec import codec_for
 
 OTHER_CO = "urn:pact:other.example:company-id:9"
 BUYER_ID, BUYER_SECRET = "frames-web", "frames-secret-1"
 OTHER_ID, OTHER_SECRET = "other-web", "other-secret-1"
+ORE_ID, ORE_SECRET = "ore-web", "ore-secret-1"
 PAGE_WAIT_S = 60.0
 
 
@@ -40,6 +46,7 @@ def web_host(settings: Settings) -> Iterator[tuple[Host, str]]:
     host = Host.open(settings)
     host.clients.add(BUYER_ID, FRAMES_CO, BUYER_SECRET)
     host.clients.add(OTHER_ID, OTHER_CO, OTHER_SECRET)
+    host.clients.add(ORE_ID, ORE_CO, ORE_SECRET)
     with running(tls_server(settings, create_app(settings, host=host), log_level="warning")):
         yield host, f"https://127.0.0.1:{settings.api_port}"
 
@@ -62,14 +69,25 @@ def decimal(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def send_refused_footprint(settings: Settings) -> None:
+    """What a supplier system that skips pcfx's checks might send: valid Avro whose temporalDQR (7) breaks
+    the PACT 1..3 range; the worker dead-letters it."""
+    record = ProductFootprint.from_json(footprint(ORE, "2", created="2025-03-01T00:00:00Z")).to_avro()
+    record["pcf"]["dqi"] = {"technologicalDQR": "1", "geographicalDQR": "1", "temporalDQR": "7"}
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    confirm(producer, [producer.send(settings.topic("footprints"), key=b"ore-bad", value=codec_for("ProductFootprint").encode(record))])
+    producer.close()
+
+
 def screenshot(browser: WebDriver, path: Path) -> None:
     browser.save_screenshot(str(path))
     assert path.stat().st_size > 0, f"empty screenshot {path}"
 
 
-def test_a_buyer_signs_in_and_sees_its_label_change_live(settings: Settings, tmp_path: Path) -> None:
+def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_its_refused_record(settings: Settings, tmp_path: Path) -> None:
     with running_worker(settings, tmp_path / "worker.log"), web_host(settings) as (host, base):
         ore_v1 = publish_chain(settings)
+        send_refused_footprint(settings)
         settle(settings)
         answer = pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", "steel-1")
         assert answer.exit_code == 0, answer.output
@@ -120,3 +138,17 @@ def test_a_buyer_signs_in_and_sees_its_label_change_live(settings: Settings, tmp
             browser.get(f"{base}/web/products/{STEEL}")
             assert browser.find_element(By.TAG_NAME, "h1").text.startswith("403")
             screenshot(browser, tmp_path / "forbidden.png")
+
+            browser.find_element(By.CSS_SELECTOR, "header form button").click()
+            WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "client_id"))
+            wait_for(lambda: refused_of(host.store.conn, ORE_CO), "the refused ore record on the host")
+            sign_in(browser, base, ORE_ID, ORE_SECRET)
+            browser.find_element(By.LINK_TEXT, "Published").click()
+            WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "published"))
+            published = [row.get_attribute("data-pf") for row in browser.find_elements(By.CSS_SELECTOR, "#published tbody tr")]
+            assert published and published[0] != ore_v1  # the newest first: ore v2, which replaces v1
+            refused = browser.find_element(By.CSS_SELECTOR, "#refused tr.refused")
+            assert refused.get_attribute("data-key") == "ore-bad"
+            assert refused.find_element(By.CSS_SELECTOR, ".reason").text == "breaks a PACT rule"
+            assert refused.find_element(By.CSS_SELECTOR, ".fields").text == "pcf.dqi.temporalDQR"
+            screenshot(browser, tmp_path / "supplier.png")
