@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 from test_labels_e2e import FRAMES_CO, ORE, ORE_CO, STEEL, footprint, pcfx, publish_chain, running_worker, wait_for
-from web_browser import chromium
+from pcfx.bench.browser import chromium
 
 from kafka import KafkaProducer
 

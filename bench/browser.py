@@ -1,4 +1,5 @@
-"""A real headless Chromium for browser tests, driven by Selenium through Debian's chromedriver.
+"""A real headless Chromium for the web app's browser tests and its latency bench, driven by Selenium
+through Debian's chromedriver (``apt-get install chromium chromium-driver``; selenium is a test extra).
 
 The flags keep Chromium from reaching for the network (the test machine may have none) and give it a
 fresh profile; the host's certificate is the self-signed one ``pcfx api`` makes, hence
