@@ -32,7 +32,7 @@ from pcfx.connectors.pact_api.records import footprint_from_value
 from pcfx.connectors.pact_api.responder import SCHEMA as DELIVERIES_SCHEMA
 from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
-from pcfx.connectors.web.supplier import DEAD_LETTER_TOPICS, apply_dead_letter
+from pcfx.connectors.web.supplier import ANSWER_TOPIC, DEAD_LETTER_TOPICS, REQUEST_TOPICS, apply_dead_letter, apply_request_record
 from pcfx.connectors.web.supplier import SCHEMA as DEAD_LETTERS_SCHEMA
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
@@ -75,6 +75,8 @@ class Host:
             Follower(settings, store, [settings.topic(LABELS_TOPIC)], apply_label, "labels"),
             Follower(settings, store, [settings.topic(t) for t in DEAD_LETTER_TOPICS], apply_dead_letter(settings.topic_prefix),
                      "dead-letters"),
+            Follower(settings, store, [settings.topic(t) for t in (*REQUEST_TOPICS, ANSWER_TOPIC)],
+                     apply_request_record(settings.topic_prefix), "data-requests"),
         ]
         return host
 

@@ -32,7 +32,7 @@ from pcfx.connectors.pact_api.host import public_base
 from pcfx.connectors.web.access import may_see
 from pcfx.connectors.web.explain import changes, explain
 from pcfx.connectors.web.qr import qr_svg
-from pcfx.connectors.web.supplier import published_of, refused_of
+from pcfx.connectors.web.supplier import open_requests_of, published_of, refused_of
 from pcfx.connectors.web.session import (LOGIN_COOKIE, SESSION_COOKIE, cookie_header, csrf_token, csrf_valid,
                                          login_nonce, login_valid, same_origin)
 from pcfx.schemas.models import CarbonLabel
@@ -222,7 +222,7 @@ def supplier(request: Request) -> Response:
     client, token = signed_in
     conn = host_of(request).store.conn
     body = pages.supplier_page(published_of(conn, client.company), refused_of(conn, client.company), client.company,
-                               lang_of(request), csrf_token(token))
+                               lang_of(request), csrf_token(token), open_requests_of(conn, client.company))
     return html(body)
 
 

@@ -48,6 +48,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "topic": "Topic", "key": "Key", "reason": "Reason", "fields": "Field at fault", "when": "When",
         "nothing_refused": "None of your records was refused.", "ContractError": "breaks a PACT rule",
         "DecodeError": "could not be read: not a record of a known schema", "nav_board": "Labels", "nav_supplier": "Published",
+        "requests": "Open requests for your data", "nothing_requested": "No open requests.", "origin": "From",
+        "buyer": "a buyer", "exchange": "the exchange (an input it lacks)", "requester": "Requester",
+        "asked": "Products asked for", "comment": "Comment",
     },
     "zh": {
         "title": "pcfx 碳标识", "sign_in": "登录", "client_id": "API 客户端 ID", "client_secret": "API 客户端密钥",
@@ -71,6 +74,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "key": "键", "reason": "原因", "fields": "出错字段", "when": "时间", "nothing_refused": "贵公司没有被拒收的记录。",
         "ContractError": "违反 PACT 规则", "DecodeError": "无法读取：不是已知模式的记录", "nav_board": "碳标识",
         "nav_supplier": "已发布",
+        "requests": "待处理的数据请求", "nothing_requested": "没有待处理的请求。", "origin": "来源", "buyer": "采购方",
+        "exchange": "交换平台（缺少的输入）", "requester": "请求方", "asked": "所请求的产品", "comment": "备注",
     },
 }
 STYLE = """
@@ -265,7 +270,20 @@ def reason_words(error_type: str, lang: str) -> str:
     return text(lang, error_type) if error_type in STRINGS["en"] else error_type
 
 
-def supplier_page(published: Sequence[Any], refused: Sequence[Any], company: str, lang: str, csrf: str) -> str:
+def requests_section(requests: Sequence[Any], lang: str) -> str:
+    if not requests:
+        return f'<h2>{text(lang, "requests")}</h2><p>{text(lang, "nothing_requested")}</p>'
+    rows = "".join(
+        f'<tr data-request="{escape(r.request_id)}"><td>{text(lang, r.origin)}</td><td>{escape(r.requester)}</td>'
+        f'<td>{escape(", ".join(r.products)) or "-"}</td><td>{escape(r.comment)}</td><td>{escape(r.created_at)}</td></tr>'
+        for r in requests)
+    heads = ("origin", "requester", "asked", "comment", "when")
+    return (f'<h2>{text(lang, "requests")}</h2><table id="requests"><thead><tr>'
+            + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads) + f"</tr></thead><tbody>{rows}</tbody></table>")
+
+
+def supplier_page(published: Sequence[Any], refused: Sequence[Any], company: str, lang: str, csrf: str,
+                  requests: Sequence[Any] = ()) -> str:
     """What the company published (status, validity, the version each replaces) and its refused records."""
     rows = "".join(
         f'<tr data-pf="{escape(p.pf_id)}"><td>{escape(p.name)}<br><small>{escape(p.product)}</small></td>'
@@ -285,7 +303,7 @@ def supplier_page(published: Sequence[Any], refused: Sequence[Any], company: str
                      + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads) + f"</tr></thead><tbody>{letters}</tbody></table>"
                      if refused else f'<p>{text(lang, "nothing_refused")}</p>')
     body = (f'<h1>{text(lang, "supplier_page")}</h1><p>{escape(company)}</p><h2>{text(lang, "published")}</h2>'
-            f'{published_table}<h2>{text(lang, "refused")}</h2>{refused_table}')
+            f'{published_table}{requests_section(requests, lang)}<h2>{text(lang, "refused")}</h2>{refused_table}')
     return page(lang, text(lang, "supplier_page"), body, csrf=csrf, path="/web/supplier")
 
 

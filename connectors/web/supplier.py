@@ -19,7 +19,7 @@ from typing import Any
 
 from kafka.consumer.fetcher import ConsumerRecord
 
-from pcfx.schemas.models import DeadLetter
+from pcfx.schemas.models import DeadLetter, FootprintRequest, FootprintResponse
 from pcfx.streams.codec import DecodeError, codec_for, decode_model
 
 SCHEMA = """
@@ -39,6 +39,19 @@ CREATE TABLE IF NOT EXISTS dead_letter_companies (
     partition INTEGER NOT NULL,
     record_offset INTEGER NOT NULL,
     PRIMARY KEY (company, topic, partition, record_offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS data_requests (
+    request_id TEXT PRIMARY KEY,
+    origin TEXT NOT NULL CHECK (origin IN ('buyer', 'exchange')),
+    requester TEXT NOT NULL,
+    products TEXT NOT NULL,
+    companies TEXT NOT NULL,
+    comment TEXT,
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS data_request_answers (
+    request_id TEXT PRIMARY KEY,
+    fulfilled INTEGER NOT NULL
 ) WITHOUT ROWID
 """
 DEAD_LETTER_TOPICS = ("dlq.footprints", "dlq.recipes")  # where a supplier's own refused records land
@@ -135,3 +148,66 @@ def published_of(conn: sqlite3.Connection, company: str) -> list[Published]:
                                doc["status"], row["valid_from"][:10], row["valid_to"][:10],
                                ", ".join(doc.get("precedingPfIds") or [])))
     return found
+
+
+REQUEST_TOPICS = {"requests": "buyer", "outbound-requests": "exchange"}  # PACT requests, and pcfx's own for missing inputs
+ANSWER_TOPIC = "responses"
+
+
+def apply_request_record(prefix: str):  # noqa: ANN201 (a follower callback)
+    """Follower callback for ``requests``, ``outbound-requests`` and ``responses`` of ``prefix``."""
+
+    def apply(conn: sqlite3.Connection, record: ConsumerRecord) -> None:
+        if record.value is None:
+            return
+        logical = record.topic[len(prefix):]
+        if logical == ANSWER_TOPIC:
+            answer = decode_model(FootprintResponse, record.value)
+            conn.execute("INSERT OR REPLACE INTO data_request_answers VALUES (?, ?)", (answer.request_id, int(not answer.rejected)))
+            return
+        request = decode_model(FootprintRequest, record.value)
+        conn.execute("INSERT OR REPLACE INTO data_requests VALUES (?, ?, ?, ?, ?, ?, ?)", (
+            request.request_id, REQUEST_TOPICS[logical], request.requester_company_name or request.requester_client_id,
+            json.dumps([p.lower() for p in request.product_id]), json.dumps([c.lower() for c in request.company_id]),
+            request.comment, request.created_at.astimezone(timezone.utc).isoformat(timespec="seconds")))
+
+    return apply
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    request_id: str
+    origin: str  # buyer or exchange
+    requester: str
+    products: tuple[str, ...]
+    comment: str
+    created_at: str
+
+
+def open_requests_of(conn: sqlite3.Connection, company: str, limit: int = 200) -> list[OpenRequest]:
+    """Requests not yet fulfilled that ask for the company's data: they name the company in their companyId
+    criteria, or a product the company publishes. An exchange request for a missing input is open while no
+    Active footprint of that product is in the exchange. A request that names only products nobody has
+    published cannot be tied to a supplier and is shown to none."""
+    company = company.lower()
+    own = {row["value"] for row in conn.execute(
+        "SELECT DISTINCT p.value FROM footprint_keys c JOIN footprint_keys p ON p.seq = c.seq "
+        "WHERE c.kind = 'company' AND c.value = ? AND p.kind = 'product'", (company,))}
+    rows = conn.execute(
+        "SELECT r.* FROM data_requests r LEFT JOIN data_request_answers a USING (request_id) "
+        "WHERE coalesce(a.fulfilled, 0) = 0 ORDER BY r.created_at DESC LIMIT ?", (limit * 10,))
+    found = []
+    for row in rows:
+        products, companies = json.loads(row["products"]), json.loads(row["companies"])
+        if company not in companies and not own.intersection(products):
+            continue
+        if row["origin"] == "exchange" and products and all(active_footprint(conn, p) for p in products):
+            continue
+        found.append(OpenRequest(row["request_id"], row["origin"], row["requester"], tuple(products), row["comment"] or "",
+                                 row["created_at"]))
+    return found[:limit]
+
+
+def active_footprint(conn: sqlite3.Connection, product: str) -> bool:
+    return conn.execute("SELECT 1 FROM footprints f JOIN footprint_keys k ON k.seq = f.seq WHERE k.kind = 'product' "
+                        "AND k.value = ? AND f.status = 'active' LIMIT 1", (product,)).fetchone() is not None

@@ -8,8 +8,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from pcfx.connectors.pact_api.store import Store
-from pcfx.connectors.web.supplier import SCHEMA, apply_dead_letter, fault_fields, owners, refused_of
-from pcfx.schemas.models import DeadLetter, ProductFootprint
+from pcfx.connectors.pact_api.readmodel import SCHEMA as READMODEL_SCHEMA
+from pcfx.connectors.pact_api.readmodel import ReadModel
+from pcfx.connectors.web.supplier import (SCHEMA, apply_dead_letter, apply_request_record, fault_fields, open_requests_of,
+                                          owners, refused_of)
+from pcfx.schemas.models import DeadLetter, FootprintRequest, FootprintResponse, ProductFootprint
 from pcfx.schemas.samples import FOOTPRINT
 from pcfx.streams.codec import codec_for, encode_model
 
@@ -49,3 +52,32 @@ def test_a_followed_dead_letter_shows_on_its_suppliers_page_only(tmp_path: Path)
     [shown] = refused_of(store.conn, ORE_CO.upper())
     assert (shown.topic, shown.key, shown.fields, shown.error) == ("footprints", "ore-bad", ("pcf.dqi.temporalDQR",), error)
     assert refused_of(store.conn, "urn:pact:other.example:company-id:9") == []
+
+
+def request_record(topic: str, request_id: str, **criteria: object) -> SimpleNamespace:
+    request = FootprintRequest(request_id=request_id, requester_client_id="buyer-client", created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                               **criteria)
+    return SimpleNamespace(topic=f"p.{topic}", value=encode_model(request))
+
+
+def test_open_requests_are_those_naming_the_company_or_its_products_until_fulfilled(tmp_path: Path):
+    store = Store(tmp_path / "db.sqlite", (READMODEL_SCHEMA, SCHEMA))
+    ore = "urn:pact:ore.example:product-id:ore-1"
+    apply = apply_request_record("p.")
+    with store.transaction() as conn:
+        ReadModel(store).put(conn, "footprints", ore, {**copy.deepcopy(FOOTPRINT), "companyIds": [ORE_CO], "productIds": [ore],
+                                                        "status": "Deprecated"})
+        apply(conn, request_record("requests", "by-product", product_id=[ore]))
+        apply(conn, request_record("requests", "by-company", company_id=[ORE_CO]))
+        apply(conn, request_record("requests", "answered", company_id=[ORE_CO]))
+        apply(conn, request_record("outbound-requests", "missing-input", product_id=[ore]))
+        apply(conn, request_record("outbound-requests", "nobodys", product_id=["urn:pact:x:product-id:unknown"]))
+        answer = FootprintResponse(request_id="answered", pf_ids=[FOOTPRINT["id"]], responded_at=datetime(2026, 1, 2, tzinfo=UTC))
+        apply(conn, SimpleNamespace(topic="p.responses", value=encode_model(answer)))
+    shown = {(r.request_id, r.origin) for r in open_requests_of(store.conn, ORE_CO)}
+    assert shown == {("by-product", "buyer"), ("by-company", "buyer"), ("missing-input", "exchange")}
+    assert open_requests_of(store.conn, "urn:pact:other.example:company-id:9") == []
+    with store.transaction() as conn:  # an Active footprint of the missing input closes the exchange's request
+        ReadModel(store).put(conn, "footprints", ore, {**copy.deepcopy(FOOTPRINT), "id": "44444444-4444-4444-8444-444444444444",
+                                                        "companyIds": [ORE_CO], "productIds": [ore]})
+    assert "missing-input" not in {r.request_id for r in open_requests_of(store.conn, ORE_CO)}
