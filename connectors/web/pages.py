@@ -87,6 +87,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}.flag{color:#9a1c14;fo
 a{color:#0b4f9c}a:focus,button:focus,input:focus{outline:3px solid #b45309;outline-offset:2px}
 form.signin label{display:block;margin:.6rem 0 .2rem}.error{color:#9a1c14}
 button{font:inherit;padding:.3rem .8rem}.updated{background:#fef3c7}
+.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 """
 
 

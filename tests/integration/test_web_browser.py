@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pact_host import running
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 from test_labels_e2e import FRAMES_CO, ORE, ORE_CO, STEEL, footprint, pcfx, publish_chain, running_worker, wait_for
@@ -52,10 +53,10 @@ def web_host(settings: Settings) -> Iterator[tuple[Host, str]]:
 
 
 def sign_in(browser: WebDriver, base: str, client_id: str, secret: str) -> None:
+    """Type the credentials and press Enter (the form works from the keyboard)."""
     browser.get(f"{base}/web/")
     browser.find_element(By.ID, "client_id").send_keys(client_id)
-    browser.find_element(By.ID, "client_secret").send_keys(secret)
-    browser.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+    browser.find_element(By.ID, "client_secret").send_keys(secret + Keys.ENTER)
     WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "board"))
 
 
@@ -96,6 +97,12 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
         with chromium(tmp_path / "chromium") as browser:
             browser.get(f"{base}/web/board")
             assert "/web/login" in browser.current_url, "the board must ask for sign-in first"
+            screenshot(browser, tmp_path / "sign-in.png")
+            browser.find_element(By.ID, "client_id").send_keys(BUYER_ID)
+            browser.find_element(By.ID, "client_secret").send_keys("not-the-secret")
+            browser.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
+            alert = WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.CSS_SELECTOR, "[role=alert]"))
+            assert alert[0].text == "Wrong client id or secret."
             sign_in(browser, base, BUYER_ID, BUYER_SECRET)
             assert decimal(board_value(browser, STEEL)) == Decimal("3.5")
             screenshot(browser, tmp_path / "board-v1.png")
