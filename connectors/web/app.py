@@ -139,7 +139,8 @@ def board(request: Request) -> Response:
 
 
 async def events(request: Request) -> Response:
-    """Server-sent events: one ``label`` event per label that is new or changed since the stream opened."""
+    """Server-sent events: every current label when the stream opens, then one ``label`` event per label
+    that is new or changed."""
     signed_in = await run_in_threadpool(session_client, request)
     if signed_in is None:
         return Response(status_code=401)
@@ -151,7 +152,9 @@ async def events(request: Request) -> Response:
         return {row["product"]: row["doc"] for row in rows}
 
     async def stream() -> AsyncIterator[str]:
-        seen = current()
+        # every current label goes out first: one issued between the page's rendering and this stream's
+        # opening would otherwise never reach the page (the script swaps a row only if its version moved)
+        seen: dict[str, str] = {}
         quiet_s = 0.0
         yield "retry: 1000\n\n"
         while not await request.is_disconnected():

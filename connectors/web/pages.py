@@ -81,10 +81,12 @@ STRINGS: dict[str, dict[str, str]] = {
 STYLE = """
 body{font-family:'Noto Sans CJK SC','PingFang SC','Microsoft YaHei',sans-serif;margin:0;color:#1a1a1a;background:#fff}
 header{background:#14532d;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center}
-header a,header button{color:#fff}header .grow{flex:1}main{padding:1rem;max-width:70rem}
+header a{color:#fff}header button{color:#fff;background:transparent;border:1px solid #fff;border-radius:4px;cursor:pointer}
+header form{margin:0}header .grow{flex:1}main{padding:1rem;max-width:70rem}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #bbb;padding:.4rem;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}.flag{color:#9a1c14;font-weight:bold}
 a{color:#0b4f9c}a:focus,button:focus,input:focus{outline:3px solid #b45309;outline-offset:2px}
+header a:focus,header button:focus{outline-color:#fde68a}
 form.signin label{display:block;margin:.6rem 0 .2rem}.error{color:#9a1c14}
 button{font:inherit;padding:.3rem .8rem}.updated{background:#fef3c7}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}

@@ -17,6 +17,9 @@
       var rows = board.querySelectorAll("tr[data-product]");
       var old = null;
       for (var i = 0; i < rows.length; i++) { if (rows[i].dataset.product === update.product) { old = rows[i]; } }
+      if (old && old.dataset.version === fresh.dataset.version && old.textContent === fresh.textContent) {
+        return;  // the page shows this label already (every stream starts with all current labels)
+      }
       if (old) { board.replaceChild(fresh, old); } else { board.appendChild(fresh); }
       var empty = document.getElementById("empty");
       if (empty) { empty.remove(); }
