@@ -291,9 +291,10 @@ def supplier_page(published: Sequence[Any], refused: Sequence[Any], company: str
     rows = "".join(
         f'<tr data-pf="{escape(p.pf_id)}"><td>{escape(p.name)}<br><small>{escape(p.product)}</small></td>'
         f'<td><small>{escape(p.pf_id)}</small></td><td>{escape(p.status)}</td>'
-        f'<td>{escape(p.valid_from)} – {escape(p.valid_to)}</td><td><small>{escape(p.replaces) or "-"}</small></td></tr>'
+        f'<td class="num">{p.version}</td><td>{escape(p.valid_from)} – {escape(p.valid_to)}</td>'
+        f'<td><small>{escape(p.replaces) or "-"}</small></td></tr>'
         for p in published)
-    heads = ("product", "footprint", "status", "valid", "replaces")
+    heads = ("product", "footprint", "status", "version", "valid", "replaces")
     published_table = (f'<table id="published"><thead><tr>' + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads)
                        + f"</tr></thead><tbody>{rows}</tbody></table>" if published else f'<p>{text(lang, "nothing_published")}</p>')
     letters = "".join(

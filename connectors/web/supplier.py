@@ -134,6 +134,7 @@ class Published:
     valid_from: str
     valid_to: str
     replaces: str
+    version: int  # 1 + how many earlier footprints the exchange holds in its precedingPfIds chain
 
 
 def published_of(conn: sqlite3.Connection, company: str) -> list[Published]:
@@ -146,8 +147,27 @@ def published_of(conn: sqlite3.Connection, company: str) -> list[Published]:
         doc = json.loads(row["doc"])
         found.append(Published(doc["id"], (doc.get("productIds") or ["?"])[0], doc.get("productNameCompany", ""),
                                doc["status"], row["valid_from"][:10], row["valid_to"][:10],
-                               ", ".join(doc.get("precedingPfIds") or [])))
+                               ", ".join(doc.get("precedingPfIds") or []), version_of(conn, doc)))
     return found
+
+
+MAX_CHAIN = 1000  # versions followed back through precedingPfIds (a guard against a cycle of ids)
+
+
+def version_of(conn: sqlite3.Connection, footprint: dict[str, Any]) -> int:
+    """The footprint's version: 1 + the earlier footprints reachable through ``precedingPfIds`` (served or superseded)."""
+    version, seen, current = 1, {footprint["id"].lower()}, footprint
+    while version < MAX_CHAIN:
+        preceding = [p.lower() for p in current.get("precedingPfIds") or [] if p.lower() not in seen]
+        if not preceding:
+            break
+        row = conn.execute("SELECT doc FROM footprints WHERE id = ? UNION ALL SELECT doc FROM superseded WHERE id = ?",
+                           (preceding[0], preceding[0])).fetchone()
+        if row is None:
+            break
+        seen.add(preceding[0])
+        current, version = json.loads(row["doc"]), version + 1
+    return version
 
 
 REQUEST_TOPICS = {"requests": "buyer", "outbound-requests": "exchange"}  # PACT requests, and pcfx's own for missing inputs

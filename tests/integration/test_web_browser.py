@@ -154,6 +154,8 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "published"))
             published = [row.get_attribute("data-pf") for row in browser.find_elements(By.CSS_SELECTOR, "#published tbody tr")]
             assert published and published[0] != ore_v1  # the newest first: ore v2, which replaces v1
+            first_row = browser.find_element(By.CSS_SELECTOR, "#published tbody tr")
+            assert first_row.find_element(By.CSS_SELECTOR, "td.num").text == "2" and ore_v1 in first_row.text
             refused = browser.find_element(By.CSS_SELECTOR, "#refused tr.refused")
             assert refused.get_attribute("data-key") == "ore-bad"
             assert refused.find_element(By.CSS_SELECTOR, ".reason").text == "breaks a PACT rule"

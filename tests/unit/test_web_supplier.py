@@ -11,6 +11,7 @@ from pcfx.connectors.pact_api.store import Store
 from pcfx.connectors.pact_api.readmodel import SCHEMA as READMODEL_SCHEMA
 from pcfx.connectors.pact_api.readmodel import ReadModel
 from pcfx.connectors.web.supplier import (SCHEMA, apply_dead_letter, apply_request_record, fault_fields, open_requests_of,
+                                          published_of,
                                           owners, refused_of)
 from pcfx.schemas.models import DeadLetter, FootprintRequest, FootprintResponse, ProductFootprint
 from pcfx.schemas.samples import FOOTPRINT
@@ -81,3 +82,17 @@ def test_open_requests_are_those_naming_the_company_or_its_products_until_fulfil
         ReadModel(store).put(conn, "footprints", ore, {**copy.deepcopy(FOOTPRINT), "id": "44444444-4444-4444-8444-444444444444",
                                                         "companyIds": [ORE_CO], "productIds": [ore]})
     assert "missing-input" not in {r.request_id for r in open_requests_of(store.conn, ORE_CO)}
+
+
+def test_a_published_footprint_counts_its_versions_through_the_ones_it_replaced(tmp_path: Path):
+    store = Store(tmp_path / "db.sqlite", (READMODEL_SCHEMA, SCHEMA))
+    ore = "urn:pact:ore.example:product-id:ore-1"
+    ids = ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222", "33333333-3333-4333-8333-333333333333"]
+    for index, pf_id in enumerate(ids):
+        document = {**copy.deepcopy(FOOTPRINT), "id": pf_id, "companyIds": [ORE_CO], "productIds": [ore]}
+        if index:
+            document["precedingPfIds"] = [ids[index - 1]]
+        with store.transaction() as conn:
+            ReadModel(store).put(conn, "footprints", ore, document)
+    [shown] = published_of(store.conn, ORE_CO)
+    assert (shown.pf_id, shown.version, shown.replaces) == (ids[2], 3, ids[1])
