@@ -9,6 +9,10 @@ open the steel's page.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from decimal import Decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +26,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from test_labels_e2e import FRAMES_CO, ORE, ORE_CO, STEEL, footprint, pcfx, publish_chain, running_worker, wait_for
 from pcfx.bench.browser import chromium
 
+import httpx
 from kafka import KafkaProducer
 
 from pcfx.connectors.kafka_io import confirm, settle
@@ -161,3 +166,24 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             assert refused.find_element(By.CSS_SELECTOR, ".reason").text == "breaks a PACT rule"
             assert refused.find_element(By.CSS_SELECTOR, ".fields").text == "pcf.dqi.temporalDQR"
             screenshot(browser, tmp_path / "supplier.png")
+
+
+def test_pcfx_web_prints_its_address_and_serves_the_sign_in_page_there(settings: Settings, tmp_path: Path) -> None:
+    env = {**os.environ, **settings.to_env()}
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "pcfx.cli", "web"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        url = wait_for(lambda: re.search(r"pcfx web: (https://\S+/web/)", log.read_text()), "pcfx web's address").group(1)
+
+        def sign_in_page() -> httpx.Response | None:
+            try:
+                return httpx.get(url, verify=False, follow_redirects=True, timeout=5)  # the self-signed certificate
+            except httpx.TransportError:
+                return None
+
+        page = wait_for(sign_in_page, "the sign-in page")
+        assert page.status_code == 200 and 'id="client_secret"' in page.text
+    finally:
+        process.terminate()
+        process.wait(30)
