@@ -114,7 +114,8 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             browser.execute_script("window.pcfxSamePage = true;")  # gone if the page reloads
 
             update = tmp_path / "ore-v2.json"
-            update.write_text(json.dumps(footprint(ORE, "3", created="2025-02-10T00:00:00Z", preceding=ore_v1)))
+            ore_v2 = footprint(ORE, "3", created="2025-02-10T00:00:00Z", preceding=ore_v1)
+            update.write_text(json.dumps(ore_v2))
             published = pcfx(settings, "publish", str(update))
             assert published.exit_code == 0, published.output
 
@@ -140,6 +141,16 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
                 browser.find_element(By.ID, "why").find_element(By.XPATH, "..").text
             screenshot(browser, tmp_path / "product.png")
 
+            browser.execute_script("window.pcfxSamePage = true;")
+            update.write_text(json.dumps(footprint(ORE, "4", created="2025-03-10T00:00:00Z", preceding=ore_v2["id"])))
+            published = pcfx(settings, "publish", str(update))
+            assert published.exit_code == 0, published.output
+            WebDriverWait(browser, PAGE_WAIT_S).until(
+                lambda b: b.find_element(By.ID, "label").get_attribute("data-version") == "3",
+                message="the open product page did not change by itself")
+            assert browser.execute_script("return window.pcfxSamePage === true;"), "the product page reloaded"
+            assert browser.find_element(By.ID, "moved").text.startswith("The total moved by +1.5 kgCO₂e (from 5.0 to 6.5)")
+
             browser.get(f"{base}/web/board?lang=zh")
             assert "贵公司的碳标识" in browser.find_element(By.TAG_NAME, "h1").text
             browser.find_element(By.CSS_SELECTOR, "header form button").click()
@@ -158,9 +169,9 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             browser.find_element(By.LINK_TEXT, "Published").click()
             WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "published"))
             published = [row.get_attribute("data-pf") for row in browser.find_elements(By.CSS_SELECTOR, "#published tbody tr")]
-            assert published and published[0] != ore_v1  # the newest first: ore v2, which replaces v1
+            assert published and published[0] != ore_v1  # the newest first: ore v3, which replaces v2
             first_row = browser.find_element(By.CSS_SELECTOR, "#published tbody tr")
-            assert first_row.find_element(By.CSS_SELECTOR, "td.num").text == "2" and ore_v1 in first_row.text
+            assert first_row.find_element(By.CSS_SELECTOR, "td.num").text == "3" and ore_v2["id"] in first_row.text
             refused = browser.find_element(By.CSS_SELECTOR, "#refused tr.refused")
             assert refused.get_attribute("data-key") == "ore-bad"
             assert refused.find_element(By.CSS_SELECTOR, ".reason").text == "breaks a PACT rule"
