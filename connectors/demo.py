@@ -24,7 +24,11 @@ from pcfx.connectors import demo_chain
 from pcfx.connectors.background import Database, read_datasets
 from pcfx.connectors.kafka_io import end_offsets, settle
 from pcfx.connectors.buyer import BuyerClient, entitlement_for, subscriptions_for
+from pcfx.connectors.pact_api.auth import SCHEMA as AUTH_SCHEMA
+from pcfx.connectors.pact_api.auth import Clients
+from pcfx.connectors.pact_api.store import Store, db_path
 from pcfx.connectors.supplier import SupplierClient
+from pcfx.connectors.web.web_cli import web_url
 from pcfx.ops.kafka import ensure_broker, free_port
 from pcfx.schemas.models import CarbonLabel, ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
@@ -37,6 +41,7 @@ BACKGROUND_CSV = Path(__file__).parent / "data" / "background-sample.csv"
 DEMO_PREFIX = "pcfx.demo."
 LABEL_TIMEOUT_S = 180.0  # a cold worker needs ~15 s to join its group; the rest is propagation
 RELATIVE_TOLERANCE = 1e-9
+DEMO_BUYER_CLIENT = "demo-buyer"  # the web app's sign-in of the demo's buyer (secret printed per run)
 
 
 @dataclass
@@ -117,21 +122,39 @@ def newest_label(settings: Settings, buyer: str, product_id: str) -> CarbonLabel
     raise AssertionError("unreachable: labels_on raises when it runs out")
 
 
-def run(base: Settings, say: Callable[[str], None]) -> DemoResult:
-    """Play the scenario once; the worker and the API are stopped before returning."""
+def web_buyer(api_settings: Settings) -> str:
+    """Register the demo buyer's API client in the demo API's own database; returns its secret."""
+    store = Store(db_path(api_settings), (AUTH_SCHEMA,))
+    try:
+        return Clients(store).add(DEMO_BUYER_CLIENT, demo_chain.BUYER)
+    finally:
+        store.close()
+
+
+def run(base: Settings, say: Callable[[str], None], *, keep: Callable[[], None] | None = None) -> DemoResult:
+    """Play the scenario once; the worker and the API are stopped before returning (after ``keep()`` returns,
+    if given: the caller keeps them up for a person to look around)."""
     settings = demo_settings(base)
     say(f"kafka: {ensure_broker(settings, progress=say).bootstrap_servers}")
     create_topics(settings)
     ensure_buyer_topic(settings, demo_chain.BUYER)
     logs = settings.data_dir / "demo" / settings.app_id
     api_port = free_port()
+    # the API gets a data dir of its own per run: a fresh database (only this run's labels) and certificate
+    api_settings = settings.model_copy(update={"api_port": api_port, "api_metrics_port": free_port(), "data_dir": logs / "api"})
+    secret = web_buyer(api_settings)
     processes = [
         start_process(settings, logs / "worker.log", "worker", "--web-port", str(free_port())),
-        start_process(settings.model_copy(update={"api_port": api_port, "api_metrics_port": free_port()}), logs / "api.log", "api"),
+        start_process(api_settings, logs / "api.log", "api"),
     ]
     say(f"worker and PACT API (https://127.0.0.1:{api_port}) started; logs in {logs}")
+    say(f"web app: {web_url(api_settings)} (self-signed certificate) - sign in as the buyer {demo_chain.BUYER} with "
+        f"client id {DEMO_BUYER_CLIENT} and secret {secret}")
     try:
-        return _scenario(settings, say)
+        result = _scenario(settings, say)
+        if keep is not None:
+            keep()
+        return result
     finally:
         for process in processes:
             process.terminate()

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
 
 @click.command()
 @click.option("--check", is_flag=True, help="Exit 0 only if the buyer received the updated label with the right value.")
-def demo(check: bool) -> None:
+@click.option("--keep", is_flag=True, help="Keep the worker and the web app running after the scenario, until Ctrl-C.")
+def demo(check: bool, keep: bool) -> None:
     """Run the e-bike supply-chain scenario end to end on this machine (SAMPLE data)."""
     from pcfx.connectors.demo import run  # noqa: PLC0415
     from pcfx.settings import Settings  # noqa: PLC0415
 
-    result = run(Settings.from_env(), lambda line: click.echo(f"pcfx demo: {line}"))
+    def wait_for_interrupt() -> None:
+        click.echo("pcfx demo: the worker and the web app keep running; Ctrl-C stops them")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+    result = run(Settings.from_env(), lambda line: click.echo(f"pcfx demo: {line}"), keep=wait_for_interrupt if keep else None)
     verdict = "right" if result.correct else "WRONG"
     click.echo(
         f"pcfx demo: buyer saw {result.before.value} -> {result.after.value} kgCO2e per piece; "

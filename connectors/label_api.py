@@ -1,7 +1,9 @@
 """Carbon labels on the PACT API: each buyer reads its own labels (JSON or SVG) and subscribes to products.
 
 The host follows the ``labels`` topic (key ``<buyer>|<product>``) into the SQLite table ``labels``: a label
-is there only while the worker holds the buyer entitled to the product, and a tombstone removes it. So the
+is there only while the worker holds the buyer entitled to the product, and a tombstone removes it. Each
+version's value is also kept in ``label_versions``, the history the web app charts (a compacted topic
+forgets old versions; the host remembers those it saw). So the
 entitlement check of these routes is the lookup itself: a client's company reads the rows of that company,
 never another buyer's.
 
@@ -44,6 +46,14 @@ CREATE TABLE IF NOT EXISTS labels (
     product TEXT NOT NULL,
     doc TEXT NOT NULL,
     PRIMARY KEY (buyer, product)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS label_versions (
+    buyer TEXT NOT NULL,
+    product TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    issued_at TEXT NOT NULL,
+    PRIMARY KEY (buyer, product, version)
 ) WITHOUT ROWID
 """
 TOPIC = "labels"
@@ -60,6 +70,8 @@ def apply_label(conn: sqlite3.Connection, record: ConsumerRecord) -> None:
     label = decode_model(CarbonLabel, record.value)
     doc = json.dumps(label.to_json(), ensure_ascii=False, separators=(",", ":"))
     conn.execute("INSERT OR REPLACE INTO labels VALUES (?, ?, ?)", (buyer.lower(), product, doc))
+    conn.execute("INSERT OR REPLACE INTO label_versions VALUES (?, ?, ?, ?, ?)",
+                 (buyer.lower(), product, label.version, label.value, label.issued_at.isoformat()))
 
 
 def labels_of(conn: sqlite3.Connection, company: str) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "subscribe": "pcfx.connectors.subscribe_cli:subscribe",
     "topics": "pcfx.agents.topics_cli:topics",
     "watch": "pcfx.connectors.watch_cli:watch",
+    "web": "pcfx.connectors.web.web_cli:web",
     "worker": "pcfx.agents.worker_cli:worker",
 }
 

@@ -34,6 +34,7 @@ from pcfx.connectors.pact_api.host import Host, public_base
 from pcfx.connectors.pact_api.pagination import link_header, next_link, split_page
 from pcfx.connectors.pact_api.records import request_to_value
 from pcfx.connectors.pact_api.responder import callback_target, request_key
+from pcfx.connectors.web.app import ROUTES as WEB_ROUTES
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
 
@@ -243,6 +244,7 @@ def create_app(settings: Settings, *, host: Host | None = None, background: bool
         Route("/3/events", post_event, methods=["POST"]),
         Route("/openapi.yaml", openapi_document),
         *LABEL_ROUTES,
+        *WEB_ROUTES,
     ]
     handlers = {ApiError: api_error, HTTPException: http_error, Exception: internal_error}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]

@@ -36,6 +36,8 @@ from pcfx.connectors.pact_api.responder import SCHEMA as DELIVERIES_SCHEMA
 from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
 from pcfx.connectors.partners import Directory
+from pcfx.connectors.web.supplier import ANSWER_TOPIC, DEAD_LETTER_TOPICS, REQUEST_TOPICS, apply_dead_letter, apply_request_record
+from pcfx.connectors.web.supplier import SCHEMA as DEAD_LETTERS_SCHEMA
 from pcfx.metrics import METRICS
 from pcfx.schemas.models import ProductRecipe
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement
@@ -71,7 +73,7 @@ class Host:
     def open(cls, settings: Settings) -> "Host":
         """Open (or create) the database in the data dir; nothing runs until :meth:`start`."""
         store = Store(db_path(settings), (READMODEL_SCHEMA, AUTH_SCHEMA, OFFSETS_SCHEMA, DELIVERIES_SCHEMA, LABELS_SCHEMA,
-                                          OUTBOUND_SCHEMA))
+                                          OUTBOUND_SCHEMA, DEAD_LETTERS_SCHEMA))
         model, clients = ReadModel(store), Clients(store)
         source = f"{public_base(settings)}/3/events"
         answers = Responder(settings, model, clients, source)
@@ -86,6 +88,10 @@ class Host:
             Follower(settings, store, [settings.topic("requests")], answers.apply, "responder"),
             Follower(settings, store, [settings.topic("outbound-requests")], outbound.apply_request, "outbound"),
             Follower(settings, store, [settings.topic(LABELS_TOPIC)], apply_label, "labels"),
+            Follower(settings, store, [settings.topic(t) for t in DEAD_LETTER_TOPICS], apply_dead_letter(settings.topic_prefix),
+                     "dead-letters"),
+            Follower(settings, store, [settings.topic(t) for t in (*REQUEST_TOPICS, ANSWER_TOPIC)],
+                     apply_request_record(settings.topic_prefix), "data-requests"),
         ]
         return host
 

@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS uses (
     PRIMARY KEY (company, product, recipe)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uses_by_recipe ON uses (recipe);
+CREATE TABLE IF NOT EXISTS superseded (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejects (
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
@@ -103,6 +107,8 @@ class ReadModel:
         """Make ``footprint`` the one row of ``(topic, record_key)``; a footprint id seen before keeps its place."""
         pf_id = footprint["id"].lower()
         start, end = validity_window(footprint)
+        conn.execute("INSERT OR REPLACE INTO superseded SELECT id, doc FROM footprints WHERE topic = ? AND record_key = ? "
+                     "AND id != ?", (topic, record_key, pf_id))
         conn.execute("DELETE FROM footprints WHERE topic = ? AND record_key = ? AND id != ?", (topic, record_key, pf_id))
         row = (json.dumps(footprint, separators=(",", ":"), ensure_ascii=False), footprint["status"].lower(), start, end)
         found = conn.execute("SELECT seq FROM footprints WHERE id = ?", (pf_id,)).fetchone()
@@ -157,6 +163,7 @@ class ReadModel:
     def clear(self, conn: sqlite3.Connection) -> None:
         """Drop every materialised footprint (grants stay: they are not derived from the topics)."""
         conn.execute("DELETE FROM footprints")
+        conn.execute("DELETE FROM superseded")
         conn.execute("DELETE FROM rejects")
 
     # -- reading --------------------------------------------------------------------------------------
@@ -176,6 +183,15 @@ class ReadModel:
 
     def get(self, pf_id: str) -> dict[str, Any] | None:
         row = self.store.conn.execute("SELECT doc FROM footprints WHERE id = ?", (pf_id.lower(),)).fetchone()
+        return None if row is None else json.loads(row["doc"])
+
+    def get_any(self, pf_id: str) -> dict[str, Any] | None:
+        """A footprint served now, or one a newer record of its key replaced (kept in ``superseded``, never
+        listed): an explanation of an older derived footprint needs the inputs it used."""
+        found = self.get(pf_id)
+        if found is not None:
+            return found
+        row = self.store.conn.execute("SELECT doc FROM superseded WHERE id = ?", (pf_id.lower(),)).fetchone()
         return None if row is None else json.loads(row["doc"])
 
     def visible(self, company: str, footprint: dict[str, Any]) -> bool:

@@ -27,3 +27,5 @@ def test_demo_check_sees_the_buyer_label_change_to_the_independently_solved_valu
     assert before == pytest.approx(84.351, rel=1e-9)
     assert after == pytest.approx(78.24672, rel=1e-9)
     assert ": right" in result.stdout
+    web = re.search(r"web app: (https://127\.0\.0\.1:\d+/web/) .* client id demo-buyer and secret (\S+)", result.stdout)
+    assert web is not None, result.stdout  # printed before the scenario plays, while the pages are up

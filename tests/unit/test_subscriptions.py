@@ -109,7 +109,7 @@ def test_the_table_has_one_aligned_row_per_label():
 def conn():
     connection = sqlite3.connect(":memory:")
     connection.row_factory = sqlite3.Row
-    connection.execute(SCHEMA)
+    connection.executescript(SCHEMA)  # the labels table and its version history
     return connection
 
 
@@ -127,6 +127,14 @@ def test_a_buyer_reads_its_own_label_and_a_tombstone_takes_it_away(conn):
     with pytest.raises(ApiError) as missing:
         label_of(conn, BUYER, product)
     assert missing.value.status == 404
+
+
+def test_every_version_of_a_label_stays_in_the_history_the_web_app_charts(conn):
+    product = "urn:pcfx:product:0042"
+    for version, value in ((1, "3.5"), (2, "5"), (2, "5")):  # a replayed record is not a new version
+        apply_label(conn, record(f"{BUYER}|{product}", encode_model(label(productId=product, version=version, value=value))))
+    rows = conn.execute("SELECT version, value FROM label_versions WHERE buyer = ? ORDER BY version", (BUYER.lower(),))
+    assert [tuple(row) for row in rows] == [(1, "3.5"), (2, "5")]
 
 
 @pytest.mark.parametrize(
