@@ -124,6 +124,9 @@ def follow(bootstrap_servers: str, topic: str, labels: dict[str, CarbonLabel]) -
     """Redraw the table whenever a label arrives, and every second for the age column, until Ctrl-C."""
     from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
+    from pcfx.ops.kafka import require_broker  # noqa: PLC0415
+
+    require_broker(bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     partition = TopicPartition(topic, 0)
     consumer.assign([partition])

@@ -43,6 +43,17 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """An unreachable broker ends any command with one line that says what to do, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except ConnectionError as error:
+            from pcfx.ops.kafka import BrokerUnreachable  # noqa: PLC0415
+
+            if isinstance(error, BrokerUnreachable):
+                raise click.ClickException(str(error)) from None
+            raise
+
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="pcfx")
