@@ -33,6 +33,6 @@ def compute(products: Path, bom: Path, out: Path) -> None:
     incomplete = [d for d in results.values() if not d.complete and not d.error]
     failed = [d for d in results.values() if d.error]
     click.echo(f"wrote {len(order)} products to {out}: {len(results) - len(incomplete) - len(failed)} recipes complete, "
-               f"{len(incomplete)} incomplete, {len(failed)} without a finite solution, {len(leaves)} leaves", err=True)
+               f"{len(incomplete)} incomplete, {len(failed)} without a meaningful footprint (a cycle that amplifies itself), {len(leaves)} leaves", err=True)
     for d in (incomplete + failed)[:10]:
         click.echo(f"  {d.product_id}: {d.error or '; '.join(d.reasons)}", err=True)

@@ -121,3 +121,17 @@ def test_unknown_declared_unit_is_refused(tmp_path):
     )
     assert result.exit_code != 0
     assert "line 2: column 'declared_unit'" in result.output and "'pcs' is not a PACT declared unit" in result.output
+
+
+def test_an_amplifying_cycle_is_reported_per_product_not_written_as_a_total(tmp_path):
+    result, rows = run(
+        tmp_path,
+        "product_id,name,declared_unit,direct_kgco2e_per_unit\nsteel,steel,kilogram,1\npower,power,kilowatt hour,0.5",
+        "product_id,input_product_id,quantity_per_unit\nsteel,power,10\npower,steel,0.2",
+    )
+    assert result.exit_code == 0
+    assert "2 without a meaningful footprint" in result.output
+    for product in ("steel", "power"):
+        assert rows[product]["total_kgco2e_per_unit"] == "" and rows[product]["complete"] == "false"
+        assert "spectral radius 1.414 >= 1" in rows[product]["problems"]
+        assert f"  {product}: no meaningful footprint: the cycle through 'steel', 'power'" in result.output
