@@ -103,3 +103,14 @@ def test_post_events_with_such_an_event_time_is_400(api, value):
     response = client.post("/3/events", content=json.dumps(event), headers=headers)
     assert (response.status_code, response.json()["code"]) == (400, "BadRequest")
     assert repr(value) in response.json()["message"]
+
+
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("PCFX_PARTITIONS", "abc", "Input should be a valid integer"),
+    ("PCFX_WORKER_STOP_TIMEOUT_S", "soon", "Input should be a valid number"),
+])
+def test_a_setting_pcfx_cannot_use_is_one_line_naming_the_variable(variable, value, message):
+    result = CliRunner().invoke(main, ["topics"], env={variable: value})
+    assert result.exit_code == 1 and not isinstance(result.exception, ValueError)
+    assert result.output.strip().splitlines() == [result.output.strip()]
+    assert result.output.startswith(f"Error: {variable} = {value!r}: {message}")
