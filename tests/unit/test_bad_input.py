@@ -114,3 +114,13 @@ def test_a_setting_pcfx_cannot_use_is_one_line_naming_the_variable(variable, val
     assert result.exit_code == 1 and not isinstance(result.exception, ValueError)
     assert result.output.strip().splitlines() == [result.output.strip()]
     assert result.output.startswith(f"Error: {variable} = {value!r}: {message}")
+
+
+def test_a_demo_run_owns_the_topics_under_its_prefix_and_its_app_id_only():
+    from pcfx.connectors.demo import demo_settings, run_topics
+
+    settings = demo_settings(Settings.from_env({}))
+    prefix, app = settings.topic_prefix, settings.app_id
+    names = [f"{prefix}footprints", f"{app}-recompute-inputs-changelog", "pcfx.footprints", "pcfx.demo.19990101000000.footprints",
+             f"{app}x-other"]
+    assert run_topics(settings, names) == sorted([f"{prefix}footprints", f"{app}-recompute-inputs-changelog"])
