@@ -1,4 +1,5 @@
-"""The test session starts its own broker unless explicitly told to reuse one (README, next to the test command)."""
+"""What the README promises about the tests and the docs: the session starts its own broker unless told to reuse one
+(documented next to the test command), and every doc is linked."""
 
 from conftest import REUSE_VARIABLE, broker_to_reuse
 
@@ -19,3 +20,11 @@ def test_the_readme_documents_the_variable_next_to_the_test_command():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     command = readme.index("python -m pytest -q")
     assert REUSE_VARIABLE in readme[command : command + 800]
+
+
+def test_the_readme_links_every_doc():
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    readme = (root / "README.md").read_text()
+    assert [doc.name for doc in sorted((root / "docs").glob("*.md")) if f"](docs/{doc.name})" not in readme] == []
