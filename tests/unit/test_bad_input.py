@@ -124,3 +124,14 @@ def test_a_demo_run_owns_the_topics_under_its_prefix_and_its_app_id_only():
     names = [f"{prefix}footprints", f"{app}-recompute-inputs-changelog", "pcfx.footprints", "pcfx.demo.19990101000000.footprints",
              f"{app}x-other"]
     assert run_topics(settings, names) == sorted([f"{prefix}footprints", f"{app}-recompute-inputs-changelog"])
+
+
+def test_a_label_offer_for_a_reference_period_ending_near_year_9999_has_the_last_instant_as_its_end():
+    from datetime import UTC, datetime
+
+    from pcfx.streams.labels import offer_of
+
+    doc = footprint_with(("pcf", "referencePeriodEnd"), "9998-06-01T00:00:00Z")
+    doc["pcf"]["referencePeriodStart"] = "9997-06-01T00:00:00Z"
+    offer = offer_of(ProductFootprint.from_json(doc), 0)
+    assert offer.validity_period_end == datetime.max.replace(tzinfo=UTC)
