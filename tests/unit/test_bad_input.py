@@ -135,3 +135,18 @@ def test_a_label_offer_for_a_reference_period_ending_near_year_9999_has_the_last
     doc["pcf"]["referencePeriodStart"] = "9997-06-01T00:00:00Z"
     offer = offer_of(ProductFootprint.from_json(doc), 0)
     assert offer.validity_period_end == datetime.max.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize("command", [
+    ["compute", "--products", "{bad}", "--bom", "{bom}", "--out", "{out}"],
+    ["background", "import", "--source", "S", "--version", "1", "--dry-run", "{bad}"],
+])
+def test_a_csv_that_is_not_utf8_is_named_in_one_line(tmp_path, command):
+    bad = tmp_path / "gbk.csv"
+    bad.write_bytes("product_id,name\n钢,钢卷\n".encode("gbk"))
+    bom = tmp_path / "bom.csv"
+    bom.write_text("product_id,input_product_id,quantity_per_unit\n")
+    files = {"{bad}": str(bad), "{bom}": str(bom), "{out}": str(tmp_path / "out.csv")}
+    result = CliRunner().invoke(main, [files.get(arg, arg) for arg in command])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {bad}: not UTF-8 text (unexpected byte 0xb8); save the file as UTF-8 CSV"
