@@ -438,7 +438,7 @@ class Engine:
                     "a self-use of magnitude 1 or more amplifies itself")
         if self._singular[block]:
             members = s.members(block)
-            names = [self._ids[m] for m in members]
+            names = sorted(self._ids[m] for m in members)  # a stable text, whatever order the products arrived in
             listed = ", ".join(repr(m) for m in names[:5]) + (", ..." if len(names) > 5 else "")
             radius = spectral_radius(s.q[members][:, members]) if members.size <= DENSE_LIMIT else math.inf
             gain = f" (loop gain: spectral radius {radius:.4g} >= 1)" if math.isfinite(radius) and radius >= 1 else ""

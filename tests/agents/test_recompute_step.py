@@ -249,7 +249,7 @@ def test_an_amplifying_cycle_publishes_no_footprint_and_says_why_in_the_status()
     assert sorted(s.state for s in out.statuses) == ["error", "error"]
     for status in out.statuses:
         assert status.pf_id is None
-        assert status.reasons == ["no meaningful footprint: the cycle through 'steel', 'power' (2 products) amplifies "
+        assert status.reasons == ["no meaningful footprint: the cycle through 'power', 'steel' (2 products) amplifies "
                                   "itself (loop gain: spectral radius 1.414 >= 1)"]
     calm = step(engine, tables, Update("recipe:power", cycle_recipe("power", "steel", "0.05"), 3))  # loop gain 0.5
     assert sorted(f.product_ids[0] for f in calm.footprints) == ["urn:pcfx:product:power", "urn:pcfx:product:steel"]

@@ -24,7 +24,7 @@ def test_steel_and_power_amplifying_each_other_get_an_error_status_and_no_footpr
                                       as_recipe(recipe("bike", {"steel": "3"}))])
         settle(settings, WAIT_S)
         statuses = current_statuses(settings)
-        cycle = ("no meaningful footprint: the cycle through 'steel', 'power' (2 products) amplifies itself "
+        cycle = ("no meaningful footprint: the cycle through 'power', 'steel' (2 products) amplifies itself "
                  "(loop gain: spectral radius 1.414 >= 1)")
         assert {p: (statuses[p].state, statuses[p].reasons) for p in ("steel", "power")} == {
             "steel": ("error", [cycle]), "power": ("error", [cycle])}

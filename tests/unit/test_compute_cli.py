@@ -134,7 +134,7 @@ def test_an_amplifying_cycle_is_reported_per_product_not_written_as_a_total(tmp_
     for product in ("steel", "power"):
         assert rows[product]["total_kgco2e_per_unit"] == "" and rows[product]["complete"] == "false"
         assert "spectral radius 1.414 >= 1" in rows[product]["problems"]
-        assert f"  {product}: no meaningful footprint: the cycle through 'steel', 'power'" in result.output
+        assert f"  {product}: no meaningful footprint: the cycle through 'power', 'steel'" in result.output
 
 
 def test_the_terminal_shows_totals_rounded_for_people_and_the_csv_keeps_them_exact(tmp_path):

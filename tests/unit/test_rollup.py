@@ -255,7 +255,7 @@ def test_a_loop_gain_above_one_has_no_footprint_though_i_minus_a_is_invertible()
     meaningless. Both products, and what uses them, are errors that say why."""
     e = engine()
     out = by_id(e.apply([recipe("steel", 1.0, ("power", 10)), recipe("power", 0.5, ("steel", 0.2)), recipe("bike", 2.0, ("steel", 3))]))
-    assert out["steel"].error == ("no meaningful footprint: the cycle through 'steel', 'power' (2 products) amplifies "
+    assert out["steel"].error == ("no meaningful footprint: the cycle through 'power', 'steel' (2 products) amplifies "
                                   "itself (loop gain: spectral radius 1.414 >= 1)")
     assert out["power"].error == out["steel"].error
     assert out["bike"].error == "no meaningful footprint: input 'steel' has none (a cycle upstream amplifies itself)"
