@@ -59,7 +59,7 @@ def block_is_singular(block: sp.csr_matrix) -> bool:
     """Whether a cyclic block (its own coefficients ``A``) has no meaningful footprint: the spectral radius of
     ``A`` is at least 1 (the cycle amplifies itself, ``I + A + A^2 + ...`` diverges), or ``I - A`` is singular
     or too ill-conditioned to carry a digit. A solve of ``I - A`` alone would give numbers for a loop gain
-    above 1 (steel using 10 power that uses 0.2 steel: -11 per unit), but they mean nothing."""
+    above 1 (steel using 10 kWh per kg, power using 0.2 kg of steel per kWh: negative totals), but they mean nothing."""
     return not spectral_radius_below_one(block) or _badly_conditioned(block)
 
 
