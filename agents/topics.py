@@ -257,6 +257,9 @@ def admin_client(settings: Settings) -> KafkaAdminClient:
     """A kafka-python admin client for the settings' brokers; use it as a context manager."""
     from kafka import KafkaAdminClient  # noqa: PLC0415  (import cost only where Kafka is talked to)
 
+    from pcfx.ops.kafka import require_broker  # noqa: PLC0415
+
+    require_broker(settings.bootstrap_servers)
     return KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id=f"{settings.app_id}-admin")
 
 

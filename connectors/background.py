@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import quote
 
-from pcfx.connectors.csv_io import CsvError, CsvRow
+from pcfx.connectors.csv_io import CsvError, CsvRow, utf8_only
 from pcfx.connectors.pact_v2 import MASS_BY_UNIT
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import ProductFootprint, format_datetime, format_decimal
@@ -79,7 +79,7 @@ def dataset_product_id(dataset_id: str) -> str:
 
 def read_datasets(path: Path, database: Database, now: datetime) -> list[ProductFootprint]:
     """One validated footprint per CSV row; raises ``CsvError`` naming file, line and column."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle, utf8_only(path):
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
         missing = [c for c in REQUIRED if c not in columns]

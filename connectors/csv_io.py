@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,12 +80,23 @@ class CsvRow:
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> list[CsvRow]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle, utf8_only(path):
         reader = csv.DictReader(handle)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise CsvError(f"{path}: missing column(s) {', '.join(missing)}; the header must have {', '.join(required)}")
         return [CsvRow(path, reader.line_num, row) for row in reader]
+
+
+@contextmanager
+def utf8_only(path: Path) -> Iterator[None]:
+    """Turn a decoding failure while reading ``path`` into a CsvError that says where and what to do (a
+    spreadsheet export in GBK or Latin-1 is common)."""
+    try:
+        yield
+    except UnicodeDecodeError as error:
+        raise CsvError(f"{path}: not UTF-8 text (unexpected byte 0x{error.object[error.start]:02x}); "
+                       "save the file as UTF-8 CSV") from None
 
 
 def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[str, Leaf]]:

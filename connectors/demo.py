@@ -12,14 +12,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
-from pcfx.agents.topics import buyer_topic_name, create_topics, ensure_buyer_topic
+from pcfx.agents.topics import admin_client, buyer_topic_name, create_topics, ensure_buyer_topic
 from pcfx.connectors import demo_chain
 from pcfx.connectors.background import Database, read_datasets
 from pcfx.connectors.kafka_io import end_offsets, settle
@@ -131,9 +131,11 @@ def web_buyer(api_settings: Settings) -> str:
         store.close()
 
 
-def run(base: Settings, say: Callable[[str], None], *, keep: Callable[[], None] | None = None) -> DemoResult:
+def run(base: Settings, say: Callable[[str], None], *, keep: Callable[[], None] | None = None,
+        keep_topics: bool = False) -> DemoResult:
     """Play the scenario once; the worker and the API are stopped before returning (after ``keep()`` returns,
-    if given: the caller keeps them up for a person to look around)."""
+    if given: the caller keeps them up for a person to look around), and the run's topics are deleted (unless
+    ``keep_topics``): each run has fresh ones, so what it leaves would only pile up."""
     settings = demo_settings(base)
     say(f"kafka: {ensure_broker(settings, progress=say).bootstrap_servers}")
     create_topics(settings)
@@ -163,6 +165,25 @@ def run(base: Settings, say: Callable[[str], None], *, keep: Callable[[], None] 
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
+        if keep_topics:
+            say(f"topics kept: {settings.topic_prefix}* and the worker's {settings.app_id}-*")
+        else:
+            say(f"deleted this run's {delete_run_topics(settings)} topics ({settings.topic_prefix}*, {settings.app_id}-*)")
+
+
+def run_topics(settings: Settings, names: Iterable[str]) -> list[str]:
+    """The topics of one demo run: its own (under the run's prefix) and its worker's (changelogs, under its app id)."""
+    return sorted(n for n in names if n.startswith(settings.topic_prefix) or n.startswith(f"{settings.app_id}-"))
+
+
+def delete_run_topics(settings: Settings) -> int:
+    """Delete the run's topics; returns how many there were."""
+    with admin_client(settings) as admin:
+        mine = run_topics(settings, admin.list_topics())
+        if mine:
+            admin.delete_topics(mine)
+    return len(mine)
 
 
 def _scenario(settings: Settings, say: Callable[[str], None]) -> DemoResult:

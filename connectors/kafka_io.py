@@ -11,6 +11,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.producer.future import FutureRecordMetadata
 
 from pcfx.agents.topics import admin_client
+from pcfx.ops.kafka import require_broker
 from pcfx.settings import Settings
 
 T = TypeVar("T")
@@ -25,6 +26,7 @@ def producer(settings: Settings) -> KafkaProducer:
     Retries are kafka-python's (idempotent, without limit until its 120 s delivery timeout): a topic created
     a moment ago can answer "not the leader" for a while, and a fixed few retries gave up too soon.
     """
+    require_broker(settings.bootstrap_servers)
     return KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
 
 
@@ -43,6 +45,7 @@ def send_all(producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes,
 
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
     """The offset the next record of every partition of ``topics`` (full names) will get."""
+    require_broker(settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         partitions = [
@@ -58,6 +61,7 @@ def read_to_end(settings: Settings, topic: str, decode: Callable[[bytes | None, 
     ends = {tp: end for tp, end in end_offsets(settings, [topic]).items() if end > 0}
     if not ends:
         return
+    require_broker(settings.bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
         consumer.assign(list(ends))

@@ -58,18 +58,19 @@ def publish(source: Any, v2_masses: tuple[str, ...]) -> None:
         document = json.load(source)
     except json.JSONDecodeError as error:
         raise click.ClickException(f"{source.name}: not JSON: {error}") from None
-    models, problems, converted = [], [], 0
+    models, problems, converted, invalid = [], [], 0, 0
     for item in footprint_documents(document):
         try:
             models.append(footprint_from_pact(item, masses))
-        except ContractError as error:
-            problems.append(str(error))
+        except ContractError as error:  # one line per broken rule, each naming the record and the field
+            problems += [f"{error.record}: {problem}" for problem in error.problems] or [str(error)]
+            invalid += 1
         else:
             converted += is_v2(item)
     if problems:
         for problem in problems:
             click.echo(f"pcfx publish: rejected {problem}", err=True)
-        click.echo(f"pcfx publish: nothing published ({len(problems)} invalid of {len(problems) + len(models)})", err=True)
+        click.echo(f"pcfx publish: nothing published ({invalid} invalid of {invalid + len(models)})", err=True)
         sys.exit(1)
     with SupplierClient() as client:
         ids = client.publish_footprints(models)

@@ -16,7 +16,8 @@ from decimal import Decimal
 
 import click
 
-from pcfx.schemas.models import CarbonLabel, format_decimal, to_decimal
+from pcfx.connectors.display import for_people
+from pcfx.schemas.models import CarbonLabel, to_decimal
 from pcfx.schemas.subscriptions import rfc8141_urn
 
 CLEAR = "\x1b[H\x1b[2J"  # ANSI: cursor home, clear screen
@@ -32,9 +33,9 @@ def change_text(label: CarbonLabel) -> str:
     delta = value - previous
     sign = "+" if delta >= 0 else ""
     if previous == 0:
-        return f"{sign}{format_decimal(delta)}"
+        return f"{sign}{for_people(delta)}"
     percent = (delta / abs(previous) * 100).quantize(Decimal("0.1"))
-    return f"{sign}{format_decimal(delta)} ({sign}{percent} %)"
+    return f"{sign}{for_people(delta)} ({sign}{percent} %)"
 
 
 def age_text(since: datetime | None, now: datetime) -> str:
@@ -50,14 +51,15 @@ def age_text(since: datetime | None, now: datetime) -> str:
 
 def row(label: CarbonLabel, now: datetime) -> tuple[str, ...]:
     dqi = label.dqi
-    dqr = f"{dqi.technological_dqr}/{dqi.geographical_dqr}/{dqi.temporal_dqr}" if dqi else "-"
+    ratings = (dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr) if dqi else ()
+    dqr = "/".join(for_people(r, decimals=2) for r in ratings) or "-"
     return (
         label.product_name,
         label.product_id,
-        label.value,
-        f"{label.declared_unit_amount} {label.declared_unit_of_measurement}",
+        for_people(label.value),
+        f"{for_people(label.declared_unit_amount)} {label.declared_unit_of_measurement}",
         change_text(label),
-        label.primary_data_share or "-",
+        for_people(label.primary_data_share, decimals=1) if label.primary_data_share else "-",
         dqr,
         label.status,
         "due" if label.reverification_due else "no",
@@ -124,6 +126,9 @@ def follow(bootstrap_servers: str, topic: str, labels: dict[str, CarbonLabel]) -
     """Redraw the table whenever a label arrives, and every second for the age column, until Ctrl-C."""
     from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
 
+    from pcfx.ops.kafka import require_broker  # noqa: PLC0415
+
+    require_broker(bootstrap_servers)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     partition = TopicPartition(topic, 0)
     consumer.assign([partition])

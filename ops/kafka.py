@@ -168,6 +168,24 @@ def broker_answers(bootstrap_servers: str, timeout_s: float = 5.0) -> bool:
     return True
 
 
+class BrokerUnreachable(ConnectionError):
+    """Nothing accepts a connection at the configured Kafka address. The commands say so in one line at once,
+    instead of a Kafka client's 30-60 s of retries ending in a traceback."""
+
+
+def require_broker(bootstrap_servers: str) -> None:
+    """Raise :class:`BrokerUnreachable` unless some bootstrap server accepts a TCP connection (1 s each)."""
+    try:
+        addresses = list(_addresses(bootstrap_servers))
+    except ValueError:
+        raise BrokerUnreachable(f"PCFX_BOOTSTRAP_SERVERS = {bootstrap_servers!r}: not host:port[,host:port...]") from None
+    if not any(_port_open(host, port) for host, port in addresses):
+        raise BrokerUnreachable(
+            f"no Kafka broker answers at {bootstrap_servers} (PCFX_BOOTSTRAP_SERVERS): "
+            "start one with `pcfx kafka start`, or point PCFX_BOOTSTRAP_SERVERS at yours"
+        )
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now, picked by the OS."""
     with socket.socket() as probe:

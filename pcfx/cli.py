@@ -45,6 +45,22 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """An unusable setting or an unreachable broker ends any command with one line that says what to do,
+        never a traceback."""
+        from pcfx.settings import SettingsError  # noqa: PLC0415
+
+        try:
+            return super().invoke(ctx)
+        except SettingsError as error:
+            raise click.ClickException(str(error)) from None
+        except ConnectionError as error:
+            from pcfx.ops.kafka import BrokerUnreachable  # noqa: PLC0415
+
+            if isinstance(error, BrokerUnreachable):
+                raise click.ClickException(str(error)) from None
+            raise
+
 
 @click.group(cls=LazyGroup)
 @click.version_option(package_name="pcfx")

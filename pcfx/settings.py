@@ -10,9 +10,13 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_PREFIX = "PCFX_"
+
+
+class SettingsError(ValueError):
+    """A ``PCFX_*`` variable holds a value pcfx cannot use; the message names the variable and the value."""
 
 
 class Settings(BaseModel):
@@ -98,7 +102,13 @@ class Settings(BaseModel):
             if key in env:
                 values[name] = env[key]
         values.update(overrides)
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            raise SettingsError("; ".join(
+                f"{ENV_PREFIX}{'.'.join(str(part) for part in e['loc']).upper()} = {e.get('input')!r}: {e['msg']}"
+                for e in error.errors()
+            )) from None
 
     @cached_property
     def kafka_port(self) -> int:

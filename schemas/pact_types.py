@@ -208,13 +208,19 @@ OpaqueId = NonEmptyString
 
 
 def to_utc(value: datetime) -> datetime:
-    """PACT v3 DateTime is ISO 8601 in UTC; other offsets are converted so equal instants compare equal."""
-    return value.astimezone(UTC)
+    """PACT v3 DateTime is ISO 8601 in UTC; other offsets are converted so equal instants compare equal.
+
+    An instant whose UTC date falls outside years 1..9999 (``0001-01-01T00:00:00+01:00``) cannot be held by a
+    datetime: it is refused as a ValueError, which the models report against the field, never an OverflowError."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("lies outside years 1..9999 once converted to UTC") from None
 
 
 def to_utc_millis(value: datetime) -> datetime:
     """Event times (Kafka resolution) are kept to whole milliseconds so Avro ``timestamp-millis`` is exact."""
-    value = value.astimezone(UTC)
+    value = to_utc(value)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 

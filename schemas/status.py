@@ -16,7 +16,7 @@ class ProductStatus(ContractModel):
     """``complete``: a derived footprint ``pfId`` is Active, or, for a declared unit without a PACT equivalent,
     the total is final and ``reasons`` says why no footprint is published (docs/contract.md). ``incomplete``: held back until its ``missing``
     inputs arrive (``coverage`` is the usable share of direct inputs, 0..1, and the partial value counts the
-    missing ones as 0). ``error``: no finite solution or an invalid result, see ``reasons``."""
+    missing ones as 0). ``error``: no meaningful footprint (a cycle that amplifies itself) or an invalid result, see ``reasons``."""
 
     record_kind: ClassVar[str] = "product status"
     label_keys: ClassVar[tuple[str, ...]] = ("productId",)

@@ -37,7 +37,7 @@ def validity_window_findings(start: datetime | None, end: datetime | None, refer
     if end is None:
         return found
     latest = add_years(reference_end, VALIDITY_YEARS)
-    if end > latest:
+    if latest is not None and end > latest:
         found.append(
             f"validityPeriodEnd = {format_datetime(end)!r}: later than pcf.referencePeriodEnd + {VALIDITY_YEARS} years "
             f"{format_datetime(latest)!r} (PACT v3 ProductFootprint validity period)"
@@ -45,8 +45,11 @@ def validity_window_findings(start: datetime | None, end: datetime | None, refer
     return found
 
 
-def add_years(moment: datetime, years: int) -> datetime:
-    """The same calendar date ``years`` later; 29 February becomes 28 February in a common year."""
+def add_years(moment: datetime, years: int) -> datetime | None:
+    """The same calendar date ``years`` later; 29 February becomes 28 February in a common year. None past year
+    9999, where no datetime can be later, so no end can break the window."""
+    if moment.year + years > 9999:
+        return None
     try:
         return moment.replace(year=moment.year + years)
     except ValueError:

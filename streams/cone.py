@@ -2,7 +2,7 @@
 
 Everything outside the cone is already solved and constant, so its contribution moves to the
 right-hand side; the cone itself is one block lower-triangular system for the totals and one for data
-quality. Flags (present fields, incomplete, no finite solution) spread downstream along the edges.
+quality. Flags (present fields, incomplete, no meaningful footprint) spread downstream along the edges.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pcfx.streams.nodes import NodeTable
 from pcfx.streams.quality import quality_equations
 from pcfx.streams.solve import solve_lower_blocks
 
-ERROR = np.uint64(1 << 63)  # no finite solution here or upstream
+ERROR = np.uint64(1 << 63)  # no meaningful footprint here or upstream (a cycle that amplifies itself)
 INCOMPLETE = np.uint64(1 << 62)  # a missing or unconvertible input here or upstream
 
 

@@ -49,7 +49,7 @@ from pcfx.streams.rollup import (
     UpsertLeaf,
     UpsertRecipe,
 )
-from pcfx.streams.solve import block_is_singular, loop_is_singular
+from pcfx.streams.solve import DENSE_LIMIT, block_is_singular, loop_is_singular, spectral_radius
 from pcfx.streams.units import conversion_problem, declared_unit_code, declared_units_per_quantity, quantity_unit_code, unit_name
 
 #: Values closer than this (relative) to the published ones count as unchanged and are not re-emitted:
@@ -303,7 +303,8 @@ class Engine:
         self._check_blocks(np.unique(self._structure.labels[rows]))
 
     def _check_blocks(self, blocks: np.ndarray) -> None:
-        """Re-test the given blocks for "no finite solution" after their coefficients changed."""
+        """Re-test the given blocks for "no meaningful footprint" (spectral radius >= 1, or singular) after their
+        coefficients changed."""
         s = self._structure
         single = blocks[s.sizes[blocks] == 1]
         nodes = s.order[s.first[single]]
@@ -433,14 +434,18 @@ class Engine:
         block = s.labels[p]
         if self._singular[block] and s.sizes[block] == 1:
             gain = float(s.q[p, p])
-            return f"no finite solution: {self._ids[p]!r} uses {gain!r} of itself per declared unit, which amplifies itself"
+            return (f"no meaningful footprint: {self._ids[p]!r} uses {gain:.4g} of itself per declared unit; "
+                    "a self-use of magnitude 1 or more amplifies itself")
         if self._singular[block]:
-            members = [self._ids[m] for m in s.members(block)]
-            listed = ", ".join(repr(m) for m in members[:5]) + (", ..." if len(members) > 5 else "")
-            return f"no finite solution: the cycle through {listed} ({len(members)} products) amplifies itself"
+            members = s.members(block)
+            names = sorted(self._ids[m] for m in members)  # a stable text, whatever order the products arrived in
+            listed = ", ".join(repr(m) for m in names[:5]) + (", ..." if len(names) > 5 else "")
+            radius = spectral_radius(s.q[members][:, members]) if members.size <= DENSE_LIMIT else math.inf
+            gain = f" (loop gain: spectral radius {radius:.4g} >= 1)" if math.isfinite(radius) and radius >= 1 else ""
+            return f"no meaningful footprint: the cycle through {listed} ({len(names)} products) amplifies itself{gain}"
         row = s.q.indices[s.q.indptr[p] : s.q.indptr[p + 1]]
         culprit = next(i for i in row if self._table.bits[i] & ERROR)
-        return f"no finite solution: input {self._ids[culprit]!r} has none (a cycle upstream amplifies itself)"
+        return f"no meaningful footprint: input {self._ids[culprit]!r} has none (a cycle upstream amplifies itself)"
 
 
 def _mass(mass: float | None) -> float:

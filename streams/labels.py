@@ -231,14 +231,19 @@ def reverification_due(value: str, last_verified: str) -> bool:
     return abs(current - verified) >= REVERIFY_SHARE * abs(verified)
 
 
+def _default_end(reference_end: datetime) -> datetime:
+    """PACT's default validity end; the last representable instant when that lies past year 9999."""
+    return add_years(reference_end, VALIDITY_YEARS) or datetime.max.replace(tzinfo=reference_end.tzinfo)
+
+
 def offer_of(footprint: ProductFootprint, published_ms: int) -> Offer:
     """The label-relevant part of a footprint. A validity period the footprint leaves open defaults to PACT's
     3 years from the reference period's end; one that would end before it starts falls back to that default."""
     pcf = footprint.pcf
     start = footprint.validity_period_start or pcf.reference_period_end
-    end = footprint.validity_period_end or add_years(pcf.reference_period_end, VALIDITY_YEARS)
+    end = footprint.validity_period_end or _default_end(pcf.reference_period_end)
     if end <= start:
-        start, end = pcf.reference_period_end, add_years(pcf.reference_period_end, VALIDITY_YEARS)
+        start, end = pcf.reference_period_end, _default_end(pcf.reference_period_end)
     return Offer(
         pf_id=footprint.id,
         status=footprint.status,

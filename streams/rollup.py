@@ -163,7 +163,7 @@ class Derived:
     inputs count as 0 there, so an incomplete product still shows a partial figure. ``coverage`` is the
     share of distinct direct inputs that are usable (known and convertible), ``missing`` the others and
     ``reasons`` one line per problem, including incomplete inputs. ``error`` is set when no finite
-    solution exists (``values`` is then empty). ``removed`` marks the tombstone of a recipe that was
+    meaningful footprint exists (``values`` is then empty). ``removed`` marks the tombstone of a recipe that was
     withdrawn. ``drivers`` are the pf_ids of changed leaves upstream of this recompute.
     """
 

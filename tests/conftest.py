@@ -1,9 +1,11 @@
 """Root fixtures: the real Kafka broker, and settings that isolate each test on it by topic prefix.
 
-``kafka`` (session) is the bootstrap string of a real Apache Kafka: the broker at PCFX_BOOTSTRAP_SERVERS if
-one answers there, else one the launcher starts for this session (and stops at its end) in
-``<PCFX_DATA_DIR>/test-kafka/session-*``, reusing the Maven jar cache of PCFX_DATA_DIR / PCFX_KAFKA_LIBS.
-There is no skip: a broker that cannot start fails every test that needs it, with the reason.
+``kafka`` (session) is the bootstrap string of a real Apache Kafka: a broker the launcher starts for this
+session (and stops at its end) in ``<PCFX_DATA_DIR>/test-kafka/session-*``, reusing the Maven jar cache of
+PCFX_DATA_DIR / PCFX_KAFKA_LIBS. A broker that merely answers at PCFX_BOOTSTRAP_SERVERS is not the tests' to
+use (on a shared machine it is somebody else's); only an explicit ``PCFX_TEST_BOOTSTRAP_SERVERS=host:port``
+makes the session reuse that broker instead, and it must answer. There is no skip: a broker that cannot
+start fails every test that needs it, with the reason.
 
 ``settings`` gives each test its own topic prefix and app id, its own data dir and free ports, and all
 catalogue topics already created; they are deleted again afterwards. Tests that use ``kafka`` (directly or
@@ -12,11 +14,12 @@ through ``settings``/``topics``) are marked ``kafka``; tests under ``tests/unit`
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -41,12 +44,23 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"{item.nodeid} uses Kafka; unit tests must not, move it to tests/integration", pytrace=False)
 
 
+REUSE_VARIABLE = "PCFX_TEST_BOOTSTRAP_SERVERS"
+
+
+def broker_to_reuse(environ: Mapping[str, str]) -> str | None:
+    """The broker a test session was explicitly told to reuse, or None to start its own."""
+    return environ.get(REUSE_VARIABLE, "").strip() or None
+
+
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[str]:
     """Bootstrap servers of a real broker for this test session."""
     user = Settings.from_env()
-    if broker_answers(user.bootstrap_servers):
-        yield user.bootstrap_servers
+    reuse = broker_to_reuse(os.environ)
+    if reuse is not None:
+        if not broker_answers(reuse):
+            pytest.fail(f"{REUSE_VARIABLE}={reuse}: no Kafka broker answers there", pytrace=False)
+        yield reuse
         return
     sessions = user.data_dir / "test-kafka"
     sessions.mkdir(parents=True, exist_ok=True)

@@ -1,14 +1,12 @@
-"""Where the PACT reference files live: the project's ``shared/reference/pact`` beside the checkout.
+"""The PACT test fixtures the repository carries: ``tests/fixtures/pact`` (provenance and licences in its README).
 
-CI clones the repo with ``shared/`` next to it, as on a developer's machine; ``PCFX_PACT_REFERENCE``
-points elsewhere. The WBCSD files may not be copied into the repo (non-commercial licence), so they
-are read in place.
+Everything a test reads is inside the checkout: the conformance service's OpenAPI and the multi-tier samples
+are MIT-licensed and vendored with their licence; the v3 and v2.3 example footprints are pcfx's own.
 """
 
-import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACT = Path(os.environ.get("PCFX_PACT_REFERENCE", REPO.parent / "shared" / "reference" / "pact"))
-EXAMPLES = PACT / "examples"
-OPENAPI_303 = PACT / "openapi" / "pact-openapi-3.0.3.yaml"
+PACT = REPO / "tests" / "fixtures" / "pact"
+EXAMPLES = PACT
+OPENAPI = PACT / "openapi" / "pact-openapi-3.0.4-conformance-service.yaml"

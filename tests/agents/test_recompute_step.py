@@ -228,3 +228,29 @@ def test_the_deprecated_copy_the_agent_sends_is_the_active_record_with_its_statu
         deprecated_bytes(active, "22222222-2222-4222-8222-222222222222")
     with pytest.raises(LookupError, match="no footprint where 1111"):
         deprecated_bytes(None, steel.id)
+
+
+def cycle_recipe(product: str, other: str, quantity: str) -> ProductRecipe:
+    return ProductRecipe.from_json({
+        "productIds": [product], "companyName": "Changzhou Works", "companyIds": ["urn:pcfx:company:cz-works"],
+        "productNameCompany": product, "declaredUnitOfMeasurement": "kilogram", "declaredUnitAmount": "1",
+        "productMassPerDeclaredUnit": "1", "ownEmissions": {"pcfExcludingBiogenicUptake": "1"},
+        "referencePeriodStart": "2025-01-01T00:00:00Z", "referencePeriodEnd": "2026-01-01T00:00:00Z",
+        "inputs": [{"productId": other, "quantity": quantity, "unit": "kilogram"}],
+        "updated": "2025-06-01T00:00:00Z",
+    })
+
+
+def test_an_amplifying_cycle_publishes_no_footprint_and_says_why_in_the_status() -> None:
+    engine, tables = Engine(), Tables()
+    out = step(engine, tables, Update("recipe:steel", cycle_recipe("steel", "power", "10"), 1),
+               Update("recipe:power", cycle_recipe("power", "steel", "0.2"), 2))
+    assert out.footprints == [] and out.requested == {}
+    assert sorted(s.state for s in out.statuses) == ["error", "error"]
+    for status in out.statuses:
+        assert status.pf_id is None
+        assert status.reasons == ["no meaningful footprint: the cycle through 'power', 'steel' (2 products) amplifies "
+                                  "itself (loop gain: spectral radius 1.414 >= 1)"]
+    calm = step(engine, tables, Update("recipe:power", cycle_recipe("power", "steel", "0.05"), 3))  # loop gain 0.5
+    assert sorted(f.product_ids[0] for f in calm.footprints) == ["urn:pcfx:product:power", "urn:pcfx:product:steel"]
+    assert sorted(s.state for s in calm.statuses) == ["complete", "complete"]

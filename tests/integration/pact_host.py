@@ -1,7 +1,7 @@
 """A real PACT host for integration tests: `pcfx api` in a thread over TLS, real Kafka behind it, a real
 HTTPS receiver for its callbacks, and the reference footprints published as Avro on ``footprints``.
 
-The reference files come from shared/reference (WBCSD v3 examples and the MIT multi-tier samples);
+The reference files are tests/fixtures/pact (pcfx's own v3 examples and the MIT multi-tier samples);
 they are test data only and are never shipped.
 """
 
@@ -40,7 +40,7 @@ RECEIVER_ID, RECEIVER_SECRET = "test_client_id", "test_client_secret"  # what th
 
 
 def reference_footprints() -> list[dict[str, Any]]:
-    """The v3 spec examples and the 60 multi-tier samples (62 footprints, distinct ids and product ids)."""
+    """The two v3 examples and the 60 multi-tier samples (62 footprints, distinct ids and product ids)."""
     files = sorted(REFERENCE.glob("v3/example-*.json")) + sorted(REFERENCE.glob("multi-tier-samples/*.json"))
     footprints: list[dict[str, Any]] = []
     for path in files:

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from pcfx.agents.topics import admin_client
 from pcfx.settings import Settings
 
 
@@ -29,3 +30,10 @@ def test_demo_check_sees_the_buyer_label_change_to_the_independently_solved_valu
     assert ": right" in result.stdout
     web = re.search(r"web app: (https://127\.0\.0\.1:\d+/web/) .* client id demo-buyer and secret (\S+)", result.stdout)
     assert web is not None, result.stdout  # printed before the scenario plays, while the pages are up
+    # the run's topics (its prefix, and its worker's changelogs under its app id) are gone afterwards
+    deleted = re.search(r"deleted this run's (\d+) topics \((\S+)\*, (\S+)\*\)", result.stdout)
+    assert deleted is not None, result.stdout
+    count, prefix, app_topics = deleted.groups()
+    assert int(count) >= 30
+    with admin_client(settings) as admin:
+        assert [t for t in admin.list_topics() if t.startswith(prefix) or t.startswith(app_topics)] == []

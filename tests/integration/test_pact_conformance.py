@@ -5,12 +5,13 @@ asynchronous answers POSTed to a real local HTTPS receiver.
 Where the markdown and the conformance tool's code differ, the code is followed (DOMAIN.md §2): the tool
 derives every filter value from the first footprint ListFootprints returns, takes the first ``Link`` entry
 of ``?limit=1``, accepts 400 or 401 for bad tokens (code BadRequest expected), and case 40 POSTs a
-PublishedEvent whose pfId is a URN. Responses are checked against the WBCSD 3.0.3 OpenAPI schemas.
+PublishedEvent whose pfId is a URN. Responses are checked against the PACT 3.0.4 OpenAPI schemas (the conformance service's MIT copy,
+vendored in tests/fixtures/pact/openapi).
 """
 
 from __future__ import annotations
 
-from pact_reference import OPENAPI_303
+from pact_reference import OPENAPI as OPENAPI_FILE
 import json
 import ssl
 import uuid
@@ -35,7 +36,7 @@ from pcfx.connectors.pact_api.tls import certificate_files
 from pcfx.connectors.pact_client import PactClient
 from pcfx.settings import Settings
 
-OPENAPI = OPENAPI_303
+OPENAPI = OPENAPI_FILE
 TOOL = ("conformance-tool", "urn:pact:conformance.example:company-id:tool")  # client id, its company
 STRANGER = ("stranger", "urn:pact:stranger.example:company-id:1")  # a client of a company granted nothing
 NIL = "00000000-0000-0000-0000-000000000000"
@@ -88,7 +89,7 @@ def world(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def schema(name: str) -> Draft202012Validator:
-    """A validator for ``#/components/schemas/<name>`` of the WBCSD 3.0.3 OpenAPI (test-time only)."""
+    """A validator for ``#/components/schemas/<name>`` of the PACT 3.0.4 OpenAPI (test-time only)."""
     document = yaml.safe_load(OPENAPI.read_text())
     registry = Registry().with_resource("urn:pact", Resource.from_contents(document, default_specification=DRAFT202012))
     return Draft202012Validator({"$ref": f"urn:pact#/components/schemas/{name}"}, registry=registry)

@@ -132,3 +132,30 @@ def test_a_line_unit_of_another_dimension_is_reported_on_the_consumer(tmp_path):
     assert result.exit_code == 0
     assert rows["box"]["complete"] == "false"
     assert "input 'cable': unit: a quantity in 'kilowatt hour' cannot be converted to the input's declared unit 'meter'" in rows["box"]["problems"]
+
+
+def test_an_amplifying_cycle_is_reported_per_product_not_written_as_a_total(tmp_path):
+    result, rows = run(
+        tmp_path,
+        "product_id,name,declared_unit,direct_kgco2e_per_unit\nsteel,steel,kilogram,1\npower,power,kilowatt hour,0.5",
+        "product_id,input_product_id,quantity_per_unit\nsteel,power,10\npower,steel,0.2",
+    )
+    assert result.exit_code == 0
+    assert "2 without a meaningful footprint" in result.output
+    for product in ("steel", "power"):
+        assert rows[product]["total_kgco2e_per_unit"] == "" and rows[product]["complete"] == "false"
+        assert "spectral radius 1.414 >= 1" in rows[product]["problems"]
+        assert f"  {product}: no meaningful footprint: the cycle through 'power', 'steel'" in result.output
+
+
+def test_the_terminal_shows_totals_rounded_for_people_and_the_csv_keeps_them_exact(tmp_path):
+    result, rows = run(
+        tmp_path,
+        "product_id,name,declared_unit,direct_kgco2e_per_unit,dqr_technological,dqr_geographical,dqr_temporal\n"
+        "a,A,kilogram,0.1,5,4.9999,5\nb,B,kilogram,0.2,5,5,5\nc,C,kilogram,0.3,4.9,5,5",
+        "product_id,input_product_id,quantity_per_unit\na,b,0.7\na,c,0.3",
+    )
+    # 0.1 + 0.7 x 0.2 + 0.3 x 0.3 = 0.33, as a float 0.32999999999999996; DQR by contribution (0.1, 0.14, 0.09):
+    # technological (0.1 x 5 + 0.14 x 5 + 0.09 x 4.9) / 0.33 = 4.9727..., geographical 4.99997 -> 5
+    assert rows["a"]["total_kgco2e_per_unit"] == repr(0.1 + 0.7 * 0.2 + 0.3 * 0.3)
+    assert "  a: 0.33 kgCO2e per declared unit, PDS 0 %, DQR 4.97/5/5" in result.output.splitlines()

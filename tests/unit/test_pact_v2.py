@@ -1,4 +1,4 @@
-"""PACT v2.x -> v3 conversion: the WBCSD v2 example, and hand-made footprints that must be rejected with
+"""PACT v2.x -> v3 conversion: pcfx's own v2.3 example (tests/fixtures/pact/v2, a soybean oil per liter), and hand-made footprints that must be rejected with
 the field named. Expected values are written as the arithmetic a person checks by hand."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pcfx.schemas.samples import FOOTPRINT
 from pcfx.streams.codec import decode_model, encode_model
 
 V2_EXAMPLE = EXAMPLES / "v2" / "get-footprint-response.json"
-ETHANOL_ID = "91715e5e-fd0b-4d1c-8fab-76290c46e6ed"
+ETHANOL_ID = "d6a0f3c8-5e17-4b92-8c4d-1f2e9a7b0c35"  # the soybean oil of the v2 example
 STEEL: dict[str, Any] = {  # a small PACT 2.3 footprint per kilogram, every biogenic figure given
     "id": "3a1c9e40-5b7d-4f0e-9c2a-1d8e6f4b2a90",
     "specVersion": "2.3.0",
@@ -81,45 +81,45 @@ def rejection(doc: dict[str, Any], masses: dict[str, str] | None = None) -> str:
     return str(caught.value)
 
 
-def test_the_wbcsd_v2_example_is_refused_without_its_density_naming_the_field():
+def test_the_v2_example_is_refused_without_its_density_naming_the_field():
     message = rejection(ethanol())
     assert message.startswith(f"footprint {ETHANOL_ID}: pcf.productMassPerDeclaredUnit: missing")
     assert "'liter'" in message and "--v2-mass" in message
 
 
-def test_the_wbcsd_v2_example_converts_once_the_publisher_gives_its_density():
-    converted = footprint_from_pact(ethanol(), {ETHANOL_ID: "0.789"}).to_json()
+def test_the_v2_example_converts_once_the_publisher_gives_its_density():
+    converted = footprint_from_pact(ethanol(), {ETHANOL_ID: "0.92"}).to_json()
     pcf = converted["pcf"]
     assert converted["id"] == ETHANOL_ID and converted["specVersion"] == "3.0.3"
     assert pcf["declaredUnitOfMeasurement"] == "liter" and pcf["declaredUnitAmount"] == "1"
-    assert pcf["productMassPerDeclaredUnit"] == "0.789"
+    assert pcf["productMassPerDeclaredUnit"] == "0.92"
     # v3 "excluding uptake" keeps the biogenic emissions v2 left out: excl + dLUC + land mgmt + other
-    assert Decimal(pcf["pcfExcludingBiogenicUptake"]) == Decimal("1.63") + Decimal("0.8") + Decimal("0.6") + Decimal("0.4")
-    # and "including uptake" adds the (negative) uptake: 3.43 - 1.5
-    assert Decimal(pcf["pcfIncludingBiogenicUptake"]) == Decimal("3.43") + Decimal("-1.5")
-    assert (pcf["landUseChangeGhgEmissions"], pcf["biogenicCO2Uptake"], pcf["biogenicNonCO2Emissions"]) == ("0.8", "-1.5", "0.4")
+    assert Decimal(pcf["pcfExcludingBiogenicUptake"]) == Decimal("2.04") + Decimal("0.5") + Decimal("0.3") + Decimal("0.2")
+    # and "including uptake" adds the (negative) uptake: 3.04 - 1.2
+    assert Decimal(pcf["pcfIncludingBiogenicUptake"]) == Decimal("3.04") + Decimal("-1.2")
+    assert (pcf["landUseChangeGhgEmissions"], pcf["biogenicCO2Uptake"], pcf["biogenicNonCO2Emissions"]) == ("0.5", "-1.2", "0.2")
     assert "landManagementGhgEmissions" not in pcf and "dqi" not in pcf and "verification" not in pcf
-    assert converted["productClassifications"] == ["urn:pact:productclassification:un-cpc:6398"]
+    assert converted["productClassifications"] == ["urn:pact:productclassification:un-cpc:2163"]
     assert pcf["crossSectoralStandards"] == ["GHGP-Product", "ISO14067"]
     assert pcf["ipccCharacterizationFactors"] == ["AR6"]
-    assert (pcf["primaryDataShare"], pcf["exemptedEmissionsPercent"]) == ("12.9", "0")
-    assert converted["comment"].startswith("Converted by pcfx from PACT 2.0.0 (version 1).")
+    assert (pcf["primaryDataShare"], pcf["exemptedEmissionsPercent"]) == ("20.5", "0")
+    assert converted["comment"].startswith("Converted by pcfx from PACT 2.3.0 (version 2, updated 2024-04-01T06:00:00Z).")
     assert "v2 biogenicAccountingMethodology: GHGP" in converted["comment"]
 
 
 def test_every_change_is_recorded_and_the_inconsistent_v2_total_is_a_finding():
-    model = footprint_from_pact(ethanol(), {ETHANOL_ID: "0.789"})
+    model = footprint_from_pact(ethanol(), {ETHANOL_ID: "0.92"})
     notes = " | ".join(model.normalisations)
     for field in ("productCategoryCpc", "pcf.dqi", "pcf.assurance", "pcf.landManagementGhgEmissions",
                   "pCfExcludingBiogenic", "crossSectoralStandardsUsed", "pcf.productMassPerDeclaredUnit"):
         assert field in notes
-    assert "'technologicalDQR': 1.6" in notes  # the dropped v2 ratings stay readable
-    # the example's own pCfIncludingBiogenic (1.85) is not 1.63 + 0.8 + 0.6 + 0.4 - 1.5 = 1.93
-    assert any("pCfIncludingBiogenic = '1.85'" in f and "1.93" in f for f in model.findings)
+    assert "'technologicalDQR': 1.4" in notes  # the dropped v2 ratings stay readable
+    # the example's own pCfIncludingBiogenic (1.9) is not 2.04 + 0.5 + 0.3 + 0.2 - 1.2 = 1.84
+    assert any("pCfIncludingBiogenic = '1.9'" in f and "1.84" in f for f in model.findings)
 
 
 def test_a_converted_footprint_survives_the_avro_round_trip():
-    model = footprint_from_pact(ethanol(), {ETHANOL_ID: "0.789"})
+    model = footprint_from_pact(ethanol(), {ETHANOL_ID: "0.92"})
     assert decode_model(ProductFootprint, encode_model(model)) == model
 
 

@@ -126,8 +126,8 @@ def test_self_loop_divides_by_one_minus_the_self_use():
 def test_a_cycle_that_amplifies_itself_is_an_error_downstream_too_and_never_hangs():
     e = engine()
     out = by_id(e.apply([recipe("a", 1.0, ("b", 2.0)), recipe("b", 1.0, ("a", 0.5)), recipe("c", 1.0, ("a", 1))]))
-    assert out["a"].error.startswith("no finite solution: the cycle through 'a', 'b'")
-    assert out["c"].error == "no finite solution: input 'a' has none (a cycle upstream amplifies itself)"
+    assert out["a"].error.startswith("no meaningful footprint: the cycle through 'a', 'b'")
+    assert out["c"].error == "no meaningful footprint: input 'a' has none (a cycle upstream amplifies itself)"
     assert out["a"].values == {} and not out["c"].complete
     fixed = by_id(e.apply([recipe("b", 1.0, ("a", 0.25))]))
     assert fixed["c"].error is None and fixed["c"].values[EXCL] == pytest.approx(1.0 + (1.0 + 2.0) / (1 - 0.5))
@@ -247,3 +247,53 @@ def test_a_shock_to_most_of_the_graph_switches_to_the_whole_graph_solve():
     out = by_id(e.apply([leaf("steel", 3.0)]))
     assert e.stats.full_recomputes == before + 1
     assert out["car"].values[EXCL] == 1.0 + 4 * (1.0 + 3.0)
+
+
+def test_a_loop_gain_above_one_has_no_footprint_though_i_minus_a_is_invertible():
+    """Steel uses 10 kWh of power per kg, power 0.2 kg of steel per kWh: the loop gain is 10 x 0.2 = 2, the
+    spectral radius sqrt(2). Solving (I - A) alone gives steel = (1 + 10 x 0.5) / (1 - 2) = -6: negative and
+    meaningless. Both products, and what uses them, are errors that say why."""
+    e = engine()
+    out = by_id(e.apply([recipe("steel", 1.0, ("power", 10)), recipe("power", 0.5, ("steel", 0.2)), recipe("bike", 2.0, ("steel", 3))]))
+    assert out["steel"].error == ("no meaningful footprint: the cycle through 'power', 'steel' (2 products) amplifies "
+                                  "itself (loop gain: spectral radius 1.414 >= 1)")
+    assert out["power"].error == out["steel"].error
+    assert out["bike"].error == "no meaningful footprint: input 'steel' has none (a cycle upstream amplifies itself)"
+    assert all(out[p].values == {} and not out[p].complete for p in out)
+    fixed = by_id(e.apply([recipe("power", 0.5, ("steel", 0.05))]))  # loop gain 0.5
+    assert fixed["steel"].error is None and fixed["steel"].complete
+    assert fixed["steel"].values[EXCL] == pytest.approx((1.0 + 10 * 0.5) / (1 - 10 * 0.05))
+
+
+@pytest.mark.parametrize("gain", [1.0, 1.5, -1.0, -2.0])
+def test_a_self_use_of_magnitude_one_or_more_has_no_footprint(gain):
+    out = engine().apply([recipe("x", 1.0, ("x", gain))])[0]
+    assert out.error == (f"no meaningful footprint: 'x' uses {gain:.4g} of itself per declared unit; "
+                         "a self-use of magnitude 1 or more amplifies itself")
+
+
+def test_a_convergent_block_with_negative_coefficients_stays_exact():
+    """a uses 0.6 of itself and -0.6 b (a credit), b uses 0.6 a and 0.6 of itself: |A| has spectral radius
+    1.2, A itself 0.85 (eigenvalues 0.6 +- 0.6i), so the series converges and the totals are exact:
+    (I - A) x = (1, 1) with I - A = [[0.4, 0.6], [-0.6, 0.4]], det 0.52: a = (0.4 - 0.6) / 0.52, b = 1 / 0.52."""
+    out = by_id(engine().apply([recipe("a", 1.0, ("a", 0.6), ("b", -0.6)), recipe("b", 1.0, ("a", 0.6), ("b", 0.6))]))
+    assert out["a"].error is None and out["b"].error is None
+    assert out["a"].values[EXCL] == pytest.approx(-0.2 / 0.52, rel=1e-12)
+    assert out["b"].values[EXCL] == pytest.approx(1.0 / 0.52, rel=1e-12)
+
+
+def test_the_spectral_radius_test_agrees_with_eigenvalues_on_random_blocks():
+    import numpy as np
+    import scipy.sparse as sp
+
+    from pcfx.streams.solve import spectral_radius_below_one
+
+    rnd = np.random.default_rng(7)
+    for _ in range(300):
+        size = int(rnd.integers(2, 8))
+        dense = rnd.uniform(-1, 1, (size, size)) * (rnd.uniform(0, 1, (size, size)) < 0.6) * rnd.uniform(0.1, 1.2)
+        if rnd.uniform() < 0.5:
+            dense = np.abs(dense)
+        radius = np.abs(np.linalg.eigvals(dense)).max()
+        if abs(radius - 1) > 1e-6:
+            assert spectral_radius_below_one(sp.csr_matrix(dense)) == (radius < 1), dense

@@ -1,4 +1,4 @@
-"""Every PACT v3 example and every WBCSD multi-tier sample: JSON -> model -> Avro bytes -> model -> JSON.
+"""Every PACT v3 example footprint of tests/fixtures/pact and every WBCSD multi-tier sample (MIT): JSON -> model -> Avro bytes -> model -> JSON.
 
 What comes out equals what went in, after the normalisations of docs/contract.md, which the tests apply
 to the expected side here, in the open:
@@ -7,12 +7,13 @@ to the expected side here, in the open:
 2. a PDS strictly between 0 and 1 is a fraction: ``"0.52"`` -> ``"52"``, noted in a pcfx extension;
 3. PACT rules pcfx records instead of rejecting (the validity window) are listed in that extension.
 
-What we emit must also validate against the PACT 3.0.3 OpenAPI ``ProductFootprint`` schema.
+What we emit must also validate against the PACT 3.0.4 OpenAPI ``ProductFootprint`` schema (the MIT copy of the
+conformance service, vendored in tests/fixtures/pact/openapi), and so must the examples themselves.
 """
 
 from __future__ import annotations
 
-from pact_reference import PACT as PACT_REFERENCE
+from pact_reference import OPENAPI, PACT as PACT_REFERENCE
 import copy
 import json
 import os
@@ -32,7 +33,7 @@ from pcfx.schemas.models import ProductFootprint
 from pcfx.streams.codec import decode_model, encode_model
 
 PACT = PACT_REFERENCE
-EXAMPLES = PACT / "examples"
+EXAMPLES = PACT
 DATE_FIELDS = ("created", "validityPeriodStart", "validityPeriodEnd")
 PCF_DATE_FIELDS = ("referencePeriodStart", "referencePeriodEnd")
 
@@ -59,7 +60,7 @@ ALL = V3 + MULTI_TIER
 
 
 def test_every_fixture_is_here():
-    assert len(V3) == 4  # example-2, example-3, GetFootprint data, one fulfilled pf
+    assert len(V3) == 4  # example-1, example-2, GetFootprint data, one fulfilled pf
     assert len(MULTI_TIER) == 6 * 10
 
 
@@ -107,31 +108,31 @@ def test_multi_tier_pds_becomes_a_percent(name, original):
 
 
 def test_only_the_validity_window_is_recorded_as_a_finding():
-    """Three of the four official v3 footprints break the validity-period rule of the spec they illustrate."""
+    """Three of the four example footprints break the validity-period rule on purpose, one in each direction's field."""
     found = {name: ProductFootprint.from_json(pf).findings for name, pf in ALL}
     flagged = {name: [text.split(" = ")[0] for text in texts] for name, texts in found.items() if texts}
     assert flagged == {
-        "example-3-car-door-piece": ["validityPeriodEnd"],  # 2027-12-31 > 2024-09-30 + 3 years
-        "get-footprint-response": ["validityPeriodStart"],  # 2024-03-01 < reference period end 2026-01-01
+        "example-1-steel-door-panel": ["validityPeriodEnd"],  # 2028-12-31 > 2024-12-31 + 3 years
+        "get-footprint-response": ["validityPeriodStart"],  # 2025-02-01 < reference period end 2025-07-01
         "request-fulfilled-event-0": ["validityPeriodStart"],
     }
 
 
 def test_stray_properties_of_the_examples_are_kept():
-    example_2 = dict(V3)["example-2-bioethanol-liter-packaging"]
+    example_2 = dict(V3)["example-2-bamboo-yarn-boxed"]
     pf = decode_model(ProductFootprint, encode_model(ProductFootprint.from_json(example_2)))
-    assert pf.pcf.model_extra == {"otherOperatorName": "TfS"}
+    assert pf.pcf.model_extra == {"ruleOperatorName": "Zhejiang textile association"}
     get_response = dict(V3)["get-footprint-response"]
     pf = decode_model(ProductFootprint, encode_model(ProductFootprint.from_json(get_response)))
-    assert pf.pcf.model_extra == {"biogenicCO2Withdrawal": "-1.5", "biogenicAccountingMethodology": "GHPG"}
-    assert pf.extensions[0].data["weight"] == 10
+    assert pf.pcf.model_extra == {"legacyBiogenicWithdrawal": "-0.3"}
+    assert pf.extensions[0].data["weight"] == 12
 
 
 @pytest.fixture(scope="module")
 def openapi_footprint() -> Draft202012Validator:
-    """A validator for ``#/components/schemas/ProductFootprint`` of the PACT 3.0.3 OpenAPI (3.1, JSON Schema 2020-12)."""
-    document = yaml.safe_load((PACT / "openapi/pact-openapi-3.0.3.yaml").read_text())
-    uri = "urn:pact:openapi:3.0.3"
+    """A validator for ``#/components/schemas/ProductFootprint`` of the PACT 3.0.4 OpenAPI (3.1, JSON Schema 2020-12)."""
+    document = yaml.safe_load(OPENAPI.read_text())
+    uri = "urn:pact:openapi:3.0.4"
     registry = Registry().with_resource(uri, Resource.from_contents(document, default_specification=DRAFT202012))
     return Draft202012Validator({"$ref": f"{uri}#/components/schemas/ProductFootprint"}, registry=registry)
 
@@ -144,6 +145,17 @@ def test_emitted_json_validates_against_the_pact_openapi(openapi_footprint, name
 
 
 def test_the_openapi_validator_does_reject_a_bad_footprint(openapi_footprint):
-    bad = copy.deepcopy(dict(V3)["example-3-car-door-piece"])
-    bad["pcf"]["fossilGhgEmissions"] = "-1"
+    bad = copy.deepcopy(dict(V3)["example-1-steel-door-panel"])
+    bad["pcf"]["declaredUnitOfMeasurement"] = "crate"  # not one of the ten units
     assert not openapi_footprint.is_valid(bad)
+    del bad["pcf"]["declaredUnitOfMeasurement"]
+    bad["pcf"]["declaredUnitOfMeasurement"] = "piece"
+    del bad["companyIds"]
+    assert not openapi_footprint.is_valid(bad)
+
+
+@pytest.mark.parametrize(("name", "original"), V3, ids=[name for name, _ in V3])
+def test_the_example_footprints_are_valid_pact_as_written(openapi_footprint, name, original):
+    """pcfx's own examples are PACT v3 before any normalisation: the OpenAPI accepts them verbatim."""
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in openapi_footprint.iter_errors(original)]
+    assert errors == []

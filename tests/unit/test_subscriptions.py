@@ -13,7 +13,7 @@ from pcfx.cli import main
 from pcfx.connectors.buyer import RequestError, entitlement_for, subscriptions_for
 from pcfx.connectors.label_api import SCHEMA, apply_label, label_of, subscription_request
 from pcfx.connectors.pact_api.errors import ApiError
-from pcfx.connectors.watch_cli import age_text, change_text, render_table
+from pcfx.connectors.watch_cli import age_text, change_text, for_people, render_table
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.samples import LABEL
@@ -96,9 +96,9 @@ def test_the_table_has_one_aligned_row_per_label():
     table = render_table({"0042": label(reverificationDue=True)}, upstream + timedelta(minutes=3))
     header, row = table.splitlines()
     assert header.split()[:3] == ["PRODUCT", "ID", "VALUE"]
-    assert row.split() == ["Frame", "One", "0042", "11.202", "1", "piece", "-1.698", "(-13.2", "%)", "52.8", "-",
+    assert row.split() == ["Frame", "One", "0042", "11.2", "1", "piece", "-1.698", "(-13.2", "%)", "52.8", "-",
                            "Active", "due", "3", "min"]
-    assert row.index("11.202") == header.index("VALUE kgCO2e")
+    assert row.index("11.2") == header.index("VALUE kgCO2e")
     assert render_table({}, NOW).endswith("(no labels)\n")
 
 
@@ -168,3 +168,12 @@ def test_a_partner_token_only_goes_to_the_partners_own_host():
     assert not partner.covers("https://pact.frames.example/elsewhere")
     assert not partner.covers("https://pact.frames.example/pactual/3/events")
     assert decode_model(Partner, encode_model(partner)) == partner
+
+
+def test_values_are_rounded_for_people_and_the_label_keeps_every_digit():
+    dqi = {"technologicalDQR": "4.999999999999999", "geographicalDQR": "1.5", "temporalDQR": "2.345"}
+    long = label(value="84.35100000000001", previousValue="78.24672", primaryDataShare="52.81234567890123", dqi=dqi)
+    _, row = render_table({"0042": long}, NOW).splitlines()
+    assert row.split()[3:11] == ["84.35", "1", "piece", "+6.104", "(+7.8", "%)", "52.8", "5/1.5/2.35"]
+    assert long.value == "84.35100000000001"  # the label itself, and its JSON, stay exact
+    assert [for_people(v) for v in ("123456.7", "0.000123456", "-0.00004", "2", "0")] == ["123457", "0.0001235", "-0.00004", "2", "0"]
