@@ -41,7 +41,7 @@ from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import codec_for, decode_model, encode_model
-from pcfx.streams.derive import Deprecation, Published, published_of
+from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, published_of
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
 
@@ -80,6 +80,7 @@ class Recomputer:
         self.app, self.dead_letters = wiring.app, wiring.topics["dlq.graph-updates"]
         self.topic_names = {n: wiring.settings.topic(n) for n in ("derived", "label-inputs", "product-status", "outbound-requests")}
         self.prefix = wiring.settings.topic_prefix
+        self.inputs_schema_url = inputs_schema_url(wiring.settings.api_base_url())
         self._engine: Engine | None = None
         self._published: dict[str, Published] = {}  # product id -> what product_to_published holds, as read
         self._inputs_read = InputSummaries(self._input)  # what product_to_input holds, as read
@@ -139,7 +140,7 @@ class Recomputer:
 
         return TableView(
             input=self._input, summary=self._inputs_read.get, published=published,
-            requested=lambda product_id: product_id in self.requested,
+            requested=lambda product_id: product_id in self.requested, inputs_schema_url=self.inputs_schema_url,
         )
 
     async def _publish(self, out: StepOutput) -> None:

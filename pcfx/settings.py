@@ -106,6 +106,11 @@ class Settings(BaseModel):
         first = self.bootstrap_servers.split(",")[0]
         return int(first.rsplit(":", 1)[1])
 
+    def api_base_url(self) -> str:
+        """Base URL of this exchange's PACT host as partners reach it: PCFX_API_PUBLIC_URL, else the configured
+        interface and port (what a document names when no request tells the Host header)."""
+        return self.api_public_url.rstrip("/") or f"https://{self.api_host}:{self.api_port}"
+
     def topic(self, name: str) -> str:
         """Full topic name for a logical name, e.g. ``topic("footprints")`` -> ``pcfx.footprints``."""
         return f"{self.topic_prefix}{name}"

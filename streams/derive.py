@@ -30,8 +30,12 @@ PRODUCT_URN_PREFIX = "urn:pcfx:product:"
 #: Namespace of derived footprint ids: uuid5(namespace, product | previous id) makes a replayed recompute
 #: publish the very same id, so at-least-once delivery can never count a footprint twice.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4d7b-9a0e-2c5b7e4f1a90")
-INPUTS_EXTENSION_SCHEMA = "https://pcfx.dev/extensions/direct-inputs/1.0.0/schema.json"
+#: Path, under the PACT host's base URL, where ``pcfx api`` serves the JSON schema of the direct-inputs extension.
+INPUTS_EXTENSION_PATH = "/extensions/direct-inputs/1.0.0/schema.json"
+INPUTS_SCHEMA_FILE = "extensions/direct-inputs-1.0.0.schema.json"  # in the pcfx.schemas package
 INPUTS_EXTENSION_DOC = "https://pcfx.dev/docs/engine#direct-inputs"
+#: The PACT host of a default configuration (PCFX_API_HOST, PCFX_API_PORT), for a caller that names none.
+DEFAULT_API_BASE = "https://127.0.0.1:8443"
 DEFAULT_IPCC = ("AR6",)
 DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")
 _URN = re.compile(r"^[uU][rR][nN]:")
@@ -119,7 +123,21 @@ def derived_id(product_id: str, previous_id: str | None) -> str:
     successor per predecessor, because the step records it as the new predecessor at once.
     """
     digest = hashlib.sha256(repr((product_id, previous_id)).encode()).hexdigest()
-    return str(uuid.uuid5(DERIVED_ID_NAMESPACE, digest))
+    return str(v4_shaped(uuid.uuid5(DERIVED_ID_NAMESPACE, digest)))
+
+
+def v4_shaped(name_based: uuid.UUID) -> uuid.UUID:
+    """The same 122 hash bits with the version and variant bits of a UUID v4 (RFC 9562 §5.4).
+
+    PACT v3 requires a PfId to be a UUID v4. A v4 is random bits under those six fixed ones, and a hash
+    is as good as random for that purpose, so the id stays deterministic (a replay gives the same id) and
+    is a well-formed v4."""
+    return uuid.UUID(bytes=name_based.bytes, version=4)
+
+
+def inputs_schema_url(base_url: str) -> str:
+    """Where the JSON schema of the direct-inputs extension is served, for a PACT host at ``base_url``."""
+    return base_url.rstrip("/") + INPUTS_EXTENSION_PATH
 
 
 @dataclass(frozen=True)
@@ -229,6 +247,7 @@ def derived_footprint(
     drivers: Sequence[str],
     now: datetime,
     sources: Sequence[dict[str, str]] = (),
+    schema_url: str = "",
 ) -> ProductFootprint:
     """The new Active footprint of a recipe product (validated: a result that breaks a PACT sign rule raises
     ``ContractError`` naming the field, and the caller holds the product in error instead of publishing)."""
@@ -265,7 +284,7 @@ def derived_footprint(
         "productNameCompany": recipe.product_name,
         "comment": _change_comment(drivers, previous_id),
         "pcf": pcf,
-        "extensions": [_inputs_extension(inputs)],
+        "extensions": [_inputs_extension(inputs, schema_url or inputs_schema_url(DEFAULT_API_BASE))],
     }
     if previous_id is not None:
         document["precedingPfIds"] = [previous_id]
@@ -338,14 +357,14 @@ def _change_comment(drivers: Sequence[str], previous_id: str | None) -> str:
     return "Recomputed by pcfx: the recipe or the availability of its inputs changed."
 
 
-def _inputs_extension(inputs: Sequence[DirectInput]) -> dict[str, object]:
+def _inputs_extension(inputs: Sequence[DirectInput], schema_url: str) -> dict[str, object]:
     lines = [
         {"pfId": line.pf_id, "quantity": line.quantity, **({"unit": line.unit} if line.unit else {})}
         for line in inputs
     ]
     return {
         "specVersion": "2.0.0",
-        "dataSchema": INPUTS_EXTENSION_SCHEMA,
+        "dataSchema": schema_url,
         "documentation": INPUTS_EXTENSION_DOC,
         "data": {"directInputs": lines},
     }

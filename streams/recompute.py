@@ -15,12 +15,14 @@ from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import FootprintRequest, ProductFootprint, ProductRecipe
 from pcfx.schemas.status import ProductStatus
 from pcfx.streams.derive import (
+    DEFAULT_API_BASE,
     Deprecation,
     DirectInput,
     Published,
     RecipeCard,
     card_of,
     derived_footprint,
+    inputs_schema_url,
     leaf_of,
     product_urn,
     published_of,
@@ -90,6 +92,8 @@ class TableView:
     summary: Callable[[str], Summary | None]  # the same keys -> its summary (InputSummaries.get)
     published: Callable[[str], Published | None]  # product id -> what its Active derived footprint says
     requested: Callable[[str], bool]  # product id -> a request for it was already sent
+    #: Where the PACT host serves the direct-inputs extension's schema (the extension's ``dataSchema``).
+    inputs_schema_url: str = inputs_schema_url(DEFAULT_API_BASE)
 
 
 @dataclass
@@ -209,7 +213,8 @@ def _publish(
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
     sources = secondary_sources(pf for pf in used if pf is not None)
     try:
-        footprint = derived_footprint(recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources)
+        footprint = derived_footprint(
+            recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources, view.inputs_schema_url)
     except ContractError as error:
         return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
     out.published[derived.product_id] = footprint

@@ -35,6 +35,7 @@ from pcfx.connectors.pact_api.pagination import link_header, next_link, split_pa
 from pcfx.connectors.pact_api.records import request_to_value
 from pcfx.connectors.pact_api.responder import callback_target, request_key
 from pcfx.metrics import METRICS
+from pcfx.streams.derive import INPUTS_EXTENSION_PATH, INPUTS_SCHEMA_FILE
 from pcfx.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,17 @@ def openapi_document(request: Request) -> Response:
     return Response(openapi_text(), media_type="application/yaml")
 
 
+@cache
+def inputs_schema_text() -> str:
+    return resources.files("pcfx.schemas").joinpath(INPUTS_SCHEMA_FILE).read_text("utf-8")
+
+
+def inputs_schema_document(request: Request) -> Response:
+    """The JSON schema of pcfx's direct-inputs extension: the ``dataSchema`` URL of every derived footprint
+    points here (PACT Data Model Extensions), so it is public like the OpenAPI document."""
+    return Response(inputs_schema_text(), media_type="application/schema+json")
+
+
 # -- plumbing ----------------------------------------------------------------------------------------------
 
 
@@ -238,6 +250,7 @@ def create_app(settings: Settings, *, host: Host | None = None, background: bool
         Route("/3/footprints/{id}", get_footprint),
         Route("/3/events", post_event, methods=["POST"]),
         Route("/openapi.yaml", openapi_document),
+        Route(INPUTS_EXTENSION_PATH, inputs_schema_document),
         *LABEL_ROUTES,
     ]
     handlers = {ApiError: api_error, HTTPException: http_error, Exception: internal_error}

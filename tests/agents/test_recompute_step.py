@@ -228,3 +228,24 @@ def test_the_deprecated_copy_the_agent_sends_is_the_active_record_with_its_statu
         deprecated_bytes(active, "22222222-2222-4222-8222-222222222222")
     with pytest.raises(LookupError, match="no footprint where 1111"):
         deprecated_bytes(None, steel.id)
+
+
+def test_derived_ids_are_deterministic_uuid_v4_and_the_extension_points_to_the_served_schema() -> None:
+    import uuid
+
+    from pcfx.streams.derive import derived_id
+
+    first = derived_id("frame-0042", None)
+    assert first == derived_id("frame-0042", None) != derived_id("frame-0042", first)  # a replay: the same id
+    parsed = uuid.UUID(first)
+    assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)  # PACT v3: a PfId is a UUID v4
+    assert first[14] == "4" and first[19] in "89ab"
+    engine, tables = Engine(), Tables()
+    steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    view = tables.view()
+    view = TableView(view.input, view.summary, view.published, view.requested,
+                     inputs_schema_url="https://pcfx.example.cn/extensions/direct-inputs/1.0.0/schema.json")
+    out = recompute(engine, [Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2)], view, NOW)
+    [frame] = out.footprints
+    assert uuid.UUID(frame.id).version == 4
+    assert frame.extensions[0].data_schema == "https://pcfx.example.cn/extensions/direct-inputs/1.0.0/schema.json"

@@ -148,3 +148,21 @@ def test_unknown_route_and_method_answer_in_the_pact_error_shape(api):
 def test_the_openapi_document_is_served(api):
     document = yaml.safe_load(api.get("/openapi.yaml").text)
     assert {"/auth/token", "/3/footprints", "/3/footprints/{id}", "/3/events"} <= set(document["paths"])
+
+
+def test_the_direct_inputs_schema_is_served_where_derived_footprints_point_and_validates_their_data(api):
+    import jsonschema
+
+    from pcfx.streams.derive import inputs_schema_url
+
+    url = inputs_schema_url(api.app.state.host.settings.api_base_url())
+    assert url == "https://pact.test/extensions/direct-inputs/1.0.0/schema.json"
+    response = api.get(url)  # public, like the OpenAPI document: no token
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/schema+json")
+    schema = response.json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = {"directInputs": [{"pfId": "3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b", "quantity": "2", "unit": "kilogram"},
+                             {"pfId": None, "quantity": "-0.5"}]}
+    jsonschema.validate(data, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"directInputs": [{"quantity": "2"}]}, schema)  # pfId is required (null when missing)
