@@ -5,6 +5,7 @@ Deprecated). Pure functions, no I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -23,7 +24,7 @@ from pcfx.schemas.models import (
 )
 from pcfx.schemas.status import ProductStatus
 from pcfx.streams.engine import EXACT_DRIVERS, RELATIVE_EPSILON
-from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived, Input, Leaf, Recipe
+from pcfx.streams.rollup import ADDITIVE_FIELDS, EXEMPTED_FIELD, WEIGHT_FIELD, Derived, Input, InvalidFootprint, Leaf, Recipe
 
 SPEC_VERSION = "3.0.3"
 PRODUCT_URN_PREFIX = "urn:pcfx:product:"
@@ -36,8 +37,9 @@ INPUTS_SCHEMA_FILE = "extensions/direct-inputs-1.0.0.schema.json"  # in the pcfx
 INPUTS_EXTENSION_DOC = "https://pcfx.dev/docs/engine#direct-inputs"
 #: The PACT host of a default configuration (PCFX_API_HOST, PCFX_API_PORT), for a caller that names none.
 DEFAULT_API_BASE = "https://127.0.0.1:8443"
-DEFAULT_IPCC = ("AR6",)
-DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")
+DEFAULT_IPCC = ("AR6",)  # a product with nothing upstream: the latest report, as the PACT methodology asks
+DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")  # a recipe that names no crossSectoralStandards
+RULE_OPERATOR = "Other"  # PACT ProductOrSectorSpecificRule.operator of a recipe's categoryRuleId
 _URN = re.compile(r"^[uU][rR][nN]:")
 _DQR_BEST, _DQR_WORST = 1.0, 5.0  # PACT methodology 4.2.3
 #: PACT name -> attribute of every additive CarbonFootprint field, and the DQR attributes (for same_figures).
@@ -71,16 +73,44 @@ def _values(breakdown: object) -> dict[str, float]:
 def leaf_of(footprint: ProductFootprint, product_id: str) -> Leaf:
     """The engine's view of a supplier footprint for one of its product ids."""
     pcf = footprint.pcf
+    values = _values(pcf)
+    exempted = exempted_amount(values.get(WEIGHT_FIELD), float(to_decimal(pcf.exempted_emissions_percent)), product_id)
+    if exempted:
+        values[EXEMPTED_FIELD] = exempted
     return Leaf(
         product_id=product_id,
         pf_id=footprint.id,
         declared_unit=pcf.declared_unit_of_measurement,
         declared_amount=float(to_decimal(pcf.declared_unit_amount)),
         mass_per_unit=_number(pcf.product_mass_per_declared_unit),
-        values=_values(pcf),
+        values=values,
         pds=_number(pcf.primary_data_share),
         dqr=_dqr(pcf.dqi),
+        ipcc=tuple(int(report[2:]) for report in pcf.ipcc_characterization_factors),
     )
+
+
+def exempted_amount(total: float | None, percent: float, product_id: str) -> float:
+    """The emissions a footprint left out, kgCO2e per declared unit, from its exemptedEmissionsPercent.
+
+    PACT: the percent is the share of the emissions excluded from the PCF, i.e. of everything, included
+    (``total``, its pcfExcludingBiogenicUptake) plus excluded: ``x = total * percent / (100 - percent)``
+    (2 kgCO2e reported with 20 % exempted: 0.5 kg left out, and 0.5 / 2.5 is 20 %)."""
+    if not percent or not total:
+        return 0.0
+    if not 0 < percent < 100:
+        raise InvalidFootprint(product_id, "exemptedEmissionsPercent", f"must be within 0..100 (below 100), got {percent!r}")
+    return total * percent / (100 - percent)
+
+
+def exempted_percent(derived: Derived) -> float:
+    """A derived product's exemptedEmissionsPercent: the exempted amount rolled up through the same linear
+    system as the totals, over everything (included + exempted); 0 without a positive whole."""
+    exempted = derived.values.get(EXEMPTED_FIELD, 0.0)
+    whole = derived.values.get(WEIGHT_FIELD, 0.0) + exempted
+    if not exempted or whole <= 0:
+        return 0.0
+    return _clamp(100 * exempted / whole, 0.0, 100.0)
 
 
 def recipe_of(recipe: ProductRecipe, product_id: str) -> Recipe:
@@ -108,7 +138,7 @@ class DirectInput:
 
 def value_text(derived: Derived) -> dict[str, str]:
     """The derived values as PACT decimal text, required fields included: what a footprint would carry."""
-    texts = {name: format_decimal(value) for name, value in derived.values.items()}
+    texts = {name: format_decimal(value) for name, value in derived.values.items() if name != EXEMPTED_FIELD}
     for name in _REQUIRED_VALUES:
         texts.setdefault(name, "0")
     return texts
@@ -152,6 +182,8 @@ class Published:
     pds: float | None  # primaryDataShare, percent
     dqr: tuple[float, float, float] | None  # technological, geographical, temporal
     sources: tuple[tuple[str, str], ...] = ()  # (name, version) of its secondaryEmissionFactorSources
+    ipcc: tuple[str, ...] = ()  # its ipccCharacterizationFactors, as published
+    exempted: float = 0.0  # its exemptedEmissionsPercent
 
 
 def published_of(footprint: ProductFootprint) -> Published:
@@ -164,6 +196,8 @@ def published_of(footprint: ProductFootprint) -> Published:
         pds=None if pcf.primary_data_share is None else float(pcf.primary_data_share),
         dqr=None if pcf.dqi is None else tuple(float(getattr(pcf.dqi, name)) for name in _DQR_ATTRIBUTES),
         sources=tuple((source.name, source.version) for source in pcf.secondary_emission_factor_sources or ()),
+        ipcc=tuple(pcf.ipcc_characterization_factors),
+        exempted=float(pcf.exempted_emissions_percent),
     )
 
 
@@ -171,8 +205,11 @@ def same_figures(published: Published, derived: Derived) -> bool:
     """True if the footprint out already carries what ``derived`` would publish, each figure to within
     :data:`RELATIVE_EPSILON` (a rebuilt engine solves in another order and may move the last bits).
 
-    Compared as floats, never through text: a shock asks this once per product it reaches."""
-    if published.figures.keys() != set(derived.values) | set(_REQUIRED_VALUES) or published.pds is None or published.dqr is None:
+    Compared as floats, never through text: a shock asks this once per product it reaches. The rolled-up
+    declarations (IPCC reports, exempted share) count as figures: a change there is a new footprint too."""
+    if published.figures.keys() != set(derived.values) - {EXEMPTED_FIELD} | set(_REQUIRED_VALUES) or published.pds is None or published.dqr is None:
+        return False
+    if published.ipcc != ipcc_reports(derived) or not _close(published.exempted, exempted_percent(derived)):
         return False
     pairs = [(value, derived.values.get(name, 0.0)) for name, value in published.figures.items()]
     pairs.append((published.pds, _clamp(derived.pds, 0.0, 100.0)))
@@ -219,6 +256,8 @@ class RecipeCard:
     #: cradle-to-gate figure, by the party that pays for it, so it is never rolled up.
     outbound_logistics: str | None
     lines: tuple[tuple[str, str, str | None], ...]  # (input product id, quantity per declared unit, its unit)
+    standards: tuple[str, ...] = DEFAULT_STANDARDS  # crossSectoralStandards
+    category_rule: tuple[str, str] | None = None  # (operator name, rule name): the recipe's categoryRuleId
 
 
 def card_of(recipe: ProductRecipe) -> RecipeCard:
@@ -235,7 +274,38 @@ def card_of(recipe: ProductRecipe) -> RecipeCard:
         geography=tuple(_geography(recipe).items()),
         outbound_logistics=recipe.own_emissions.outbound_logistics_ghg_emissions,
         lines=tuple((line.product_id, line.quantity, line.unit) for line in recipe.inputs),
+        standards=tuple(recipe.cross_sectoral_standards or DEFAULT_STANDARDS),
+        category_rule=None if recipe.category_rule_id is None else (
+            recipe.certification_scheme or recipe.company_name, recipe.category_rule_id),
     )
+
+
+def ipcc_reports(derived: Derived) -> tuple[str, ...]:
+    """ipccCharacterizationFactors of a derived footprint: the union of the reports used upstream (the engine
+    carries it as bits through every edge, cycles included); nothing upstream: the latest, AR6."""
+    return _report_names(derived.ipcc)
+
+
+@functools.cache
+def _report_names(versions: tuple[int, ...]) -> tuple[str, ...]:  # asked once per product a shock reaches
+    return tuple(f"AR{version}" for version in versions) or DEFAULT_IPCC
+
+
+def declarations(recipe: RecipeCard, derived: Derived) -> dict[str, object]:
+    """The PACT fields a derived footprint declares rather than sums: IPCC reports, standards, the category
+    rule, the exempted share (docs/contract.md, "Derived footprints")."""
+    exempted = exempted_percent(derived)
+    fields: dict[str, object] = {
+        "ipccCharacterizationFactors": list(ipcc_reports(derived)),
+        "crossSectoralStandards": list(recipe.standards),
+        "exemptedEmissionsPercent": format_decimal(exempted) if exempted else "0",
+    }
+    if exempted:
+        fields["exemptedEmissionsDescription"] = "Rolled up by pcfx from the exempted emissions its inputs declare."
+    if recipe.category_rule is not None:
+        operator, rule = recipe.category_rule
+        fields["productOrSectorSpecificRules"] = [{"operator": RULE_OPERATOR, "ruleNames": [rule], "otherOperatorName": operator}]
+    return fields
 
 
 def derived_footprint(
@@ -264,9 +334,7 @@ def derived_footprint(
         **dict(recipe.geography),
         **texts,
         **({} if recipe.outbound_logistics is None else {"outboundLogisticsGhgEmissions": recipe.outbound_logistics}),
-        "ipccCharacterizationFactors": list(DEFAULT_IPCC),
-        "crossSectoralStandards": list(DEFAULT_STANDARDS),
-        "exemptedEmissionsPercent": "0",
+        **declarations(recipe, derived),
         "primaryDataShare": pds,
         "dqi": dqi,
     }

@@ -37,7 +37,7 @@ from pcfx.streams.graph import (
 from pcfx.streams.nodes import EdgeStore, NodeTable
 from pcfx.streams.quality import quality_row
 from pcfx.streams.rollup import (
-    ADDITIVE_FIELDS,
+    ENGINE_FIELDS,
     WEIGHT_FIELD,
     Derived,
     EngineStats,
@@ -48,6 +48,8 @@ from pcfx.streams.rollup import (
     RemoveRecipe,
     UpsertLeaf,
     UpsertRecipe,
+    ipcc_bits,
+    ipcc_of,
 )
 from pcfx.streams.solve import block_is_singular, loop_is_singular
 from pcfx.streams.units import UNITS, conversion_problem, declared_unit_code, declared_units_per_quantity, quantity_unit_code
@@ -154,7 +156,7 @@ class Engine:
         bits = np.uint64(0)
         for name, value in values.items():
             row[self._fields.index(name)] = value
-            bits |= field_bit(ADDITIVE_FIELDS.index(name))
+            bits |= field_bit(ENGINE_FIELDS.index(name))
         return row, bits
 
     def _declared_state(self, p: int) -> tuple | None:
@@ -177,6 +179,7 @@ class Engine:
             return
         leaf: Leaf = event.leaf
         values, bits = self._values(dict(leaf.values))
+        bits |= np.uint64(ipcc_bits(leaf.ipcc))
         quality = quality_row(leaf.pds, leaf.dqr)
         unit, mass = declared_unit_code(leaf.declared_unit), _mass(leaf.mass_per_unit)
         same = (
@@ -383,7 +386,7 @@ class Engine:
         error = self._error_text(p) if bits & int(ERROR) else None
         row = t.total[p].tolist()
         values = {} if error else {
-            name: row[column] for column, name in enumerate(self._fields) if bits >> ADDITIVE_FIELDS.index(name) & 1
+            name: row[column] for column, name in enumerate(self._fields) if bits >> ENGINE_FIELDS.index(name) & 1
         }
         missing, reasons = self._problems(p) if bits & int(INCOMPLETE) else ((), ())
         pds, technological, geographical, temporal = t.quality[p].tolist()
@@ -398,6 +401,7 @@ class Engine:
             error=error,
             drivers=drivers,
             reasons=reasons,
+            ipcc=ipcc_of(bits),
         )
 
     def _tombstone(self, p: int) -> Derived:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +15,7 @@ from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import Deprecation, card_of, deprecated, derived_footprint, published_of, same_figures
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
-from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived
+from pcfx.streams.rollup import Derived
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STEEL = "urn:gtin:4000000000001"
@@ -193,17 +194,14 @@ def test_a_footprint_sent_but_not_recorded_comes_back_under_the_same_id() -> Non
 
 
 def test_figures_moved_in_the_last_bits_by_another_solve_order_count_as_the_same() -> None:
-    tables = Tables()
-    step(Engine(), tables, Update("recipe:frame-0042", frame_recipe(), 1),
+    tables, engine = Tables(), Engine()
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1),
          Update(f"leaf:{STEEL}", supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW), 2))
     published = tables.published["frame-0042"]
-    pcf = published.pcf.model_dump(by_alias=True, exclude_none=True)
-    values = {name: float(pcf[name]) for name in ADDITIVE_FIELDS if name in pcf}
-    dqi = published.pcf.dqi
-    quality = (float(pcf["primaryDataShare"]), (float(dqi.technological_dqr), float(dqi.geographical_dqr), float(dqi.temporal_dqr)))
+    solved = engine.derived("frame-0042")
 
     def rolled_up(total: float) -> Derived:
-        return Derived("frame-0042", {**values, "pcfExcludingBiogenicUptake": total}, *quality, True, 1.0)
+        return replace(solved, values={**solved.values, "pcfExcludingBiogenicUptake": total})
 
     last_bits = (1.5 + 3 * 2) * (1 + 2e-16)
     assert last_bits != 1.5 + 3 * 2 and same_figures(published_of(published), rolled_up(last_bits))
@@ -249,3 +247,106 @@ def test_derived_ids_are_deterministic_uuid_v4_and_the_extension_points_to_the_s
     [frame] = out.footprints
     assert uuid.UUID(frame.id).version == 4
     assert frame.extensions[0].data_schema == "https://pcfx.example.cn/extensions/direct-inputs/1.0.0/schema.json"
+
+
+# -- issue 15.2: the declared fields of a derived footprint are rolled up, not fixed ---------------------------
+
+
+def part_footprint(pf_id: str, product: str, value: str, exempted: str, ipcc: list[str], unit: str = "kilogram") -> ProductFootprint:
+    document = copy.deepcopy(FOOTPRINT)
+    document.update(id=pf_id, productIds=[product], created=NOW.isoformat())
+    document["pcf"].update(
+        declaredUnitOfMeasurement=unit, declaredUnitAmount="1", productMassPerDeclaredUnit="1",
+        pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value,
+        exemptedEmissionsPercent=exempted, ipccCharacterizationFactors=ipcc,
+    )
+    document["pcf"].pop("packagingGhgEmissions", None)
+    return ProductFootprint.from_json(document)
+
+
+def pack_recipe(lines: list[tuple[str, str, str]], own: str, product: str = "pack-01", **extra: object) -> ProductRecipe:
+    return ProductRecipe.from_json({
+        "productIds": [product], "companyName": "Changzhou Packs", "companyIds": ["urn:pcfx:company:cz-packs"],
+        "productNameCompany": product, "declaredUnitOfMeasurement": "piece", "declaredUnitAmount": "1",
+        "productMassPerDeclaredUnit": "3", "ownEmissions": {"pcfExcludingBiogenicUptake": own},
+        "referencePeriodStart": "2025-01-01T00:00:00Z", "referencePeriodEnd": "2026-01-01T00:00:00Z",
+        "inputs": [{"productId": p, "quantity": q, "unit": u} for p, q, u in lines],
+        "updated": "2025-06-01T00:00:00Z", **extra,
+    })
+
+
+CELLS, LEADS = "urn:pcfx:product:cells", "urn:pcfx:product:leads"
+
+
+def test_the_worked_example_of_docs_contract_md() -> None:
+    """10 kg of cells at 2 kgCO2e/kg with 20 % exempted (AR6), 4 leads at 0.5 kgCO2e each, none exempted (AR5),
+    13 kgCO2e of the maker's own: total 13 + 20 + 2 = 35; exempted 10 * (2 * 20 / 80) = 5; 5 / (35 + 5) = 12.5 %."""
+    engine, tables = Engine(), Tables()
+    recipe = pack_recipe([(CELLS, "10", "kilogram"), (LEADS, "4", "piece")], "13",
+                         crossSectoralStandards=["ISO14067", "GB/T 24067"], categoryRuleId="CN-JS PCR e-bike batteries (SAMPLE)",
+                         certificationScheme="Jiangsu carbon label pilot")
+    out = step(engine, tables, Update("recipe:pack-01", recipe, 1),
+               Update(f"leaf:{CELLS}", part_footprint("11111111-1111-4111-8111-111111111111", CELLS, "2", "20", ["AR6"]), 2),
+               Update(f"leaf:{LEADS}", part_footprint("22222222-2222-4222-8222-222222222222", LEADS, "0.5", "0", ["AR5"], "piece"), 3))
+    [pack] = out.footprints
+    pcf = pack.pcf
+    assert pcf.pcf_excluding_biogenic_uptake == "35.0"
+    assert pcf.exempted_emissions_percent == "12.5"
+    assert pcf.exempted_emissions_description
+    assert pcf.ipcc_characterization_factors == ["AR5", "AR6"]
+    assert pcf.cross_sectoral_standards == ["ISO14067", "GB/T 24067"]
+    [rule] = pcf.product_or_sector_specific_rules
+    assert (rule.operator, rule.rule_names, rule.other_operator_name) == (
+        "Other", ["CN-JS PCR e-bike batteries (SAMPLE)"], "Jiangsu carbon label pilot")
+
+
+def test_without_exemptions_or_declared_standards_the_defaults_apply() -> None:
+    engine, tables = Engine(), Tables()
+    out = step(engine, tables, Update("recipe:pack-01", pack_recipe([(LEADS, "4", "piece")], "1"), 1),
+               Update(f"leaf:{LEADS}", part_footprint("22222222-2222-4222-8222-222222222222", LEADS, "0.5", "0", ["AR5", "AR6"], "piece"), 2))
+    pcf = out.footprints[0].pcf
+    assert (pcf.exempted_emissions_percent, pcf.exempted_emissions_description) == ("0", None)
+    assert pcf.ipcc_characterization_factors == ["AR5", "AR6"]
+    assert pcf.cross_sectoral_standards == ["ISO14067", "PACT-3.0"] and pcf.product_or_sector_specific_rules is None
+    alone = step(engine, tables, Update("recipe:solo-01", pack_recipe([], "1", product="solo-01"), 3)).footprints[0]
+    assert alone.pcf.ipcc_characterization_factors == ["AR6"]  # nothing upstream: the latest report
+
+
+def test_exempted_amounts_and_reports_roll_up_through_a_cycle_exactly() -> None:
+    """P uses 0.5 Q and 1 kg of leaf L (2 kgCO2e, 20 % exempted, AR5); Q uses 0.5 P and 1 kg of leaf M (1 kgCO2e,
+    AR4). The exempted amounts solve the same system as the totals: x = (I - A)^-1 x_leaf."""
+    import numpy as np
+
+    engine, tables = Engine(), Tables()
+    leaf_l, leaf_m = "urn:pcfx:product:l", "urn:pcfx:product:m"
+    out = step(engine, tables,
+               Update("recipe:p", pack_recipe([("q", "0.5", "piece"), (leaf_l, "1", "kilogram")], "0", product="p"), 1),
+               Update("recipe:q", pack_recipe([("p", "0.5", "piece"), (leaf_m, "1", "kilogram")], "0", product="q"), 2),
+               Update(f"leaf:{leaf_l}", part_footprint("11111111-1111-4111-8111-111111111111", leaf_l, "2", "20", ["AR5"]), 3),
+               Update(f"leaf:{leaf_m}", part_footprint("22222222-2222-4222-8222-222222222222", leaf_m, "1", "0", ["AR4"]), 4))
+    a = np.array([[0, 0.5], [0.5, 0]])
+    totals = np.linalg.solve(np.eye(2) - a, [2.0, 1.0])
+    exempted = np.linalg.solve(np.eye(2) - a, [2 * 20 / 80, 0.0])
+    expected = 100 * exempted / (totals + exempted)
+    got = {f.product_ids[0]: f.pcf for f in out.footprints}
+    for product, share in zip(("urn:pcfx:product:p", "urn:pcfx:product:q"), expected):
+        assert abs(float(got[product].exempted_emissions_percent) - share) <= 1e-9 * share
+        assert got[product].ipcc_characterization_factors == ["AR4", "AR5"]  # M reaches P through Q only
+
+
+def test_a_change_of_reports_alone_publishes_a_new_footprint() -> None:
+    engine, tables = Engine(), Tables()
+    step(engine, tables, Update("recipe:pack-01", pack_recipe([(LEADS, "4", "piece")], "1"), 1),
+         Update(f"leaf:{LEADS}", part_footprint("22222222-2222-4222-8222-222222222222", LEADS, "0.5", "0", ["AR5"], "piece"), 2))
+    later = part_footprint("33333333-3333-4333-8333-333333333333", LEADS, "0.5", "0", ["AR6"], "piece")
+    out = step(engine, tables, Update(f"leaf:{LEADS}", later.model_copy(update={"created": NOW + timedelta(days=1)}), 3))
+    active, _ = out.footprints
+    assert active.pcf.ipcc_characterization_factors == ["AR6"] and active.pcf.pcf_excluding_biogenic_uptake == "3.0"
+
+
+def test_an_exempted_percent_of_100_is_refused_naming_the_field() -> None:
+    from pcfx.streams.derive import leaf_of
+    from pcfx.streams.rollup import InvalidFootprint
+
+    with pytest.raises(InvalidFootprint, match="exemptedEmissionsPercent"):
+        leaf_of(part_footprint("11111111-1111-4111-8111-111111111111", CELLS, "2", "100", ["AR6"]), CELLS)
