@@ -85,7 +85,8 @@ class Settings(BaseModel):
         72 * 3600, description="How long a webhook delivery is retried before it is abandoned, in seconds (PACT: 72 h)."
     )
     label_expiry_check_s: float = Field(
-        60.0, gt=0, description="How often the worker looks for carbon labels past their validity end, in seconds."
+        60.0, gt=0, description="How often the worker looks for carbon labels and supplier footprints past their validity end, in seconds "
+        "(an expired supplier footprint no longer counts in roll-ups)."
     )
 
     @classmethod

@@ -23,6 +23,7 @@ from pcfx.schemas.models import (
     to_decimal,
 )
 from pcfx.schemas.status import ProductStatus
+from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.engine import EXACT_DRIVERS, RELATIVE_EPSILON
 from pcfx.streams.rollup import ADDITIVE_FIELDS, EXEMPTED_FIELD, WEIGHT_FIELD, Derived, Input, InvalidFootprint, Leaf, Recipe
 
@@ -184,6 +185,7 @@ class Published:
     sources: tuple[tuple[str, str], ...] = ()  # (name, version) of its secondaryEmissionFactorSources
     ipcc: tuple[str, ...] = ()  # its ipccCharacterizationFactors, as published
     exempted: float = 0.0  # its exemptedEmissionsPercent
+    valid_until: datetime | None = None  # its validity end (validityPeriodEnd, else PACT's 3-year default)
 
 
 def published_of(footprint: ProductFootprint) -> Published:
@@ -198,7 +200,28 @@ def published_of(footprint: ProductFootprint) -> Published:
         sources=tuple((source.name, source.version) for source in pcf.secondary_emission_factor_sources or ()),
         ipcc=tuple(pcf.ipcc_characterization_factors),
         exempted=float(pcf.exempted_emissions_percent),
+        valid_until=valid_until(footprint),
     )
+
+
+def valid_until(footprint: ProductFootprint) -> datetime:
+    """When a footprint stops being valid for use: its validityPeriodEnd, else (PACT v3 validity period)
+    3 years after its reference period ends."""
+    return footprint.validity_period_end or add_years(footprint.pcf.reference_period_end, VALIDITY_YEARS)
+
+
+def is_expired(summary: Published | None, now: datetime) -> bool:
+    """True if ``summary`` is of a footprint past its validity end ("not valid for use anymore")."""
+    return summary is not None and summary.valid_until is not None and summary.valid_until <= now
+
+
+def derived_validity(recipe: RecipeCard, used: Iterable[Published | None], now: datetime) -> tuple[datetime, datetime]:
+    """(validityPeriodStart, validityPeriodEnd) of a derived footprint: never valid beyond any input it uses,
+    nor beyond PACT's 3 years after its own reference period. The start is the reference period's end, or the
+    creation time if that end is not before the validity end (a period still running)."""
+    end = min([add_years(recipe.period[1], VALIDITY_YEARS)] + [pf.valid_until for pf in used if pf is not None and pf.valid_until])
+    start = recipe.period[1] if recipe.period[1] < end else min(now, end)
+    return start, end
 
 
 def same_figures(published: Published, derived: Derived) -> bool:
@@ -318,6 +341,7 @@ def derived_footprint(
     now: datetime,
     sources: Sequence[dict[str, str]] = (),
     schema_url: str = "",
+    validity: tuple[datetime, datetime] | None = None,
 ) -> ProductFootprint:
     """The new Active footprint of a recipe product (validated: a result that breaks a PACT sign rule raises
     ``ContractError`` naming the field, and the caller holds the product in error instead of publishing)."""
@@ -356,6 +380,8 @@ def derived_footprint(
     }
     if previous_id is not None:
         document["precedingPfIds"] = [previous_id]
+    if validity is not None:
+        document["validityPeriodStart"], document["validityPeriodEnd"] = (_utc_text(moment) for moment in validity)
     return ProductFootprint.from_json(document)
 
 

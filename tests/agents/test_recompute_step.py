@@ -350,3 +350,56 @@ def test_an_exempted_percent_of_100_is_refused_naming_the_field() -> None:
 
     with pytest.raises(InvalidFootprint, match="exemptedEmissionsPercent"):
         leaf_of(part_footprint("11111111-1111-4111-8111-111111111111", CELLS, "2", "100", ["AR6"]), CELLS)
+
+
+# -- issue 15.1: an expired input no longer counts; a derived footprint is valid no longer than its inputs ----
+
+
+def valid_steel(pf_id: str, ends: datetime, created: datetime = NOW, value: str = "2") -> ProductFootprint:
+    footprint = supplier_footprint(pf_id, value, created)
+    return footprint.model_copy(update={"validity_period_start": datetime(2025, 1, 1, tzinfo=timezone.utc), "validity_period_end": ends})
+
+
+def test_a_derived_footprint_is_valid_no_longer_than_its_inputs_and_its_label_says_so() -> None:
+    from pcfx.streams.labels import offer_of
+
+    engine, tables = Engine(), Tables()
+    ends = NOW + timedelta(days=30)
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", valid_steel("11111111-1111-4111-8111-111111111111", ends), 2))
+    [frame] = out.footprints
+    # the recipe's reference period ends 2026-01-01: alone it would be valid until 2029-01-01
+    assert (frame.validity_period_start, frame.validity_period_end) == (datetime(2026, 1, 1, tzinfo=timezone.utc), ends)
+    assert offer_of(frame, 0).validity_period_end == ends  # the label shows the earliest expiry
+    shorter = valid_steel("22222222-2222-4222-8222-222222222222", NOW + timedelta(days=20), NOW + timedelta(hours=1), "2.1")
+    active, _ = step(engine, tables, Update(f"leaf:{STEEL}", shorter, 3)).footprints
+    assert active.validity_period_end == NOW + timedelta(days=20)
+
+
+def test_an_input_that_expires_holds_its_users_incomplete_with_the_reason_and_asks_for_a_fresh_one() -> None:
+    engine, tables = Engine(), Tables()
+    steel = valid_steel("11111111-1111-4111-8111-111111111111", NOW + timedelta(days=30))
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2))
+    later = NOW + timedelta(days=31)
+    replayed = recompute(engine, [Update(f"leaf:{STEEL}", steel, 3)], tables.view(), later)  # the expiry timer's replay
+    tables.write(replayed)
+    [status] = replayed.statuses
+    assert (status.state, status.missing) == ("incomplete", [STEEL])
+    assert status.reasons == [f"input {STEEL!r}: its footprint {steel.id} expired at 2026-01-31T00:00:00Z (validityPeriodEnd)"]
+    [request] = replayed.requested.values()
+    assert request.product_id == [STEEL] and steel.id in request.comment
+    assert tables.inputs[f"leaf:{STEEL}"] == steel  # still the record in force: a newer one replaces it as usual
+    again = recompute(engine, [Update(f"leaf:{STEEL}", steel, 4)], tables.view(), later)
+    assert again.statuses == [] and again.requested == {}  # asked once
+    fresh = valid_steel("22222222-2222-4222-8222-222222222222", NOW + timedelta(days=2000), later)
+    done = recompute(engine, [Update(f"leaf:{STEEL}", fresh, 5)], tables.view(), later)
+    assert [s.state for s in done.statuses] == ["complete"]
+    assert done.footprints[0].validity_period_end == datetime(2029, 1, 1, tzinfo=timezone.utc)  # the recipe's own bound
+
+
+def test_a_footprint_expired_on_arrival_never_counts_and_a_restore_leaves_expiry_to_the_replay() -> None:
+    engine, tables = Engine(), Tables()
+    stale = valid_steel("11111111-1111-4111-8111-111111111111", NOW - timedelta(days=1))
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", stale, 2))
+    assert out.footprints == [] and out.statuses[0].state == "incomplete" and "expired" in out.statuses[0].reasons[0]
+    restored = restore(Engine(), entries(tables), tables.view(), NOW)
+    assert restored.statuses == []  # nothing new to say until the timer replays it
