@@ -73,29 +73,45 @@ def utc_now() -> datetime:
 
 class ExpiryWatch:
     """When each supplier footprint in force stops being valid, earliest first, so that the worker's timer
-    looks at one heap top instead of the inputs table: expiry is a matter of time, no record announces it."""
+    looks at one heap top instead of the inputs table: expiry is a matter of time, no record announces it.
+
+    ``_ends`` is the truth (table key -> (end, pf id) of the footprint in force); the heap may hold entries of
+    footprints replaced since, skipped when they come up and dropped when they outnumber the live ones."""
 
     def __init__(self) -> None:
         self._heap: list[tuple[datetime, str, str]] = []  # (validity end, table key, pf id)
+        self._ends: dict[str, tuple[datetime, str]] = {}
 
     def watch(self, entries: Iterable[tuple[str, object]], now: datetime | None) -> None:
-        """Note the footprints among ``(key, model)`` still valid at ``now`` (None: all of them)."""
+        """Note the footprints among ``(key, model)`` still valid at ``now`` (None: all of them); a key whose
+        model is not a footprint (a recipe, a deletion) is no longer watched."""
         for key, model in entries:
-            if isinstance(model, ProductFootprint):
-                end = valid_until(model)
-                if now is None or end > now:
-                    heapq.heappush(self._heap, (end, key, model.id))
+            if not isinstance(model, ProductFootprint):
+                self._ends.pop(key, None)
+                continue
+            end = valid_until(model)
+            if now is not None and end <= now:  # withdrawn by the batch that brought it
+                self._ends.pop(key, None)
+                continue
+            self._ends[key] = (end, model.id)
+            heapq.heappush(self._heap, (end, key, model.id))
+        if len(self._heap) > 2 * len(self._ends) + 1024:
+            self._heap = [(end, key, pf_id) for key, (end, pf_id) in self._ends.items()]
+            heapq.heapify(self._heap)
 
     def due(self, now: datetime) -> list[tuple[str, str]]:
         """(key, pf id) of every watched footprint whose validity ended by ``now``, each once."""
         found = []
         while self._heap and self._heap[0][0] <= now:
-            _, key, pf_id = heapq.heappop(self._heap)
-            found.append((key, pf_id))
+            end, key, pf_id = heapq.heappop(self._heap)
+            if self._ends.get(key) == (end, pf_id):
+                del self._ends[key]
+                found.append((key, pf_id))
         return found
 
     def clear(self) -> None:
         self._heap.clear()
+        self._ends.clear()
 
 
 class Recomputer:

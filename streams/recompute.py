@@ -30,6 +30,7 @@ from pcfx.streams.derive import (
     published_of,
     recipe_of,
     same_figures,
+    valid_until,
     secondary_sources,
     status_of,
 )
@@ -134,7 +135,7 @@ def _unless_expired(event: Event, update: Update, now: datetime) -> Event:
     """An expired supplier footprint ("not valid for use anymore", PACT v3 validity period) is withdrawn from
     the engine but stays the record in force, so that its users say why they are incomplete and a newer
     footprint replaces it as usual. The worker's expiry timer replays the record when its time comes."""
-    if isinstance(event, UpsertLeaf) and is_expired(published_of(update.model), now):
+    if isinstance(event, UpsertLeaf) and valid_until(update.model) <= now:  # type: ignore[arg-type]
         return RemoveLeaf(update.product_id)
     return event
 

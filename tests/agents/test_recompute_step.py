@@ -403,3 +403,18 @@ def test_a_footprint_expired_on_arrival_never_counts_and_a_restore_leaves_expiry
     assert out.footprints == [] and out.statuses[0].state == "incomplete" and "expired" in out.statuses[0].reasons[0]
     restored = restore(Engine(), entries(tables), tables.view(), NOW)
     assert restored.statuses == []  # nothing new to say until the timer replays it
+
+
+def test_the_expiry_watch_gives_each_footprint_in_force_once_when_its_time_comes() -> None:
+    from pcfx.agents.recompute import ExpiryWatch
+
+    watch = ExpiryWatch()
+    first = valid_steel("11111111-1111-4111-8111-111111111111", NOW + timedelta(days=10))
+    second = valid_steel("22222222-2222-4222-8222-222222222222", NOW + timedelta(days=20))
+    watch.watch([(f"leaf:{STEEL}", first), ("recipe:frame-0042", frame_recipe())], NOW)
+    watch.watch([(f"leaf:{STEEL}", second)], NOW)  # replaced: the first one's end no longer matters
+    assert watch.due(NOW + timedelta(days=15)) == []
+    assert watch.due(NOW + timedelta(days=20)) == [(f"leaf:{STEEL}", second.id)]
+    assert watch.due(NOW + timedelta(days=30)) == []  # once
+    watch.watch([(f"leaf:{STEEL}", first)], NOW + timedelta(days=11))  # expired on arrival: the step withdrew it
+    assert watch.due(NOW + timedelta(days=30)) == []
