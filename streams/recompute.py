@@ -30,9 +30,9 @@ from pcfx.streams.derive import (
     published_of,
     recipe_of,
     same_figures,
-    valid_until,
     secondary_sources,
     status_of,
+    valid_until,
 )
 from pcfx.streams.engine import Engine
 from pcfx.streams.rollup import Derived, Event, RemoveLeaf, UpsertLeaf, UpsertRecipe
@@ -271,8 +271,9 @@ def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Publishe
 
 
 def _validity_moved(derived: Derived, previous: Published, view: TableView, out: StepOutput, now: datetime) -> bool:
-    """True if the product's validity end is not what its footprint out already says (an input with the same
-    figures but another validity replaced one it uses)."""
+    """True if the product's validity end is not what its footprint out already says, though its figures are:
+    e.g. on the rebuild after an upgrade, or when a coverage change re-emits it. (An input replaced by one with
+    the same figures and another validity re-emits nothing in the engine; docs/contract.md, known limits.)"""
     recipe = _summary(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, RecipeCard)
     used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]

@@ -107,3 +107,33 @@ def test_derived_declarations_roll_up_and_an_input_that_expires_holds_its_users(
                                                            lambda _k, v: decode_model(FootprintRequest, v))
                                    if STEEL_ID in (r.comment or "")], "the request for a fresh steel footprint")
     assert [r.product_id for r in requests] == [[STEEL]]
+
+
+def test_an_input_that_expired_while_no_worker_ran_holds_its_users_after_the_restart(settings: Settings, tmp_path: Path) -> None:
+    settings = settings.model_copy(update={"label_expiry_check_s": 0.5})
+    paint = supplier_footprint("paint", PAINT_ID, "0.5")
+    worker = start_worker(settings, tmp_path / "worker.log")
+    try:
+        with SupplierClient(settings) as supplier:
+            supplier.publish_footprints([as_footprint(paint)])
+            supplier.publish_recipes([as_recipe(recipe("frame", {STEEL: "10", PAINT: "4"}, own="13"))])
+        settle(settings, WAIT_S)
+        ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=VALID_FOR_S)
+        with SupplierClient(settings) as supplier:
+            supplier.publish_footprints([steel_valid_until(ends)])
+        settle(settings, WAIT_S)
+        assert datetime.now(UTC) < ends, "the machine took longer than the steel's validity to settle"
+        assert current_statuses(settings)["frame"].state == "complete"
+    finally:
+        stop_worker(worker)
+    time.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 1)  # the steel expires with no worker up
+    assert current_statuses(settings)["frame"].state == "complete"
+    worker = start_worker(settings, tmp_path / "worker.log")
+    try:
+        held = wait_until(lambda: (s := current_statuses(settings)["frame"]).state == "incomplete" and s,
+                          "the restarted worker holding the frame")
+    finally:
+        stop_worker(worker)
+    assert held.missing == [STEEL] and "expired" in held.reasons[0]
+    frames = frame_derived(settings)
+    assert [f.status for f in frames].count("Active") == 1  # nothing published twice across the restart
