@@ -35,6 +35,7 @@ from pcfx.connectors.pact_api.pagination import link_header, next_link, split_pa
 from pcfx.connectors.pact_api.records import request_to_value
 from pcfx.connectors.pact_api.responder import callback_target, request_key
 from pcfx.metrics import METRICS
+from pcfx.schemas.ingest_notes import PCFX_EXTENSION_PATH, PCFX_EXTENSION_SCHEMA_FILE
 from pcfx.streams.derive import INPUTS_EXTENSION_PATH, INPUTS_SCHEMA_FILE
 from pcfx.settings import Settings
 
@@ -147,14 +148,19 @@ def openapi_document(request: Request) -> Response:
 
 
 @cache
-def inputs_schema_text() -> str:
-    return resources.files("pcfx.schemas").joinpath(INPUTS_SCHEMA_FILE).read_text("utf-8")
+def schema_text(name: str) -> str:
+    return resources.files("pcfx.schemas").joinpath(name).read_text("utf-8")
 
 
 def inputs_schema_document(request: Request) -> Response:
     """The JSON schema of pcfx's direct-inputs extension: the ``dataSchema`` URL of every derived footprint
     points here (PACT Data Model Extensions), so it is public like the OpenAPI document."""
-    return Response(inputs_schema_text(), media_type="application/schema+json")
+    return Response(schema_text(INPUTS_SCHEMA_FILE), media_type="application/schema+json")
+
+
+def notes_schema_document(request: Request) -> Response:
+    """The JSON schema of pcfx's ingest-notes extension (``dataSchema`` of the notes on a footprint)."""
+    return Response(schema_text(PCFX_EXTENSION_SCHEMA_FILE), media_type="application/schema+json")
 
 
 # -- plumbing ----------------------------------------------------------------------------------------------
@@ -251,6 +257,7 @@ def create_app(settings: Settings, *, host: Host | None = None, background: bool
         Route("/3/events", post_event, methods=["POST"]),
         Route("/openapi.yaml", openapi_document),
         Route(INPUTS_EXTENSION_PATH, inputs_schema_document),
+        Route(PCFX_EXTENSION_PATH, notes_schema_document),
         *LABEL_ROUTES,
     ]
     handlers = {ApiError: api_error, HTTPException: http_error, Exception: internal_error}

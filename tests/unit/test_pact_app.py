@@ -166,3 +166,20 @@ def test_the_direct_inputs_schema_is_served_where_derived_footprints_point_and_v
     jsonschema.validate(data, schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"directInputs": [{"quantity": "2"}]}, schema)  # pfId is required (null when missing)
+
+
+def test_the_ingest_notes_schema_is_served_and_notes_point_to_it(api):
+    import jsonschema
+
+    from pact_samples import footprint as sample
+    from pcfx.schemas.ingest_notes import PCFX_EXTENSION_PATH, PCFX_EXTENSION_URN, pcfx_extension_url
+    from pcfx.schemas.models import ProductFootprint
+
+    schema = api.get(PCFX_EXTENSION_PATH).json()  # public: no token
+    jsonschema.Draft202012Validator.check_schema(schema)
+    emitted = ProductFootprint.from_json(sample(pcf={"primaryDataShare": "0.005"})).to_json()
+    [notes] = [e for e in emitted["extensions"] if e["dataSchema"] == pcfx_extension_url()]
+    assert notes["dataSchema"].startswith("https://") and notes["dataSchema"].endswith(PCFX_EXTENSION_PATH)
+    jsonschema.validate(notes["data"], schema)
+    older = {**emitted, "extensions": [{**notes, "dataSchema": PCFX_EXTENSION_URN}]}
+    assert ProductFootprint.from_json(older).normalisations == ProductFootprint.from_json(emitted).normalisations != []
