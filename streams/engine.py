@@ -122,6 +122,15 @@ class Engine:
             return None
         return self._derived(p, frozenset())
 
+    def cycle_of(self, product_id: str) -> tuple[str, ...]:
+        """The products of the strongly connected block (a cycle of recipes) that holds ``product_id``; the
+        product alone when it is in no cycle. Every member reaches every other, so what any of them uses
+        counts for all (the validity of a derived footprint is bounded over the whole block)."""
+        p, s = self._index.get(product_id), self._structure
+        if p is None or p >= s.n or s.sizes[s.labels[p]] == 1:
+            return (product_id,)
+        return tuple(self._ids[m] for m in s.members(int(s.labels[p])))
+
     def solve_all(self) -> dict[str, Derived]:
         """Solve the whole graph from scratch and return every recipe product's result."""
         self.stats.full_recomputes += 1

@@ -14,6 +14,8 @@ from datetime import datetime
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import FootprintRequest, ProductFootprint, ProductRecipe
 from pcfx.schemas.status import ProductStatus
+from pcfx.schemas.validity import VALIDITY_YEARS, add_years
+from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.derive import (
     DEFAULT_API_BASE,
     Deprecation,
@@ -168,7 +170,7 @@ def recompute(engine: Engine, updates: Sequence[Update], view: TableView, now: d
     batch_ms = max((u.published_ms for u in updates), default=None)
     for derived in results:  # upstream products first, so a recipe line cites its input's new footprint
         upstream = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
-        _settle(derived, view, out, upstream, now)
+        _settle(derived, view, out, upstream, now, engine.cycle_of(derived.product_id))
     return out
 
 
@@ -197,6 +199,7 @@ def _settle(
     out: StepOutput,
     upstream_ms: int | None,
     now: datetime,
+    cycle: tuple[str, ...] = (),
 ) -> None:
     product_id = derived.product_id
     previous = _published(product_id, view, out)
@@ -206,8 +209,8 @@ def _settle(
             out.footprints.append(Deprecation(product_id, previous.pf_id))
         pf_id = None
     elif derived.error is None and derived.complete:
-        if previous is None or not same_figures(previous, derived) or _validity_moved(derived, previous, view, out, now):
-            pf_id, derived = _publish(derived, previous, view, out, upstream_ms, now)
+        if previous is None or not same_figures(previous, derived) or _validity_moved(derived, previous, view, out, now, cycle):
+            pf_id, derived = _publish(derived, previous, view, out, upstream_ms, now, cycle)
     else:
         derived = _note_expired(derived, view, out, now)
         _request_missing(derived, view, out, now)
@@ -222,6 +225,7 @@ def _publish(
     out: StepOutput,
     upstream_ms: int | None,
     now: datetime,
+    cycle: tuple[str, ...] = (),
 ) -> tuple[str | None, Derived]:
     """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
     recipe = _summary(RECIPE, derived.product_id, view, out)
@@ -232,7 +236,7 @@ def _publish(
     try:
         footprint = derived_footprint(
             recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources, view.inputs_schema_url,
-            derived_validity(recipe, used, now))
+            derived_validity(recipe, _bounding(recipe, derived.product_id, cycle, view, out), now))
     except ContractError as error:
         return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
     out.published[derived.product_id] = footprint
@@ -270,14 +274,29 @@ def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Publishe
     return leaf
 
 
-def _validity_moved(derived: Derived, previous: Published, view: TableView, out: StepOutput, now: datetime) -> bool:
+def _validity_moved(derived: Derived, previous: Published, view: TableView, out: StepOutput, now: datetime,
+                    cycle: tuple[str, ...] = ()) -> bool:
     """True if the product's validity end is not what its footprint out already says, though its figures are:
     e.g. on the rebuild after an upgrade, or when a coverage change re-emits it. (An input replaced by one with
     the same figures and another validity re-emits nothing in the engine; docs/contract.md, known limits.)"""
     recipe = _summary(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, RecipeCard)
-    used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
-    return derived_validity(recipe, used, now)[1] != previous.valid_until
+    return derived_validity(recipe, _bounding(recipe, derived.product_id, cycle, view, out), now)[1] != previous.valid_until
+
+
+def _bounding(recipe: RecipeCard, product_id: str, cycle: tuple[str, ...], view: TableView, out: StepOutput) -> list[Published | None]:
+    """The footprints whose validity bounds the product's: those its lines use; in a cycle of recipes, those
+    any member uses from outside the cycle, and the other members' own 3-year bounds (summaries with only
+    ``valid_until``), since each member uses the others. Members' own footprints are left out, so the bound
+    is exact whatever order the members are settled in, and a bound that was lifted upstream lifts here too."""
+    members = set(cycle) if len(cycle) > 1 else set()
+    found = [_footprint_of(line, view, out) for line, _, _ in recipe.lines if line not in members]
+    for member in members - {product_id}:
+        card = _summary(RECIPE, member, view, out)
+        if isinstance(card, RecipeCard):
+            found.append(Published("", {}, None, None, valid_until=add_years(card.period[1], VALIDITY_YEARS)))
+            found.extend(_footprint_of(line, view, out) for line, _, _ in card.lines if line not in members)
+    return found
 
 
 def _expired_inputs(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> dict[str, Published]:

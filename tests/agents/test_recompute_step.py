@@ -418,3 +418,27 @@ def test_the_expiry_watch_gives_each_footprint_in_force_once_when_its_time_comes
     assert watch.due(NOW + timedelta(days=30)) == []  # once
     watch.watch([(f"leaf:{STEEL}", first)], NOW + timedelta(days=11))  # expired on arrival: the step withdrew it
     assert watch.due(NOW + timedelta(days=30)) == []
+
+
+def test_in_a_cycle_every_member_is_bounded_by_what_any_member_uses_and_a_lifted_bound_lifts() -> None:
+    """P uses Q and leaf L; Q uses P and leaf M. M's validity ends first, so both end then, whichever is settled
+    first; when a fresh M arrives valid longer, both follow it (a cycle does not keep the old bound alive)."""
+    engine, tables = Engine(), Tables()
+    leaf_l, leaf_m = "urn:pcfx:product:l", "urn:pcfx:product:m"
+    l_ends, m_ends = NOW + timedelta(days=300), NOW + timedelta(days=100)
+
+    def leaf(pf_id: str, product: str, ends: datetime, created: datetime = NOW, value: str = "1") -> ProductFootprint:
+        footprint = part_footprint(pf_id, product, value, "0", ["AR6"]).model_copy(update={"created": created})
+        return footprint.model_copy(update={"validity_period_start": datetime(2025, 1, 1, tzinfo=timezone.utc), "validity_period_end": ends})
+
+    out = step(engine, tables,
+               Update("recipe:p", pack_recipe([("q", "0.5", "piece"), (leaf_l, "1", "kilogram")], "0", product="p"), 1),
+               Update("recipe:q", pack_recipe([("p", "0.5", "piece"), (leaf_m, "1", "kilogram")], "0", product="q"), 2),
+               Update(f"leaf:{leaf_l}", leaf("11111111-1111-4111-8111-111111111111", leaf_l, l_ends), 3),
+               Update(f"leaf:{leaf_m}", leaf("22222222-2222-4222-8222-222222222222", leaf_m, m_ends), 4))
+    assert {f.product_ids[0]: f.validity_period_end for f in out.footprints} == {
+        "urn:pcfx:product:p": m_ends, "urn:pcfx:product:q": m_ends}
+    fresh = leaf("33333333-3333-4333-8333-333333333333", leaf_m, NOW + timedelta(days=500), NOW + timedelta(days=1), "1.5")
+    later = step(engine, tables, Update(f"leaf:{leaf_m}", fresh, 5))
+    assert {f.product_ids[0]: f.validity_period_end for f in later.footprints if isinstance(f, ProductFootprint)} == {
+        "urn:pcfx:product:p": l_ends, "urn:pcfx:product:q": l_ends}
