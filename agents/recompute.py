@@ -25,9 +25,11 @@ the step raises on is retried record by record and only the records that still f
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 
 import faust
@@ -50,7 +52,7 @@ from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import codec_for, decode_model, encode_model
-from pcfx.streams.derive import Deprecation, Published, product_urn, published_of
+from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, product_urn, published_of, valid_until
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
 
@@ -78,6 +80,49 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class ExpiryWatch:
+    """When each supplier footprint in force stops being valid, earliest first, so that the worker's timer
+    looks at one heap top instead of the inputs table: expiry is a matter of time, no record announces it.
+
+    ``_ends`` is the truth (table key -> (end, pf id) of the footprint in force); the heap may hold entries of
+    footprints replaced since, skipped when they come up and dropped when they outnumber the live ones."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[datetime, str, str]] = []  # (validity end, table key, pf id)
+        self._ends: dict[str, tuple[datetime, str]] = {}
+
+    def watch(self, entries: Iterable[tuple[str, object]], now: datetime | None) -> None:
+        """Note the footprints among ``(key, model)`` still valid at ``now`` (None: all of them); a key whose
+        model is not a footprint (a recipe, a deletion) is no longer watched."""
+        for key, model in entries:
+            if not isinstance(model, ProductFootprint):
+                self._ends.pop(key, None)
+                continue
+            end = valid_until(model)
+            if now is not None and end <= now:  # withdrawn by the batch that brought it
+                self._ends.pop(key, None)
+                continue
+            self._ends[key] = (end, model.id)
+            heapq.heappush(self._heap, (end, key, model.id))
+        if len(self._heap) > 2 * len(self._ends) + 1024:
+            self._heap = [(end, key, pf_id) for key, (end, pf_id) in self._ends.items()]
+            heapq.heapify(self._heap)
+
+    def due(self, now: datetime) -> list[tuple[str, str]]:
+        """(key, pf id) of every watched footprint whose validity ended by ``now``, each once."""
+        found = []
+        while self._heap and self._heap[0][0] <= now:
+            end, key, pf_id = heapq.heappop(self._heap)
+            if self._ends.get(key) == (end, pf_id):
+                del self._ends[key]
+                found.append((key, pf_id))
+        return found
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._ends.clear()
+
+
 class Recomputer:
     """The agent's state: one engine per worker, the tables it is rebuilt from, and the topics it feeds."""
 
@@ -89,15 +134,38 @@ class Recomputer:
         self.app, self.dead_letters = wiring.app, wiring.topics["dlq.graph-updates"]
         self.topic_names = {n: wiring.settings.topic(n) for n in ("derived", "label-inputs", "product-status", "outbound-requests")}
         self.prefix = wiring.settings.topic_prefix
+        self.inputs_schema_url = inputs_schema_url(wiring.settings.api_base_url())
         self._engine: Engine | None = None
         self._published: dict[str, Published] = {}  # product id -> what product_to_published holds, as read
         self._inputs_read = InputSummaries(self._input)  # what product_to_input holds, as read
+        self.expiries = ExpiryWatch()
+        self.graph_updates = wiring.topics["graph-updates"]
+        self.lock = asyncio.Lock()  # a batch and the expiry timer's rebuild never interleave
 
     def forget(self) -> None:
         """Drop the engine and what was read of the tables: they are the truth, the next batch rebuilds from them."""
         self._engine = None
         self._published.clear()
         self._inputs_read = InputSummaries(self._input)
+        self.expiries.clear()
+
+    async def replay_expired(self) -> int:
+        """Send the supplier footprints whose validity just ended back to ``graph-updates``, as they are in
+        the inputs table: the step withdraws them (:func:`pcfx.streams.recompute.fold_updates`), publishes their
+        users' incomplete statuses and asks for fresh footprints, in order with every other update."""
+        async with self.lock:
+            await self._current()  # a worker that just started watches once it has rebuilt
+            due = self.expiries.due(utc_now())
+        codec = codec_for(ProductFootprint.avro_name)
+        sent = 0
+        for key, pf_id in due:
+            raw = self.inputs.get(key)
+            if raw is not None and codec.string_field(raw, "id") == pf_id:  # still the footprint in force
+                await (await self.graph_updates.send(key=key.encode(), value=raw))
+                sent += 1
+        if sent:
+            log.info("recompute: %d supplier footprint(s) reached their validity end; replayed to withdraw them", sent)
+        return sent
 
     async def process(self, events: Sequence[EventT]) -> None:
         """Recompute a batch and publish; if the step raises, each record alone, dead-lettering those that fail."""
@@ -116,6 +184,7 @@ class Recomputer:
                 await self.process([event])
             return
         await self._publish(out)
+        self.expiries.watch(out.inputs.items(), utc_now())
         for upstream in out.upstream_ms.values():
             self.metrics.observe_end_to_end(Stage.DERIVED, upstream)
         self.metrics.derived_footprints.inc(len(out.published))
@@ -129,6 +198,7 @@ class Recomputer:
             out = restore(engine, entries, self._view(), utc_now())
             log.info("recompute: engine rebuilt from %d table entries, %d footprint(s) republished", len(entries), len(out.published))
             await self._publish(out)
+            self.expiries.watch(((u.key, u.model) for u in entries), None)  # restored unexpired: the timer replays them
             self._engine = engine
         return self._engine
 
@@ -148,7 +218,7 @@ class Recomputer:
 
         return TableView(
             input=self._input, summary=self._inputs_read.get, published=published,
-            requested=lambda product_id: product_id in self.requested,
+            requested=lambda product_id: product_id in self.requested, inputs_schema_url=self.inputs_schema_url,
         )
 
     async def _publish(self, out: StepOutput) -> None:
@@ -235,6 +305,14 @@ def register(wiring: Wiring) -> None:
 
             async def process() -> None:
                 with processing(events[-1]):  # all from the one graph-updates partition
-                    await recomputer.process(events)
+                    async with recomputer.lock:
+                        await recomputer.process(events)
 
             await until_done(process, f"recompute: a batch of {len(events)}", on_failure=recomputer.forget)
+
+    @app.timer(settings.label_expiry_check_s, name="replay_expired_inputs")
+    async def replay_expired_inputs() -> None:
+        """On the worker that owns ``graph-updates``: withdraw supplier footprints past their validity end."""
+        if app.rebalancing or app.in_recovery or TP(graph_updates, 0) not in app.assignor.assigned_actives():
+            return
+        await recomputer.replay_expired()

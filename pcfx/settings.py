@@ -89,7 +89,8 @@ class Settings(BaseModel):
         72 * 3600, description="How long a webhook delivery is retried before it is abandoned, in seconds (PACT: 72 h)."
     )
     label_expiry_check_s: float = Field(
-        60.0, gt=0, description="How often the worker looks for carbon labels past their validity end, in seconds."
+        60.0, gt=0, description="How often the worker looks for carbon labels and supplier footprints past their validity end, in seconds "
+        "(an expired supplier footprint no longer counts in roll-ups)."
     )
 
     @classmethod
@@ -115,6 +116,11 @@ class Settings(BaseModel):
         """Port of the first bootstrap server: the local broker listens there."""
         first = self.bootstrap_servers.split(",")[0]
         return int(first.rsplit(":", 1)[1])
+
+    def api_base_url(self) -> str:
+        """Base URL of this exchange's PACT host as partners reach it: PCFX_API_PUBLIC_URL, else the configured
+        interface and port (what a document names when no request tells the Host header)."""
+        return self.api_public_url.rstrip("/") or f"https://{self.api_host}:{self.api_port}"
 
     def topic(self, name: str) -> str:
         """Full topic name for a logical name, e.g. ``topic("footprints")`` -> ``pcfx.footprints``."""

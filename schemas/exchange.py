@@ -91,6 +91,9 @@ class ProductRecipe(GeographyScope, ReferencePeriod, Certification):
     dqi: DataQualityIndicators | None = None
     inputs: list[RecipeInput] = Field(default_factory=list)
     updated: UtcMillis
+    #: The standards the maker's accounting follows (e.g. ``ISO14067``, ``GB/T 24067``); its footprints
+    #: declare them as ``crossSectoralStandards``. Absent: ISO14067 and PACT-3.0.
+    cross_sectoral_standards: non_empty_unique(NonEmptyString) | None = None
 
 
 LabelStatus = Literal["Active", "Deprecated", "Expired"]

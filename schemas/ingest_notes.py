@@ -7,20 +7,40 @@ normalise twice. In Avro they are the fields ``normalisations`` and ``findings``
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
 from pcfx.schemas.pact_types import DECIMAL_TEXT, format_decimal
 
-PCFX_EXTENSION_SCHEMA = "urn:pcfx:extension:ingest-notes:1.0.0"
+#: Where ``pcfx api`` serves the extension's JSON schema, under its base URL: a PACT DataModelExtension's
+#: ``dataSchema`` is the URL of the extension's schema file.
+PCFX_EXTENSION_PATH = "/extensions/ingest-notes/1.0.0/schema.json"
+PCFX_EXTENSION_SCHEMA_FILE = "extensions/ingest-notes-1.0.0.schema.json"  # in the pcfx.schemas package
+#: What pcfx wrote as ``dataSchema`` before it served the schema; still recognised on the way in.
+PCFX_EXTENSION_URN = "urn:pcfx:extension:ingest-notes:1.0.0"
 PCFX_EXTENSION_SPEC_VERSION = "2.0.0"  # version of the PACT Data Model Extensions specification
+
+
+@functools.cache
+def pcfx_extension_url() -> str:
+    """The ``dataSchema`` of the notes: this process's PACT host (PCFX_API_PUBLIC_URL, else PCFX_API_HOST and
+    PCFX_API_PORT) plus :data:`PCFX_EXTENSION_PATH`. Read once per process, as every setting is."""
+    from pcfx.settings import Settings  # noqa: PLC0415  (the contract layer reads no settings otherwise)
+
+    return Settings.from_env().api_base_url() + PCFX_EXTENSION_PATH
+
+
+def is_pcfx_extension(data_schema: object) -> bool:
+    """True for the ``dataSchema`` of pcfx's notes as any pcfx host writes it (or wrote it, the URN)."""
+    return isinstance(data_schema, str) and (data_schema == PCFX_EXTENSION_URN or data_schema.endswith(PCFX_EXTENSION_PATH))
 
 
 def pcfx_extension(normalisations: list[str], findings: list[str]) -> dict[str, Any]:
     """The pcfx DataModelExtension (PACT JSON) that carries the notes."""
     return {
         "specVersion": PCFX_EXTENSION_SPEC_VERSION,
-        "dataSchema": PCFX_EXTENSION_SCHEMA,
+        "dataSchema": pcfx_extension_url(),
         "data": {"normalisations": normalisations, "findings": findings},
     }
 
@@ -30,7 +50,7 @@ def split_pcfx_extension(data: dict[str, Any]) -> dict[str, Any]:
     extensions = data.get("extensions")
     if not isinstance(extensions, list):
         return data
-    ours = [e for e in extensions if isinstance(e, dict) and e.get("dataSchema") == PCFX_EXTENSION_SCHEMA]
+    ours = [e for e in extensions if isinstance(e, dict) and is_pcfx_extension(e.get("dataSchema"))]
     if not ours:
         return data
     data = dict(data)

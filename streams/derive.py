@@ -5,6 +5,7 @@ Deprecated). Pure functions, no I/O.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import uuid
@@ -22,8 +23,9 @@ from pcfx.schemas.models import (
     to_decimal,
 )
 from pcfx.schemas.status import ProductStatus
+from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.engine import EXACT_DRIVERS, RELATIVE_EPSILON
-from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived, Input, Leaf, Recipe
+from pcfx.streams.rollup import ADDITIVE_FIELDS, EXEMPTED_FIELD, WEIGHT_FIELD, Derived, Input, InvalidFootprint, Leaf, Recipe
 from pcfx.streams.units import pact_declared_unit
 
 SPEC_VERSION = "3.0.3"
@@ -31,10 +33,15 @@ PRODUCT_URN_PREFIX = "urn:pcfx:product:"
 #: Namespace of derived footprint ids: uuid5(namespace, product | previous id) makes a replayed recompute
 #: publish the very same id, so at-least-once delivery can never count a footprint twice.
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4d7b-9a0e-2c5b7e4f1a90")
-INPUTS_EXTENSION_SCHEMA = "https://pcfx.dev/extensions/direct-inputs/1.0.0/schema.json"
+#: Path, under the PACT host's base URL, where ``pcfx api`` serves the JSON schema of the direct-inputs extension.
+INPUTS_EXTENSION_PATH = "/extensions/direct-inputs/1.0.0/schema.json"
+INPUTS_SCHEMA_FILE = "extensions/direct-inputs-1.0.0.schema.json"  # in the pcfx.schemas package
 INPUTS_EXTENSION_DOC = "https://pcfx.dev/docs/engine#direct-inputs"
-DEFAULT_IPCC = ("AR6",)
-DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")
+#: The PACT host of a default configuration (PCFX_API_HOST, PCFX_API_PORT), for a caller that names none.
+DEFAULT_API_BASE = "https://127.0.0.1:8443"
+DEFAULT_IPCC = ("AR6",)  # a product with nothing upstream: the latest report, as the PACT methodology asks
+DEFAULT_STANDARDS = ("ISO14067", "PACT-3.0")  # a recipe that names no crossSectoralStandards
+RULE_OPERATOR = "Other"  # PACT ProductOrSectorSpecificRule.operator of a recipe's categoryRuleId
 _URN = re.compile(r"^[uU][rR][nN]:")
 _DQR_BEST, _DQR_WORST = 1.0, 5.0  # PACT methodology 4.2.3
 #: PACT name -> attribute of every additive CarbonFootprint field, and the DQR attributes (for same_figures).
@@ -68,16 +75,44 @@ def _values(breakdown: object) -> dict[str, float]:
 def leaf_of(footprint: ProductFootprint, product_id: str) -> Leaf:
     """The engine's view of a supplier footprint for one of its product ids."""
     pcf = footprint.pcf
+    values = _values(pcf)
+    exempted = exempted_amount(values.get(WEIGHT_FIELD), float(to_decimal(pcf.exempted_emissions_percent)), product_id)
+    if exempted:
+        values[EXEMPTED_FIELD] = exempted
     return Leaf(
         product_id=product_id,
         pf_id=footprint.id,
         declared_unit=pcf.declared_unit_of_measurement,
         declared_amount=float(to_decimal(pcf.declared_unit_amount)),
         mass_per_unit=_number(pcf.product_mass_per_declared_unit),
-        values=_values(pcf),
+        values=values,
         pds=_number(pcf.primary_data_share),
         dqr=_dqr(pcf.dqi),
+        ipcc=tuple(int(report[2:]) for report in pcf.ipcc_characterization_factors),
     )
+
+
+def exempted_amount(total: float | None, percent: float, product_id: str) -> float:
+    """The emissions a footprint left out, kgCO2e per declared unit, from its exemptedEmissionsPercent.
+
+    PACT: the percent is the share of the emissions excluded from the PCF, i.e. of everything, included
+    (``total``, its pcfExcludingBiogenicUptake) plus excluded: ``x = total * percent / (100 - percent)``
+    (2 kgCO2e reported with 20 % exempted: 0.5 kg left out, and 0.5 / 2.5 is 20 %)."""
+    if not percent or not total:
+        return 0.0
+    if not 0 < percent < 100:
+        raise InvalidFootprint(product_id, "exemptedEmissionsPercent", f"must be within 0..100 (below 100), got {percent!r}")
+    return total * percent / (100 - percent)
+
+
+def exempted_percent(derived: Derived) -> float:
+    """A derived product's exemptedEmissionsPercent: the exempted amount rolled up through the same linear
+    system as the totals, over everything (included + exempted); 0 without a positive whole."""
+    exempted = derived.values.get(EXEMPTED_FIELD, 0.0)
+    whole = derived.values.get(WEIGHT_FIELD, 0.0) + exempted
+    if not exempted or whole <= 0:
+        return 0.0
+    return _clamp(100 * exempted / whole, 0.0, 100.0)
 
 
 def recipe_of(recipe: ProductRecipe, product_id: str) -> Recipe:
@@ -105,7 +140,7 @@ class DirectInput:
 
 def value_text(derived: Derived) -> dict[str, str]:
     """The derived values as PACT decimal text, required fields included: what a footprint would carry."""
-    texts = {name: format_decimal(value) for name, value in derived.values.items()}
+    texts = {name: format_decimal(value) for name, value in derived.values.items() if name != EXEMPTED_FIELD}
     for name in _REQUIRED_VALUES:
         texts.setdefault(name, "0")
     return texts
@@ -120,7 +155,27 @@ def derived_id(product_id: str, previous_id: str | None) -> str:
     successor per predecessor, because the step records it as the new predecessor at once.
     """
     digest = hashlib.sha256(repr((product_id, previous_id)).encode()).hexdigest()
-    return str(uuid.uuid5(DERIVED_ID_NAMESPACE, digest))
+    return str(v4_shaped(uuid.uuid5(DERIVED_ID_NAMESPACE, digest)))
+
+
+def v4_shaped(name_based: uuid.UUID) -> uuid.UUID:
+    """The same 122 hash bits with the version and variant bits of a UUID v4 (RFC 9562 §5.4).
+
+    PACT v3 requires a PfId to be a UUID v4. A v4 is random bits under those six fixed ones, and a hash
+    is as good as random for that purpose, so the id stays deterministic (a replay gives the same id) and
+    is a well-formed v4."""
+    return uuid.UUID(bytes=name_based.bytes, version=4)
+
+
+def is_inputs_extension(data_schema: object) -> bool:
+    """Is ``data_schema`` the direct-inputs extension's? Its URL names the host that derived the footprint, so
+    only the path is pcfx's own."""
+    return isinstance(data_schema, str) and data_schema.endswith(INPUTS_EXTENSION_PATH)
+
+
+def inputs_schema_url(base_url: str) -> str:
+    """Where the JSON schema of the direct-inputs extension is served, for a PACT host at ``base_url``."""
+    return base_url.rstrip("/") + INPUTS_EXTENSION_PATH
 
 
 @dataclass(frozen=True)
@@ -135,6 +190,9 @@ class Published:
     pds: float | None  # primaryDataShare, percent
     dqr: tuple[float, float, float] | None  # technological, geographical, temporal
     sources: tuple[tuple[str, str], ...] = ()  # (name, version) of its secondaryEmissionFactorSources
+    ipcc: tuple[str, ...] = ()  # its ipccCharacterizationFactors, as published
+    exempted: float = 0.0  # its exemptedEmissionsPercent
+    valid_until: datetime | None = None  # its validity end (validityPeriodEnd, else PACT's 3-year default)
 
 
 def published_of(footprint: ProductFootprint) -> Published:
@@ -147,15 +205,41 @@ def published_of(footprint: ProductFootprint) -> Published:
         pds=None if pcf.primary_data_share is None else float(pcf.primary_data_share),
         dqr=None if pcf.dqi is None else tuple(float(getattr(pcf.dqi, name)) for name in _DQR_ATTRIBUTES),
         sources=tuple((source.name, source.version) for source in pcf.secondary_emission_factor_sources or ()),
+        ipcc=tuple(pcf.ipcc_characterization_factors),
+        exempted=float(pcf.exempted_emissions_percent),
+        valid_until=valid_until(footprint),
     )
+
+
+def valid_until(footprint: ProductFootprint) -> datetime:
+    """When a footprint stops being valid for use: its validityPeriodEnd, else (PACT v3 validity period)
+    3 years after its reference period ends."""
+    return footprint.validity_period_end or add_years(footprint.pcf.reference_period_end, VALIDITY_YEARS)
+
+
+def is_expired(summary: Published | None, now: datetime) -> bool:
+    """True if ``summary`` is of a footprint past its validity end ("not valid for use anymore")."""
+    return summary is not None and summary.valid_until is not None and summary.valid_until <= now
+
+
+def derived_validity(recipe: RecipeCard, used: Iterable[Published | None], now: datetime) -> tuple[datetime, datetime]:
+    """(validityPeriodStart, validityPeriodEnd) of a derived footprint: never valid beyond any input it uses,
+    nor beyond PACT's 3 years after its own reference period. The start is the reference period's end, or the
+    creation time if that end is not before the validity end (a period still running)."""
+    end = min([add_years(recipe.period[1], VALIDITY_YEARS)] + [pf.valid_until for pf in used if pf is not None and pf.valid_until])
+    start = recipe.period[1] if recipe.period[1] < end else min(now, end)
+    return start, end
 
 
 def same_figures(published: Published, derived: Derived) -> bool:
     """True if the footprint out already carries what ``derived`` would publish, each figure to within
     :data:`RELATIVE_EPSILON` (a rebuilt engine solves in another order and may move the last bits).
 
-    Compared as floats, never through text: a shock asks this once per product it reaches."""
-    if published.figures.keys() != set(derived.values) | set(_REQUIRED_VALUES) or published.pds is None or published.dqr is None:
+    Compared as floats, never through text: a shock asks this once per product it reaches. The rolled-up
+    declarations (IPCC reports, exempted share) count as figures: a change there is a new footprint too."""
+    if published.figures.keys() != set(derived.values) - {EXEMPTED_FIELD} | set(_REQUIRED_VALUES) or published.pds is None or published.dqr is None:
+        return False
+    if published.ipcc != ipcc_reports(derived) or not _close(published.exempted, exempted_percent(derived)):
         return False
     pairs = [(value, derived.values.get(name, 0.0)) for name, value in published.figures.items()]
     pairs.append((published.pds, _clamp(derived.pds, 0.0, 100.0)))
@@ -202,6 +286,8 @@ class RecipeCard:
     #: cradle-to-gate figure, by the party that pays for it, so it is never rolled up.
     outbound_logistics: str | None
     lines: tuple[tuple[str, str, str | None], ...]  # (input product id, quantity per declared unit, its unit)
+    standards: tuple[str, ...] = DEFAULT_STANDARDS  # crossSectoralStandards
+    category_rule: tuple[str, str] | None = None  # (operator name, rule name): the recipe's categoryRuleId
 
 
 def card_of(recipe: ProductRecipe) -> RecipeCard:
@@ -218,6 +304,9 @@ def card_of(recipe: ProductRecipe) -> RecipeCard:
         geography=tuple(_geography(recipe).items()),
         outbound_logistics=recipe.own_emissions.outbound_logistics_ghg_emissions,
         lines=tuple((line.product_id, line.quantity, line.unit) for line in recipe.inputs),
+        standards=tuple(recipe.cross_sectoral_standards or DEFAULT_STANDARDS),
+        category_rule=None if recipe.category_rule_id is None else (
+            recipe.certification_scheme or recipe.company_name, recipe.category_rule_id),
     )
 
 
@@ -240,6 +329,34 @@ def not_published_reason(recipe: RecipeCard) -> str:
             "declaredUnitOfMeasurement (the total above is per that unit)")
 
 
+def ipcc_reports(derived: Derived) -> tuple[str, ...]:
+    """ipccCharacterizationFactors of a derived footprint: the union of the reports used upstream (the engine
+    carries it as bits through every edge, cycles included); nothing upstream: the latest, AR6."""
+    return _report_names(derived.ipcc)
+
+
+@functools.cache
+def _report_names(versions: tuple[int, ...]) -> tuple[str, ...]:  # asked once per product a shock reaches
+    return tuple(f"AR{version}" for version in versions) or DEFAULT_IPCC
+
+
+def declarations(recipe: RecipeCard, derived: Derived) -> dict[str, object]:
+    """The PACT fields a derived footprint declares rather than sums: IPCC reports, standards, the category
+    rule, the exempted share (docs/contract.md, "Derived footprints")."""
+    exempted = exempted_percent(derived)
+    fields: dict[str, object] = {
+        "ipccCharacterizationFactors": list(ipcc_reports(derived)),
+        "crossSectoralStandards": list(recipe.standards),
+        "exemptedEmissionsPercent": format_decimal(exempted) if exempted else "0",
+    }
+    if exempted:
+        fields["exemptedEmissionsDescription"] = "Rolled up by pcfx from the exempted emissions its inputs declare."
+    if recipe.category_rule is not None:
+        operator, rule = recipe.category_rule
+        fields["productOrSectorSpecificRules"] = [{"operator": RULE_OPERATOR, "ruleNames": [rule], "otherOperatorName": operator}]
+    return fields
+
+
 def derived_footprint(
     recipe: RecipeCard,
     product_id: str,
@@ -249,6 +366,8 @@ def derived_footprint(
     drivers: Sequence[str],
     now: datetime,
     sources: Sequence[dict[str, str]] = (),
+    schema_url: str = "",
+    validity: tuple[datetime, datetime] | None = None,
 ) -> ProductFootprint:
     """The new Active footprint of a recipe product (validated: a result that breaks a PACT sign rule raises
     ``ContractError`` naming the field, and the caller holds the product in error instead of publishing)."""
@@ -268,9 +387,7 @@ def derived_footprint(
         **dict(recipe.geography),
         **texts,
         **({} if recipe.outbound_logistics is None else {"outboundLogisticsGhgEmissions": recipe.outbound_logistics}),
-        "ipccCharacterizationFactors": list(DEFAULT_IPCC),
-        "crossSectoralStandards": list(DEFAULT_STANDARDS),
-        "exemptedEmissionsPercent": "0",
+        **declarations(recipe, derived),
         "primaryDataShare": pds,
         "dqi": dqi,
     }
@@ -288,10 +405,12 @@ def derived_footprint(
         "productNameCompany": recipe.product_name,
         "comment": _change_comment(drivers, previous_id),
         "pcf": pcf,
-        "extensions": [_inputs_extension(inputs)],
+        "extensions": [_inputs_extension(inputs, schema_url or inputs_schema_url(DEFAULT_API_BASE))],
     }
     if previous_id is not None:
         document["precedingPfIds"] = [previous_id]
+    if validity is not None:
+        document["validityPeriodStart"], document["validityPeriodEnd"] = (_utc_text(moment) for moment in validity)
     return ProductFootprint.from_json(document)
 
 
@@ -361,14 +480,14 @@ def _change_comment(drivers: Sequence[str], previous_id: str | None) -> str:
     return "Recomputed by pcfx: the recipe or the availability of its inputs changed."
 
 
-def _inputs_extension(inputs: Sequence[DirectInput]) -> dict[str, object]:
+def _inputs_extension(inputs: Sequence[DirectInput], schema_url: str) -> dict[str, object]:
     lines = [
         {"pfId": line.pf_id, "quantity": line.quantity, **({"unit": line.unit} if line.unit else {})}
         for line in inputs
     ]
     return {
         "specVersion": "2.0.0",
-        "dataSchema": INPUTS_EXTENSION_SCHEMA,
+        "dataSchema": schema_url,
         "documentation": INPUTS_EXTENSION_DOC,
         "data": {"directInputs": lines},
     }

@@ -37,7 +37,7 @@ from pcfx.streams.graph import (
 from pcfx.streams.nodes import EdgeStore, NodeTable
 from pcfx.streams.quality import quality_row
 from pcfx.streams.rollup import (
-    ADDITIVE_FIELDS,
+    ENGINE_FIELDS,
     WEIGHT_FIELD,
     Derived,
     EngineStats,
@@ -48,6 +48,8 @@ from pcfx.streams.rollup import (
     RemoveRecipe,
     UpsertLeaf,
     UpsertRecipe,
+    ipcc_bits,
+    ipcc_of,
 )
 from pcfx.streams.solve import DENSE_LIMIT, block_is_singular, loop_is_singular, spectral_radius
 from pcfx.streams.units import conversion_problem, declared_unit_code, declared_units_per_quantity, quantity_unit_code, unit_name
@@ -120,6 +122,15 @@ class Engine:
             return None
         return self._derived(p, frozenset())
 
+    def cycle_of(self, product_id: str) -> tuple[str, ...]:
+        """The products of the strongly connected block (a cycle of recipes) that holds ``product_id``; the
+        product alone when it is in no cycle. Every member reaches every other, so what any of them uses
+        counts for all (the validity of a derived footprint is bounded over the whole block)."""
+        p, s = self._index.get(product_id), self._structure
+        if p is None or p >= s.n or s.sizes[s.labels[p]] == 1:
+            return (product_id,)
+        return tuple(self._ids[m] for m in s.members(int(s.labels[p])))
+
     def solve_all(self) -> dict[str, Derived]:
         """Solve the whole graph from scratch and return every recipe product's result."""
         self.stats.full_recomputes += 1
@@ -154,7 +165,7 @@ class Engine:
         bits = np.uint64(0)
         for name, value in values.items():
             row[self._fields.index(name)] = value
-            bits |= field_bit(ADDITIVE_FIELDS.index(name))
+            bits |= field_bit(ENGINE_FIELDS.index(name))
         return row, bits
 
     def _declared_state(self, p: int) -> tuple | None:
@@ -177,6 +188,7 @@ class Engine:
             return
         leaf: Leaf = event.leaf
         values, bits = self._values(dict(leaf.values))
+        bits |= np.uint64(ipcc_bits(leaf.ipcc))
         quality = quality_row(leaf.pds, leaf.dqr)
         unit, mass = declared_unit_code(leaf.declared_unit), _mass(leaf.mass_per_unit)
         same = (
@@ -384,7 +396,7 @@ class Engine:
         error = self._error_text(p) if bits & int(ERROR) else None
         row = t.total[p].tolist()
         values = {} if error else {
-            name: row[column] for column, name in enumerate(self._fields) if bits >> ADDITIVE_FIELDS.index(name) & 1
+            name: row[column] for column, name in enumerate(self._fields) if bits >> ENGINE_FIELDS.index(name) & 1
         }
         missing, reasons = self._problems(p) if bits & int(INCOMPLETE) else ((), ())
         pds, technological, geographical, temporal = t.quality[p].tolist()
@@ -399,6 +411,7 @@ class Engine:
             error=error,
             drivers=drivers,
             reasons=reasons,
+            ipcc=ipcc_of(bits),
         )
 
     def _tombstone(self, p: int) -> Derived:

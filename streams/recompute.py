@@ -16,6 +16,7 @@ from pcfx.schemas.models import FootprintRequest, ProductFootprint, ProductRecip
 from pcfx.schemas.status import ProductStatus
 from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.derive import (
+    DEFAULT_API_BASE,
     Deprecation,
     DirectInput,
     Published,
@@ -24,6 +25,9 @@ from pcfx.streams.derive import (
     _pds_text,
     card_of,
     derived_footprint,
+    derived_validity,
+    inputs_schema_url,
+    is_expired,
     leaf_of,
     not_published_reason,
     pact_unit_of,
@@ -33,6 +37,7 @@ from pcfx.streams.derive import (
     same_figures,
     secondary_sources,
     status_of,
+    valid_until,
     value_text,
 )
 from pcfx.streams.engine import Engine
@@ -42,6 +47,7 @@ from pcfx.streams.rollup import Derived, Event, RemoveLeaf, UpsertLeaf, UpsertRe
 LEAF, RECIPE = "leaf", "recipe"
 REQUESTER = "pcfx-engine"  # requester_client_id of the engine's own requests for missing inputs
 REQUEST_NAMESPACE = uuid.UUID("0b8f5a7e-3c1d-4e2f-8a6b-9d4c2e1f7a35")
+EXPIRED_KEY = "expired:"  # requests table key prefix of the request for a fresh footprint, by the expired pf id
 
 Model = ProductFootprint | ProductRecipe
 Summary = RecipeCard | Published  # what a recompute reads of an input: a recipe's card, a supplier footprint's summary
@@ -97,6 +103,8 @@ class TableView:
     summary: Callable[[str], Summary | None]  # the same keys -> its summary (InputSummaries.get)
     published: Callable[[str], Published | None]  # product id -> what its Active derived footprint says
     requested: Callable[[str], bool]  # product id -> a request for it was already sent
+    #: Where the PACT host serves the direct-inputs extension's schema (the extension's ``dataSchema``).
+    inputs_schema_url: str = inputs_schema_url(DEFAULT_API_BASE)
 
 
 @dataclass
@@ -118,8 +126,10 @@ class StepOutput:
     offers: dict[str, Offer] = field(default_factory=dict)
 
 
-def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput) -> list[Event]:
-    """Engine events for a batch; stale or irrelevant records change nothing (PACT v3 §7 lifecycle)."""
+def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput, now: datetime | None = None) -> list[Event]:
+    """Engine events for a batch; stale or irrelevant records change nothing (PACT v3 §7 lifecycle).
+
+    With ``now``, a supplier footprint past its validity end leaves the engine (:func:`_unless_expired`)."""
     events: list[Event] = []
     for update in updates:
         current = out.inputs[update.key] if update.key in out.inputs else view.input(update.key)
@@ -130,8 +140,17 @@ def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput) ->
         if event is None:
             continue
         out.inputs[update.key] = None if isinstance(event, RemoveLeaf) else update.model
-        events.append(event)
+        events.append(event if now is None else _unless_expired(event, update, now))
     return events
+
+
+def _unless_expired(event: Event, update: Update, now: datetime) -> Event:
+    """An expired supplier footprint ("not valid for use anymore", PACT v3 validity period) is withdrawn from
+    the engine but stays the record in force, so that its users say why they are incomplete and a newer
+    footprint replaces it as usual. The worker's expiry timer replays the record when its time comes."""
+    if isinstance(event, UpsertLeaf) and valid_until(update.model) <= now:  # type: ignore[arg-type]
+        return RemoveLeaf(update.product_id)
+    return event
 
 
 def _leaf_event(update: Update, current: Model | None) -> Event | None:
@@ -153,15 +172,16 @@ def _recipe_event(update: Update, current: Model | None) -> Event | None:
     return UpsertRecipe(recipe_of(recipe, update.product_id))
 
 
-def recompute(engine: Engine, updates: Sequence[Update], view: TableView, now: datetime) -> StepOutput:
-    """Fold ``updates`` into ``engine`` and return what must be written and published."""
+def recompute(engine: Engine, updates: Sequence[Update], view: TableView, now: datetime, expire: bool = True) -> StepOutput:
+    """Fold ``updates`` into ``engine`` and return what must be written and published; ``expire`` withdraws
+    supplier footprints past their validity end (a restore leaves that to the expiry timer's replay)."""
     out = StepOutput()
-    results = engine.apply(fold_updates(updates, view, out))
+    results = engine.apply(fold_updates(updates, view, out, now if expire else None))
     publish_ms = _publish_times(updates)
     batch_ms = max((u.published_ms for u in updates), default=None)
     for derived in results:  # upstream products first, so a recipe line cites its input's new footprint
         upstream = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
-        _settle(derived, view, out, upstream, now)
+        _settle(derived, view, out, upstream, now, engine.cycle_of(derived.product_id))
     return out
 
 
@@ -173,7 +193,7 @@ def restore(engine: Engine, inputs: Sequence[Update], view: TableView, now: date
     same ids (:func:`pcfx.streams.derive.derived_id`). Everything else was both sent and recorded, so it
     emits nothing: the inputs are not written back and only republished products get a status.
     """
-    out = recompute(engine, inputs, view, now)
+    out = recompute(engine, inputs, view, now, expire=False)  # expiries come as replays, with their statuses
     out.inputs.clear()
     out.statuses = [status for status in out.statuses if status.product_id in out.published]
     out.upstream_ms.clear()  # the table keeps no publish times; latency metrics skip a restore
@@ -191,6 +211,7 @@ def _settle(
     out: StepOutput,
     upstream_ms: int | None,
     now: datetime,
+    cycle: tuple[str, ...] = (),
 ) -> None:
     product_id = derived.product_id
     previous = _published(product_id, view, out)
@@ -200,9 +221,10 @@ def _settle(
             out.footprints.append(Deprecation(product_id, previous.pf_id))
         pf_id = None
     elif derived.error is None and derived.complete:
-        if previous is None or not same_figures(previous, derived):
-            pf_id, derived = _publish(derived, previous, view, out, upstream_ms, now)
+        if previous is None or not same_figures(previous, derived) or _validity_moved(derived, previous, view, out, now, cycle):
+            pf_id, derived = _publish(derived, previous, view, out, upstream_ms, now, cycle)
     else:
+        derived = _note_expired(derived, view, out, now)
         _request_missing(derived, view, out, now)
     status = status_of(product_id, derived, pf_id, upstream_ms, now)
     out.statuses.append(status)
@@ -215,6 +237,7 @@ def _publish(
     out: StepOutput,
     upstream_ms: int | None,
     now: datetime,
+    cycle: tuple[str, ...] = (),
 ) -> tuple[str | None, Derived]:
     """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
     recipe = _summary(RECIPE, derived.product_id, view, out)
@@ -229,7 +252,9 @@ def _publish(
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
     sources = secondary_sources(pf for pf in used if pf is not None)
     try:
-        footprint = derived_footprint(recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources)
+        footprint = derived_footprint(
+            recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources, view.inputs_schema_url,
+            derived_validity(recipe, _bounding(recipe, derived.product_id, cycle, view, out), now))
     except ContractError as error:
         return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
     out.published[derived.product_id] = footprint
@@ -303,15 +328,82 @@ def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Publishe
     return leaf
 
 
+def _validity_moved(derived: Derived, previous: Published, view: TableView, out: StepOutput, now: datetime,
+                    cycle: tuple[str, ...] = ()) -> bool:
+    """True if the product's validity end is not what its footprint out already says, though its figures are:
+    e.g. on the rebuild after an upgrade, or when a coverage change re-emits it. (An input replaced by one with
+    the same figures and another validity re-emits nothing in the engine; docs/contract.md, known limits.)"""
+    recipe = _summary(RECIPE, derived.product_id, view, out)
+    assert isinstance(recipe, RecipeCard)
+    return derived_validity(recipe, _bounding(recipe, derived.product_id, cycle, view, out), now)[1] != previous.valid_until
+
+
+def _bounding(recipe: RecipeCard, product_id: str, cycle: tuple[str, ...], view: TableView, out: StepOutput) -> list[Published | None]:
+    """The footprints whose validity bounds the product's: those its lines use; in a cycle of recipes, those
+    any member uses from outside the cycle, and the other members' own 3-year bounds (summaries with only
+    ``valid_until``), since each member uses the others. Members' own footprints are left out, so the bound
+    is exact whatever order the members are settled in, and a bound that was lifted upstream lifts here too."""
+    members = set(cycle) if len(cycle) > 1 else set()
+    found = [_footprint_of(line, view, out) for line, _, _ in recipe.lines if line not in members]
+    for member in members - {product_id}:
+        card = _summary(RECIPE, member, view, out)
+        if isinstance(card, RecipeCard):
+            found.append(Published("", {}, None, None, valid_until=add_years(card.period[1], VALIDITY_YEARS)))
+            found.extend(_footprint_of(line, view, out) for line, _, _ in card.lines if line not in members)
+    return found
+
+
+def _expired_inputs(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> dict[str, Published]:
+    """The missing inputs whose supplier footprint in force is past its validity end, with that footprint."""
+    found = {}
+    for missing in derived.missing:
+        leaf = _summary(LEAF, missing, view, out)
+        if isinstance(leaf, Published) and is_expired(leaf, now):
+            found[missing] = leaf
+    return found
+
+
+def _note_expired(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> Derived:
+    """Say which inputs are missing because their footprint expired, and ask their owners for a fresh one:
+    one request per expired footprint (table key ``expired:<pf id>``), beside the usual request per product."""
+    expired = _expired_inputs(derived, view, out, now)
+    if not expired:
+        return derived
+    reasons = list(derived.reasons)
+    for product, leaf in expired.items():
+        said = f"input {product!r} has no footprint"
+        why = f"input {product!r}: its footprint {leaf.pf_id} expired at {_utc(leaf.valid_until)} (validityPeriodEnd)"
+        reasons = [why if reason == said else reason for reason in reasons]
+        key = EXPIRED_KEY + leaf.pf_id
+        if key in out.requested or view.requested(key):
+            continue
+        out.requested[key] = FootprintRequest(
+            request_id=str(uuid.uuid5(REQUEST_NAMESPACE, f"{product}|expired|{leaf.pf_id}")),
+            requester_client_id=REQUESTER,
+            product_id=[product_urn(product)],
+            comment=f"The footprint {leaf.pf_id} of {product!r} expired at {_utc(leaf.valid_until)}; pcfx holds "
+                    f"{derived.product_id!r} as incomplete until a footprint valid now arrives.",
+            created_at=now,
+        )
+    return replace(derived, reasons=tuple(reasons))
+
+
+def _utc(moment: datetime | None) -> str:
+    return "?" if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
 def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> None:
-    """Ask once, through the PACT request flow, for every missing input of an incomplete product; a recipe line
-    that names the input's supplier makes the request ask that company (``companyId``), and the API's
-    request delivery sends it there (:mod:`pcfx.connectors.pact_api.outbound`)."""
+    """Ask once, through the PACT request flow, for every missing input of an incomplete product (an expired
+    one was asked for by :func:`_note_expired`); a recipe line that names the input's supplier makes the request
+    ask that company (``companyId``), and the API's request delivery sends it there
+    (:mod:`pcfx.connectors.pact_api.outbound`)."""
     key = f"{RECIPE}:{derived.product_id}"
     recipe = out.inputs[key] if key in out.inputs else view.input(key)
     suppliers = {line.product_id: line.supplier_company_id for line in recipe.inputs} if isinstance(recipe, ProductRecipe) else {}
     for missing in derived.missing:
         if missing in out.requested or view.requested(missing):
+            continue
+        if is_expired(_summary(LEAF, missing, view, out), now):  # type: ignore[arg-type]
             continue
         supplier = suppliers.get(missing)  # the recipe line's supplier: whom the request goes to
         out.requested[missing] = FootprintRequest(

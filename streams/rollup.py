@@ -8,6 +8,7 @@ for emissions, kgC for carbon contents, m2*yr for land occupation. The roll-up i
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,16 @@ ADDITIVE_FIELDS: tuple[str, ...] = (
     "ccuCarbonContent",
 )
 WEIGHT_FIELD = ADDITIVE_FIELDS[0]
+#: Not a PACT field: the emissions a footprint left out of WEIGHT_FIELD (its exemptedEmissionsPercent as an
+#: amount, kgCO2e per declared unit). Amounts add up along edges like the PACT fields, so the engine solves
+#: them with the same matrix, cycles included; derive.py turns the total back into a percent.
+EXEMPTED_FIELD = "exemptedEmissions"
+ENGINE_FIELDS: tuple[str, ...] = ADDITIVE_FIELDS + (EXEMPTED_FIELD,)
+#: IPCC assessment reports travel as presence bits beside the fields' (bit IPCC_FIRST_BIT + n - 1 for "ARn"):
+#: the engine ORs bits downstream through every edge and cycle, so a product's bits are the union of the
+#: reports used anywhere upstream, exact and at no extra cost.
+IPCC_FIRST_BIT = 32
+IPCC_MAX_VERSION = 30  # bits 32..61; 62 and 63 are the engine's INCOMPLETE and ERROR flags
 
 DQR = tuple[float, float, float]  # (technological, geographical, temporal), each 1 (best) .. 5 (worst)
 
@@ -75,7 +86,7 @@ def _check_declared_unit(product_id: str, unit: str, amount: float, mass: float 
 
 def _check_values(product_id: str, name: str, values: Mapping[str, float]) -> None:
     for key, value in values.items():
-        if key not in ADDITIVE_FIELDS:
+        if key not in ENGINE_FIELDS:
             raise InvalidFootprint(product_id, f"{name}.{key}", "is not an additive PACT CarbonFootprint field")
         _check_finite(product_id, f"{name}.{key}", value)
 
@@ -119,11 +130,15 @@ class Leaf:
     values: Mapping[str, float]  # field -> value per declared unit; optional fields absent when not reported
     pds: float | None = None  # primary data share, percent; None counts as 0
     dqr: DQR | None = None  # None counts as 5 on each indicator
+    ipcc: tuple[int, ...] = ()  # IPCC assessment reports of its characterization factors: 6 for "AR6"
 
     def __post_init__(self) -> None:
         _check_declared_unit(self.product_id, self.declared_unit, self.declared_amount, self.mass_per_unit)
         _check_values(self.product_id, "values", self.values)
         _check_quality(self.product_id, "", self.pds, self.dqr)
+        for version in self.ipcc:
+            if not 1 <= version <= IPCC_MAX_VERSION:
+                raise InvalidFootprint(self.product_id, "ipcc", f"AR{version} is beyond the AR1..AR{IPCC_MAX_VERSION} pcfx tracks")
 
 
 @dataclass(frozen=True)
@@ -178,6 +193,25 @@ class Derived:
     drivers: frozenset[str] = frozenset()
     reasons: tuple[str, ...] = ()
     removed: bool = False
+    ipcc: tuple[int, ...] = ()  # IPCC reports used anywhere upstream (the union of the leaves' sets), ascending
+
+
+def ipcc_bits(versions: tuple[int, ...]) -> int:
+    """The presence bits of IPCC reports ``versions`` (see IPCC_FIRST_BIT)."""
+    bits = 0
+    for version in versions:
+        bits |= 1 << (IPCC_FIRST_BIT + version - 1)
+    return bits
+
+
+def ipcc_of(bits: int) -> tuple[int, ...]:
+    """The IPCC report versions whose bits are set, ascending."""
+    return _versions(bits >> IPCC_FIRST_BIT & ((1 << IPCC_MAX_VERSION) - 1))
+
+
+@functools.cache
+def _versions(mask: int) -> tuple[int, ...]:  # a handful of distinct masks: once per derived footprint, cached
+    return tuple(v for v in range(1, IPCC_MAX_VERSION + 1) if mask >> (v - 1) & 1)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ from pcfx.connectors.pact_api.records import request_to_value
 from pcfx.connectors.pact_api.responder import callback_target, request_key
 from pcfx.connectors.web.app import ROUTES as WEB_ROUTES
 from pcfx.metrics import METRICS
+from pcfx.schemas.ingest_notes import PCFX_EXTENSION_PATH, PCFX_EXTENSION_SCHEMA_FILE
+from pcfx.streams.derive import INPUTS_EXTENSION_PATH, INPUTS_SCHEMA_FILE
 from pcfx.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,22 @@ def openapi_document(request: Request) -> Response:
     return Response(openapi_text(), media_type="application/yaml")
 
 
+@cache
+def schema_text(name: str) -> str:
+    return resources.files("pcfx.schemas").joinpath(name).read_text("utf-8")
+
+
+def inputs_schema_document(request: Request) -> Response:
+    """The JSON schema of pcfx's direct-inputs extension: the ``dataSchema`` URL of every derived footprint
+    points here (PACT Data Model Extensions), so it is public like the OpenAPI document."""
+    return Response(schema_text(INPUTS_SCHEMA_FILE), media_type="application/schema+json")
+
+
+def notes_schema_document(request: Request) -> Response:
+    """The JSON schema of pcfx's ingest-notes extension (``dataSchema`` of the notes on a footprint)."""
+    return Response(schema_text(PCFX_EXTENSION_SCHEMA_FILE), media_type="application/schema+json")
+
+
 # -- plumbing ----------------------------------------------------------------------------------------------
 
 
@@ -243,6 +261,8 @@ def create_app(settings: Settings, *, host: Host | None = None, background: bool
         Route("/3/footprints/{id}", get_footprint),
         Route("/3/events", post_event, methods=["POST"]),
         Route("/openapi.yaml", openapi_document),
+        Route(INPUTS_EXTENSION_PATH, inputs_schema_document),
+        Route(PCFX_EXTENSION_PATH, notes_schema_document),
         *LABEL_ROUTES,
         *WEB_ROUTES,
     ]

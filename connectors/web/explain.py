@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from pcfx.schemas.models import to_decimal
-from pcfx.streams.derive import INPUTS_EXTENSION_SCHEMA
+from pcfx.streams.derive import is_inputs_extension
 from pcfx.streams.units import to_declared_units
 
 Lookup = Callable[[str], dict[str, Any] | None]
@@ -64,7 +64,7 @@ class Change:
 def direct_inputs(footprint: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The lines of the footprint's direct-inputs extension, or None for a supplier's own footprint."""
     for extension in footprint.get("extensions") or []:
-        if extension.get("dataSchema") == INPUTS_EXTENSION_SCHEMA:
+        if is_inputs_extension(extension.get("dataSchema")):
             return list((extension.get("data") or {}).get("directInputs") or [])
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +15,7 @@ from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import Deprecation, card_of, deprecated, derived_footprint, published_of, same_figures
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
-from pcfx.streams.rollup import ADDITIVE_FIELDS, Derived
+from pcfx.streams.rollup import Derived
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STEEL = "urn:gtin:4000000000001"
@@ -193,17 +194,14 @@ def test_a_footprint_sent_but_not_recorded_comes_back_under_the_same_id() -> Non
 
 
 def test_figures_moved_in_the_last_bits_by_another_solve_order_count_as_the_same() -> None:
-    tables = Tables()
-    step(Engine(), tables, Update("recipe:frame-0042", frame_recipe(), 1),
+    tables, engine = Tables(), Engine()
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1),
          Update(f"leaf:{STEEL}", supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW), 2))
     published = tables.published["frame-0042"]
-    pcf = published.pcf.model_dump(by_alias=True, exclude_none=True)
-    values = {name: float(pcf[name]) for name in ADDITIVE_FIELDS if name in pcf}
-    dqi = published.pcf.dqi
-    quality = (float(pcf["primaryDataShare"]), (float(dqi.technological_dqr), float(dqi.geographical_dqr), float(dqi.temporal_dqr)))
+    solved = engine.derived("frame-0042")
 
     def rolled_up(total: float) -> Derived:
-        return Derived("frame-0042", {**values, "pcfExcludingBiogenicUptake": total}, *quality, True, 1.0)
+        return replace(solved, values={**solved.values, "pcfExcludingBiogenicUptake": total})
 
     last_bits = (1.5 + 3 * 2) * (1 + 2e-16)
     assert last_bits != 1.5 + 3 * 2 and same_figures(published_of(published), rolled_up(last_bits))
@@ -254,3 +252,219 @@ def test_an_amplifying_cycle_publishes_no_footprint_and_says_why_in_the_status()
     calm = step(engine, tables, Update("recipe:power", cycle_recipe("power", "steel", "0.05"), 3))  # loop gain 0.5
     assert sorted(f.product_ids[0] for f in calm.footprints) == ["urn:pcfx:product:power", "urn:pcfx:product:steel"]
     assert sorted(s.state for s in calm.statuses) == ["complete", "complete"]
+
+
+def test_derived_ids_are_deterministic_uuid_v4_and_the_extension_points_to_the_served_schema() -> None:
+    import uuid
+
+    from pcfx.streams.derive import derived_id
+
+    first = derived_id("frame-0042", None)
+    assert first == derived_id("frame-0042", None) != derived_id("frame-0042", first)  # a replay: the same id
+    parsed = uuid.UUID(first)
+    assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)  # PACT v3: a PfId is a UUID v4
+    assert first[14] == "4" and first[19] in "89ab"
+    engine, tables = Engine(), Tables()
+    steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    view = tables.view()
+    view = TableView(view.input, view.summary, view.published, view.requested,
+                     inputs_schema_url="https://pcfx.example.cn/extensions/direct-inputs/1.0.0/schema.json")
+    out = recompute(engine, [Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2)], view, NOW)
+    [frame] = out.footprints
+    assert uuid.UUID(frame.id).version == 4
+    assert frame.extensions[0].data_schema == "https://pcfx.example.cn/extensions/direct-inputs/1.0.0/schema.json"
+
+
+# -- issue 15.2: the declared fields of a derived footprint are rolled up, not fixed ---------------------------
+
+
+def part_footprint(pf_id: str, product: str, value: str, exempted: str, ipcc: list[str], unit: str = "kilogram") -> ProductFootprint:
+    document = copy.deepcopy(FOOTPRINT)
+    document.update(id=pf_id, productIds=[product], created=NOW.isoformat())
+    document["pcf"].update(
+        declaredUnitOfMeasurement=unit, declaredUnitAmount="1", productMassPerDeclaredUnit="1",
+        pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value,
+        exemptedEmissionsPercent=exempted, ipccCharacterizationFactors=ipcc,
+    )
+    document["pcf"].pop("packagingGhgEmissions", None)
+    return ProductFootprint.from_json(document)
+
+
+def pack_recipe(lines: list[tuple[str, str, str]], own: str, product: str = "pack-01", **extra: object) -> ProductRecipe:
+    return ProductRecipe.from_json({
+        "productIds": [product], "companyName": "Changzhou Packs", "companyIds": ["urn:pcfx:company:cz-packs"],
+        "productNameCompany": product, "declaredUnitOfMeasurement": "piece", "declaredUnitAmount": "1",
+        "productMassPerDeclaredUnit": "3", "ownEmissions": {"pcfExcludingBiogenicUptake": own},
+        "referencePeriodStart": "2025-01-01T00:00:00Z", "referencePeriodEnd": "2026-01-01T00:00:00Z",
+        "inputs": [{"productId": p, "quantity": q, "unit": u} for p, q, u in lines],
+        "updated": "2025-06-01T00:00:00Z", **extra,
+    })
+
+
+CELLS, LEADS = "urn:pcfx:product:cells", "urn:pcfx:product:leads"
+
+
+def test_the_worked_example_of_docs_contract_md() -> None:
+    """10 kg of cells at 2 kgCO2e/kg with 20 % exempted (AR6), 4 leads at 0.5 kgCO2e each, none exempted (AR5),
+    13 kgCO2e of the maker's own: total 13 + 20 + 2 = 35; exempted 10 * (2 * 20 / 80) = 5; 5 / (35 + 5) = 12.5 %."""
+    engine, tables = Engine(), Tables()
+    recipe = pack_recipe([(CELLS, "10", "kilogram"), (LEADS, "4", "piece")], "13",
+                         crossSectoralStandards=["ISO14067", "GB/T 24067"], categoryRuleId="CN-JS PCR e-bike batteries (SAMPLE)",
+                         certificationScheme="Jiangsu carbon label pilot")
+    out = step(engine, tables, Update("recipe:pack-01", recipe, 1),
+               Update(f"leaf:{CELLS}", part_footprint("11111111-1111-4111-8111-111111111111", CELLS, "2", "20", ["AR6"]), 2),
+               Update(f"leaf:{LEADS}", part_footprint("22222222-2222-4222-8222-222222222222", LEADS, "0.5", "0", ["AR5"], "piece"), 3))
+    [pack] = out.footprints
+    pcf = pack.pcf
+    assert pcf.pcf_excluding_biogenic_uptake == "35.0"
+    assert pcf.exempted_emissions_percent == "12.5"
+    assert pcf.exempted_emissions_description
+    assert pcf.ipcc_characterization_factors == ["AR5", "AR6"]
+    assert pcf.cross_sectoral_standards == ["ISO14067", "GB/T 24067"]
+    [rule] = pcf.product_or_sector_specific_rules
+    assert (rule.operator, rule.rule_names, rule.other_operator_name) == (
+        "Other", ["CN-JS PCR e-bike batteries (SAMPLE)"], "Jiangsu carbon label pilot")
+
+
+def test_without_exemptions_or_declared_standards_the_defaults_apply() -> None:
+    engine, tables = Engine(), Tables()
+    out = step(engine, tables, Update("recipe:pack-01", pack_recipe([(LEADS, "4", "piece")], "1"), 1),
+               Update(f"leaf:{LEADS}", part_footprint("22222222-2222-4222-8222-222222222222", LEADS, "0.5", "0", ["AR5", "AR6"], "piece"), 2))
+    pcf = out.footprints[0].pcf
+    assert (pcf.exempted_emissions_percent, pcf.exempted_emissions_description) == ("0", None)
+    assert pcf.ipcc_characterization_factors == ["AR5", "AR6"]
+    assert pcf.cross_sectoral_standards == ["ISO14067", "PACT-3.0"] and pcf.product_or_sector_specific_rules is None
+    alone = step(engine, tables, Update("recipe:solo-01", pack_recipe([], "1", product="solo-01"), 3)).footprints[0]
+    assert alone.pcf.ipcc_characterization_factors == ["AR6"]  # nothing upstream: the latest report
+
+
+def test_exempted_amounts_and_reports_roll_up_through_a_cycle_exactly() -> None:
+    """P uses 0.5 Q and 1 kg of leaf L (2 kgCO2e, 20 % exempted, AR5); Q uses 0.5 P and 1 kg of leaf M (1 kgCO2e,
+    AR4). The exempted amounts solve the same system as the totals: x = (I - A)^-1 x_leaf."""
+    import numpy as np
+
+    engine, tables = Engine(), Tables()
+    leaf_l, leaf_m = "urn:pcfx:product:l", "urn:pcfx:product:m"
+    out = step(engine, tables,
+               Update("recipe:p", pack_recipe([("q", "0.5", "piece"), (leaf_l, "1", "kilogram")], "0", product="p"), 1),
+               Update("recipe:q", pack_recipe([("p", "0.5", "piece"), (leaf_m, "1", "kilogram")], "0", product="q"), 2),
+               Update(f"leaf:{leaf_l}", part_footprint("11111111-1111-4111-8111-111111111111", leaf_l, "2", "20", ["AR5"]), 3),
+               Update(f"leaf:{leaf_m}", part_footprint("22222222-2222-4222-8222-222222222222", leaf_m, "1", "0", ["AR4"]), 4))
+    a = np.array([[0, 0.5], [0.5, 0]])
+    totals = np.linalg.solve(np.eye(2) - a, [2.0, 1.0])
+    exempted = np.linalg.solve(np.eye(2) - a, [2 * 20 / 80, 0.0])
+    expected = 100 * exempted / (totals + exempted)
+    got = {f.product_ids[0]: f.pcf for f in out.footprints}
+    for product, share in zip(("urn:pcfx:product:p", "urn:pcfx:product:q"), expected):
+        assert abs(float(got[product].exempted_emissions_percent) - share) <= 1e-9 * share
+        assert got[product].ipcc_characterization_factors == ["AR4", "AR5"]  # M reaches P through Q only
+
+
+def test_a_change_of_reports_alone_publishes_a_new_footprint() -> None:
+    engine, tables = Engine(), Tables()
+    step(engine, tables, Update("recipe:pack-01", pack_recipe([(LEADS, "4", "piece")], "1"), 1),
+         Update(f"leaf:{LEADS}", part_footprint("22222222-2222-4222-8222-222222222222", LEADS, "0.5", "0", ["AR5"], "piece"), 2))
+    later = part_footprint("33333333-3333-4333-8333-333333333333", LEADS, "0.5", "0", ["AR6"], "piece")
+    out = step(engine, tables, Update(f"leaf:{LEADS}", later.model_copy(update={"created": NOW + timedelta(days=1)}), 3))
+    active, _ = out.footprints
+    assert active.pcf.ipcc_characterization_factors == ["AR6"] and active.pcf.pcf_excluding_biogenic_uptake == "3.0"
+
+
+def test_an_exempted_percent_of_100_is_refused_naming_the_field() -> None:
+    from pcfx.streams.derive import leaf_of
+    from pcfx.streams.rollup import InvalidFootprint
+
+    with pytest.raises(InvalidFootprint, match="exemptedEmissionsPercent"):
+        leaf_of(part_footprint("11111111-1111-4111-8111-111111111111", CELLS, "2", "100", ["AR6"]), CELLS)
+
+
+# -- issue 15.1: an expired input no longer counts; a derived footprint is valid no longer than its inputs ----
+
+
+def valid_steel(pf_id: str, ends: datetime, created: datetime = NOW, value: str = "2") -> ProductFootprint:
+    footprint = supplier_footprint(pf_id, value, created)
+    return footprint.model_copy(update={"validity_period_start": datetime(2025, 1, 1, tzinfo=timezone.utc), "validity_period_end": ends})
+
+
+def test_a_derived_footprint_is_valid_no_longer_than_its_inputs_and_its_label_says_so() -> None:
+    from pcfx.streams.labels import offer_of
+
+    engine, tables = Engine(), Tables()
+    ends = NOW + timedelta(days=30)
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", valid_steel("11111111-1111-4111-8111-111111111111", ends), 2))
+    [frame] = out.footprints
+    # the recipe's reference period ends 2026-01-01: alone it would be valid until 2029-01-01
+    assert (frame.validity_period_start, frame.validity_period_end) == (datetime(2026, 1, 1, tzinfo=timezone.utc), ends)
+    assert offer_of(frame, 0).validity_period_end == ends  # the label shows the earliest expiry
+    shorter = valid_steel("22222222-2222-4222-8222-222222222222", NOW + timedelta(days=20), NOW + timedelta(hours=1), "2.1")
+    active, _ = step(engine, tables, Update(f"leaf:{STEEL}", shorter, 3)).footprints
+    assert active.validity_period_end == NOW + timedelta(days=20)
+
+
+def test_an_input_that_expires_holds_its_users_incomplete_with_the_reason_and_asks_for_a_fresh_one() -> None:
+    engine, tables = Engine(), Tables()
+    steel = valid_steel("11111111-1111-4111-8111-111111111111", NOW + timedelta(days=30))
+    step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", steel, 2))
+    later = NOW + timedelta(days=31)
+    replayed = recompute(engine, [Update(f"leaf:{STEEL}", steel, 3)], tables.view(), later)  # the expiry timer's replay
+    tables.write(replayed)
+    [status] = replayed.statuses
+    assert (status.state, status.missing) == ("incomplete", [STEEL])
+    assert status.reasons == [f"input {STEEL!r}: its footprint {steel.id} expired at 2026-01-31T00:00:00Z (validityPeriodEnd)"]
+    [request] = replayed.requested.values()
+    assert request.product_id == [STEEL] and steel.id in request.comment
+    assert tables.inputs[f"leaf:{STEEL}"] == steel  # still the record in force: a newer one replaces it as usual
+    again = recompute(engine, [Update(f"leaf:{STEEL}", steel, 4)], tables.view(), later)
+    assert again.statuses == [] and again.requested == {}  # asked once
+    fresh = valid_steel("22222222-2222-4222-8222-222222222222", NOW + timedelta(days=2000), later)
+    done = recompute(engine, [Update(f"leaf:{STEEL}", fresh, 5)], tables.view(), later)
+    assert [s.state for s in done.statuses] == ["complete"]
+    assert done.footprints[0].validity_period_end == datetime(2029, 1, 1, tzinfo=timezone.utc)  # the recipe's own bound
+
+
+def test_a_footprint_expired_on_arrival_never_counts_and_a_restore_leaves_expiry_to_the_replay() -> None:
+    engine, tables = Engine(), Tables()
+    stale = valid_steel("11111111-1111-4111-8111-111111111111", NOW - timedelta(days=1))
+    out = step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1), Update(f"leaf:{STEEL}", stale, 2))
+    assert out.footprints == [] and out.statuses[0].state == "incomplete" and "expired" in out.statuses[0].reasons[0]
+    restored = restore(Engine(), entries(tables), tables.view(), NOW)
+    assert restored.statuses == []  # nothing new to say until the timer replays it
+
+
+def test_the_expiry_watch_gives_each_footprint_in_force_once_when_its_time_comes() -> None:
+    from pcfx.agents.recompute import ExpiryWatch
+
+    watch = ExpiryWatch()
+    first = valid_steel("11111111-1111-4111-8111-111111111111", NOW + timedelta(days=10))
+    second = valid_steel("22222222-2222-4222-8222-222222222222", NOW + timedelta(days=20))
+    watch.watch([(f"leaf:{STEEL}", first), ("recipe:frame-0042", frame_recipe())], NOW)
+    watch.watch([(f"leaf:{STEEL}", second)], NOW)  # replaced: the first one's end no longer matters
+    assert watch.due(NOW + timedelta(days=15)) == []
+    assert watch.due(NOW + timedelta(days=20)) == [(f"leaf:{STEEL}", second.id)]
+    assert watch.due(NOW + timedelta(days=30)) == []  # once
+    watch.watch([(f"leaf:{STEEL}", first)], NOW + timedelta(days=11))  # expired on arrival: the step withdrew it
+    assert watch.due(NOW + timedelta(days=30)) == []
+
+
+def test_in_a_cycle_every_member_is_bounded_by_what_any_member_uses_and_a_lifted_bound_lifts() -> None:
+    """P uses Q and leaf L; Q uses P and leaf M. M's validity ends first, so both end then, whichever is settled
+    first; when a fresh M arrives valid longer, both follow it (a cycle does not keep the old bound alive)."""
+    engine, tables = Engine(), Tables()
+    leaf_l, leaf_m = "urn:pcfx:product:l", "urn:pcfx:product:m"
+    l_ends, m_ends = NOW + timedelta(days=300), NOW + timedelta(days=100)
+
+    def leaf(pf_id: str, product: str, ends: datetime, created: datetime = NOW, value: str = "1") -> ProductFootprint:
+        footprint = part_footprint(pf_id, product, value, "0", ["AR6"]).model_copy(update={"created": created})
+        return footprint.model_copy(update={"validity_period_start": datetime(2025, 1, 1, tzinfo=timezone.utc), "validity_period_end": ends})
+
+    out = step(engine, tables,
+               Update("recipe:p", pack_recipe([("q", "0.5", "piece"), (leaf_l, "1", "kilogram")], "0", product="p"), 1),
+               Update("recipe:q", pack_recipe([("p", "0.5", "piece"), (leaf_m, "1", "kilogram")], "0", product="q"), 2),
+               Update(f"leaf:{leaf_l}", leaf("11111111-1111-4111-8111-111111111111", leaf_l, l_ends), 3),
+               Update(f"leaf:{leaf_m}", leaf("22222222-2222-4222-8222-222222222222", leaf_m, m_ends), 4))
+    assert {f.product_ids[0]: f.validity_period_end for f in out.footprints} == {
+        "urn:pcfx:product:p": m_ends, "urn:pcfx:product:q": m_ends}
+    fresh = leaf("33333333-3333-4333-8333-333333333333", leaf_m, NOW + timedelta(days=500), NOW + timedelta(days=1), "1.5")
+    later = step(engine, tables, Update(f"leaf:{leaf_m}", fresh, 5))
+    assert {f.product_ids[0]: f.validity_period_end for f in later.footprints if isinstance(f, ProductFootprint)} == {
+        "urn:pcfx:product:p": l_ends, "urn:pcfx:product:q": l_ends}

@@ -148,3 +148,38 @@ def test_unknown_route_and_method_answer_in_the_pact_error_shape(api):
 def test_the_openapi_document_is_served(api):
     document = yaml.safe_load(api.get("/openapi.yaml").text)
     assert {"/auth/token", "/3/footprints", "/3/footprints/{id}", "/3/events"} <= set(document["paths"])
+
+
+def test_the_direct_inputs_schema_is_served_where_derived_footprints_point_and_validates_their_data(api):
+    import jsonschema
+
+    from pcfx.streams.derive import inputs_schema_url
+
+    url = inputs_schema_url(api.app.state.host.settings.api_base_url())
+    assert url == "https://pact.test/extensions/direct-inputs/1.0.0/schema.json"
+    response = api.get(url)  # public, like the OpenAPI document: no token
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/schema+json")
+    schema = response.json()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    data = {"directInputs": [{"pfId": "3f1c2a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b", "quantity": "2", "unit": "kilogram"},
+                             {"pfId": None, "quantity": "-0.5"}]}
+    jsonschema.validate(data, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"directInputs": [{"quantity": "2"}]}, schema)  # pfId is required (null when missing)
+
+
+def test_the_ingest_notes_schema_is_served_and_notes_point_to_it(api):
+    import jsonschema
+
+    from pact_samples import footprint as sample
+    from pcfx.schemas.ingest_notes import PCFX_EXTENSION_PATH, PCFX_EXTENSION_URN, pcfx_extension_url
+    from pcfx.schemas.models import ProductFootprint
+
+    schema = api.get(PCFX_EXTENSION_PATH).json()  # public: no token
+    jsonschema.Draft202012Validator.check_schema(schema)
+    emitted = ProductFootprint.from_json(sample(pcf={"primaryDataShare": "0.005"})).to_json()
+    [notes] = [e for e in emitted["extensions"] if e["dataSchema"] == pcfx_extension_url()]
+    assert notes["dataSchema"].startswith("https://") and notes["dataSchema"].endswith(PCFX_EXTENSION_PATH)
+    jsonschema.validate(notes["data"], schema)
+    older = {**emitted, "extensions": [{**notes, "dataSchema": PCFX_EXTENSION_URN}]}
+    assert ProductFootprint.from_json(older).normalisations == ProductFootprint.from_json(emitted).normalisations != []

@@ -28,7 +28,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from pcfx.schemas.ingest_notes import PCFX_EXTENSION_SCHEMA
+from pcfx.schemas.ingest_notes import pcfx_extension_url
 from pcfx.schemas.models import ProductFootprint
 from pcfx.streams.codec import decode_model, encode_model
 
@@ -87,7 +87,7 @@ def expected_json(original: dict[str, Any], findings: list[str]) -> dict[str, An
         notes.append(f"pcf.primaryDataShare {pds!r} read as a fraction and written as the percent {percent!r} (PACT v3 methodology 4.2.2)")
         doc["pcf"]["primaryDataShare"] = percent
     if notes or findings:
-        extension = {"specVersion": "2.0.0", "dataSchema": PCFX_EXTENSION_SCHEMA, "data": {"normalisations": notes, "findings": findings}}
+        extension = {"specVersion": "2.0.0", "dataSchema": pcfx_extension_url(), "data": {"normalisations": notes, "findings": findings}}
         doc["extensions"] = doc.get("extensions", []) + [extension]
     return doc
 

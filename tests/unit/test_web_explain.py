@@ -11,7 +11,7 @@ from typing import Any
 
 from pcfx.connectors.web.explain import changes, explain
 from pcfx.schemas.samples import FOOTPRINT
-from pcfx.streams.derive import INPUTS_EXTENSION_SCHEMA
+from pcfx.streams.derive import inputs_schema_url
 
 ORE = "urn:pact:ore.example:product-id:ore-1"
 
@@ -28,7 +28,7 @@ def steel(pf_id: str, total: str, ore_pf: str, quantity: str = "1.5", unit: str 
     line = {"pfId": ore_pf, "quantity": quantity, **({"unit": unit} if unit else {})}
     document = supplier_footprint(pf_id, total)
     document.update(productIds=["urn:pcfx:product:steel-1"], productNameCompany="Steel", companyName="Jiangsu Steel",
-                    extensions=[{"dataSchema": INPUTS_EXTENSION_SCHEMA, "data": {"directInputs": [line]}}])
+                    extensions=[{"dataSchema": inputs_schema_url("https://pcfx.example.cn"), "data": {"directInputs": [line]}}])
     if preceding:
         document["precedingPfIds"] = [preceding]
     return document
