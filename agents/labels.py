@@ -139,7 +139,8 @@ def register(wiring: Wiring) -> None:
 
     @app.agent(topics["label-sources"], name="route_recipes")
     async def route_recipes(stream: faust.StreamT) -> None:
-        """A validated recipe goes to its products and its inputs, old and new."""
+        """A validated recipe goes where who-uses-what changed: inputs it adds or drops (all of them when its
+        buyers changed), its own products when its certification changed (:func:`recipe_targets`)."""
         async for event in stream.events():
             product_id = event.message.key.decode().partition(":")[2]
             try:
