@@ -17,6 +17,7 @@ import faust
 from faust.streams import _current_event
 
 from pcfx.schemas.models import ProductFootprint
+from pcfx.streams.batches import BATCH_HEADER, Mark, parse_mark
 from pcfx.streams.codec import encode_model
 from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.labels import offer_of
@@ -51,6 +52,11 @@ def published_ms(event: faust.types.EventT) -> int:
     """The original publish time: the header if an upstream hop set it, else this record's timestamp."""
     value = header(event, PUBLISHED_HEADER)
     return int(value) if value else int(event.message.timestamp * 1000)
+
+
+def batch_mark(event: faust.types.EventT) -> Mark | None:
+    """The record's batch mark (:mod:`pcfx.streams.batches`), None if it has none."""
+    return parse_mark(header(event, BATCH_HEADER))
 
 
 def published_header(published: int | None) -> dict[str, bytes]:

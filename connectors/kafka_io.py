@@ -36,9 +36,18 @@ def confirm(producer: KafkaProducer, futures: Iterable[FutureRecordMetadata]) ->
         future.get()
 
 
-def send_all(producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
-    """Send every ``(key, value)`` to ``topic`` (full name) and return once Kafka acknowledged them all."""
-    confirm(producer, [producer.send(topic, key=key, value=value) for key, value in records])
+def send_all(
+    producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]], headers: Iterable[dict[str, bytes]] | None = None
+) -> None:
+    """Send every ``(key, value)`` to ``topic`` (full name) and return once Kafka acknowledged them all;
+    ``headers``, if given, has each record's headers, in the same order."""
+    if headers is None:
+        confirm(producer, [producer.send(topic, key=key, value=value) for key, value in records])
+        return
+    confirm(producer, [
+        producer.send(topic, key=key, value=value, headers=list(extra.items()))
+        for (key, value), extra in zip(records, headers, strict=True)
+    ])
 
 
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
