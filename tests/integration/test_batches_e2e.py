@@ -111,3 +111,15 @@ def test_a_recipe_change_sends_only_the_changed_lines_to_the_label_stage(setting
         supplier.publish_recipes([as_recipe(recipe("bike", {"frame": "1", "wheel": "2", "bell": "1"}, updated=UPDATED[1]))])
         settle(settings, WAIT_S)
         assert records_on(settings, "label-inputs") == 4 + 2  # chain dropped, bell added; frame, wheel, bike untouched
+
+
+def test_settling_gives_up_only_when_nothing_moves_and_reports_each_stage(settings):
+    with SupplierClient(settings) as supplier:
+        supplier.publish_recipes(chain("2", UPDATED[0]))  # and no worker to take them
+    seen = []
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"no progress for 2 s: .*recipes\[\d\] \d behind"):
+        settle(settings, 2.0, progress=seen.append, every_s=0.5)
+    assert 2.0 <= time.monotonic() - started < 30
+    assert seen and sum(seen[-1].behind.values()) == 4 and seen[-1].stage == 0
+    assert seen[-1].line().startswith("settling ") and "recipes 4 | graph-updates 0" in seen[-1].line()
