@@ -44,6 +44,7 @@ from pcfx.agents.records import (
     KIND_HEADER,
     OFFER,
     RECIPE,
+    RECIPE_NOTE,
     SUBSCRIPTION,
     header,
     label_input_headers,
@@ -67,10 +68,12 @@ from pcfx.streams.labels import (
     LabelOutput,
     Offer,
     ProductLabels,
+    RecipeNote,
     RecipeSeen,
     Use,
     expiry_due,
     issue,
+    note_of,
     offer_of,
     recipe_targets,
     use_key,
@@ -88,6 +91,8 @@ def decode_label_input(event: faust.types.EventT) -> LabelEvent:
         return FootprintSeen(Offer.model_validate_json(raw))
     if kind == FOOTPRINT:
         return FootprintSeen(offer_of(decode_model(ProductFootprint, raw), published_ms(event)))
+    if kind == RECIPE_NOTE:
+        return RecipeSeen(RecipeNote.model_validate_json(raw))
     if kind == RECIPE:
         return RecipeSeen(decode_model(ProductRecipe, raw))
     if kind == SUBSCRIPTION:
@@ -132,6 +137,7 @@ def register(wiring: Wiring) -> None:
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states, product_recipe_to_use=uses)
     buyer_topics: dict[str, str] = {}  # buyer id -> its label topic's full name
     topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status", "dlq.label-inputs")}
+    label_inputs_name = settings.topic("label-inputs")
 
     async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
         await label_inputs.send(key=product.encode(), value=raw, headers=label_input_headers(kind, published))
@@ -149,12 +155,21 @@ def register(wiring: Wiring) -> None:
                 metrics.dead_letter("label-sources", error)
                 await topics["dlq.label-sources"].send(key=event.message.key, value=dead_letter_of(event, error, "route_recipes"))
                 continue
-            previous = targets.get(product_id.encode())
-            send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
-            if remembered is not None:
-                targets[product_id.encode()] = json.dumps(remembered).encode()
-            for product in send_to:
-                await forward(product, event.message.value, RECIPE)
+
+            async def route() -> None:
+                previous = targets.get(product_id.encode())
+                send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
+                if remembered is not None:  # raises before it stores if the changelog is not in the metadata yet
+                    targets[product_id.encode()] = json.dumps(remembered).encode()
+                outbox, published = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), published_ms(event)
+                for product in send_to:
+                    note = note_of(recipe, product).model_dump_json().encode()
+                    await outbox.add(label_inputs_name, product.encode(), note, label_input_headers(RECIPE_NOTE, published))
+                await outbox.flush()
+
+            # A table write can fail at start-up (Faust's PartitionsMismatch while the changelog topic is not
+            # yet in the metadata): the crashed agent skipped the recipe and its labels never learnt of it.
+            await until_done(route, f"route_recipes: {event.message.topic}@{event.message.offset}")
 
     async def route_checked(stream: faust.StreamT, cls: type[ContractModel], name: str, kind: str) -> None:
         """Validate buyers' and suppliers' records; a bad one, or one whose key does not match it, is dead-lettered."""

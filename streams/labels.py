@@ -127,12 +127,36 @@ class FootprintSeen:
     offer: Offer
 
 
+class RecipeNote(BaseModel):
+    """What the label stage needs of a recipe for one product it concerns (:func:`note_of`): made by the
+    router, which has the recipe decoded, so that the label stage decodes no recipe (a dense table's
+    recipes have hundreds of lines, and one went to each of them)."""
+
+    product_ids: list[str]
+    company_ids: list[str]
+    updated: datetime
+    own: bool  # the product is one of the recipe's own products
+    listed: bool  # the recipe lists the product as an input
+    certification: dict[str, str] = {}  # the recipe's certification fields (PACT names), for its own products
+
+
+def note_of(recipe: ProductRecipe, product: str) -> RecipeNote:
+    """The note of ``recipe`` for ``product`` (a URN)."""
+    own = product in {product_urn(p) for p in recipe.product_ids}
+    certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS)) if own else {}
+    return RecipeNote(
+        product_ids=list(recipe.product_ids), company_ids=list(recipe.company_ids), updated=recipe.updated, own=own,
+        listed=product in {product_urn(line.product_id) for line in recipe.inputs}, certification=certification,
+    )
+
+
 @dataclass(frozen=True)
 class RecipeSeen:
-    """A recipe that names this product: as its own product, or as an input (now or before); ``use`` is
-    what the product's table holds for this recipe (under :func:`use_key`), None if nothing yet."""
+    """A recipe that names this product: as its own product, or as an input (now or before), whole or as
+    its :class:`RecipeNote`; ``use`` is what the product's table holds for this recipe (under
+    :func:`use_key`), None if nothing yet."""
 
-    recipe: ProductRecipe
+    recipe: ProductRecipe | RecipeNote
     use: Use | None = None
 
 
@@ -160,7 +184,7 @@ class LabelOutput:
     use: Use | None = None  # a RecipeSeen's new use entry, for the agent to store under use_key
 
 
-def use_key(product_id: str, recipe: ProductRecipe) -> str:
+def use_key(product_id: str, recipe: ProductRecipe | RecipeNote) -> str:
     """The table key of what ``recipe`` says about ``product_id`` as an input: ``<product>|<recipe product>``."""
     return subscription_key(product_id, recipe.product_ids[0])
 
@@ -221,7 +245,7 @@ def recipe_targets(recipe: ProductRecipe, previous: dict[str, Any] | None) -> tu
     """Where a new recipe version must go so every product it concerns sees what changed for it, and no
     further: the inputs it adds or drops (each gains or loses a buyer), every input when its buyers (the
     companyIds) changed, and its own products when its certification changed. A version that changes none of
-    these goes nowhere: before, each version went to every input line, changed or not (a dense 388-product
+    these goes nowhere (a first version without certification goes to its inputs only): before, each version went to every input line, changed or not (a dense 388-product
     table sent 224 records per recipe version to ``label-inputs``).
 
     ``previous`` is what the last call returned as remembered (``{"updated": ms, "targets": [...],
@@ -238,14 +262,13 @@ def recipe_targets(recipe: ProductRecipe, previous: dict[str, Any] | None) -> tu
     certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS))
     remembered = {"updated": updated_ms, "targets": sorted(own | inputs), "inputs": sorted(inputs), "buyers": buyers,
                   "certification": certification}
-    if previous is None or "inputs" not in previous:
-        old = set(previous["targets"]) if previous is not None else set()
-        return sorted(own | inputs | old), remembered
-    old_inputs = set(previous["inputs"])
+    if previous is not None and "inputs" not in previous:
+        return sorted(own | inputs | set(previous["targets"])), remembered
+    old_inputs = set(previous["inputs"]) if previous is not None else set()
     send = old_inputs ^ inputs
-    if previous["buyers"] != buyers:
+    if previous is not None and previous["buyers"] != buyers:
         send |= old_inputs | inputs
-    if previous["certification"] != certification:
+    if certification != (previous["certification"] if previous is not None else {}):
         send |= own
     return sorted(send), remembered
 
@@ -341,20 +364,17 @@ def _apply_footprint(state: ProductLabels, event: FootprintSeen) -> None:
 def _apply_recipe(state: ProductLabels, event: RecipeSeen) -> Use | None:
     """Take the recipe's certification if it is the product's own; count the buyers of a recipe that lists
     it as an input. Returns the recipe's new use entry, None if it changes nothing."""
-    recipe, use, product = event.recipe, event.use, state.product_id
-    if product in {product_urn(p) for p in recipe.product_ids}:
-        if state.recipe_updated is None or recipe.updated >= state.recipe_updated:
-            state.certification = recipe.model_dump(
-                by_alias=True, exclude_none=True,
-                include=set(CERTIFICATION_FIELDS),
-            )
-            state.recipe_updated = recipe.updated
-    if use is not None and recipe.updated < use.updated:
+    use, product = event.use, state.product_id
+    note = event.recipe if isinstance(event.recipe, RecipeNote) else note_of(event.recipe, product)
+    if note.own:
+        if state.recipe_updated is None or note.updated >= state.recipe_updated:
+            state.certification = dict(note.certification)
+            state.recipe_updated = note.updated
+    if use is not None and note.updated < use.updated:
         return None
-    listed = product in {product_urn(line.product_id) for line in recipe.inputs}
-    if not listed and use is None:
+    if not note.listed and use is None:
         return None
-    new = Use(buyers=list(recipe.company_ids) if listed else [], updated=recipe.updated)
+    new = Use(buyers=list(note.company_ids) if note.listed else [], updated=note.updated)
     before, after = set(use.buyers if use else ()), set(new.buyers)
     for buyer in after - before:
         state.recipes_of[buyer] = state.recipes_of.get(buyer, 0) + 1
