@@ -18,6 +18,7 @@ Values are PACT decimal text in kgCO2e per declared unit, compared as :class:`~d
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -142,12 +143,25 @@ class RecipeNote(BaseModel):
 
 def note_of(recipe: ProductRecipe, product: str) -> RecipeNote:
     """The note of ``recipe`` for ``product`` (a URN)."""
-    own = product in {product_urn(p) for p in recipe.product_ids}
-    certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS)) if own else {}
-    return RecipeNote(
-        product_ids=list(recipe.product_ids), company_ids=list(recipe.company_ids), updated=recipe.updated, own=own,
-        listed=product in {product_urn(line.product_id) for line in recipe.inputs}, certification=certification,
-    )
+    return notes_of(recipe, [product])[product]
+
+
+def notes_of(recipe: ProductRecipe, products: Iterable[str]) -> dict[str, RecipeNote]:
+    """The notes of ``recipe`` for each of ``products`` (URNs). A note names no product, so products in the
+    same position (own or not, listed or not) share one note object: a dense recipe goes to hundreds."""
+    own_ids = {product_urn(p) for p in recipe.product_ids}
+    listed_ids = {product_urn(line.product_id) for line in recipe.inputs}
+    made: dict[tuple[bool, bool], RecipeNote] = {}
+    notes = {}
+    for product in products:
+        position = (product in own_ids, product in listed_ids)
+        if position not in made:
+            own, listed = position
+            certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS)) if own else {}
+            made[position] = RecipeNote(product_ids=list(recipe.product_ids), company_ids=list(recipe.company_ids),
+                                        updated=recipe.updated, own=own, listed=listed, certification=certification)
+        notes[product] = made[position]
+    return notes
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pcfx.streams.labels import (
     expiry_due,
     issue,
     label_id,
+    note_of,
     offer_of,
     recipe_targets,
     reverification_due,
@@ -307,6 +308,19 @@ def test_an_entry_remembered_without_inputs_sends_everywhere_once():
     older = {"updated": remembered["updated"], "targets": remembered["targets"]}
     targets, _ = recipe_targets(frames_recipe(updated="2025-03-01T00:00:00Z"), older)
     assert targets == remembered["targets"]
+
+
+def test_a_recipe_note_does_what_the_recipe_does():
+    events = (seen(steel()), subscribe())
+    whole, _ = run(*events, RecipeSeen(frames_recipe()), RecipeSeen(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")))
+    noted, _ = run(*events, RecipeSeen(note_of(frames_recipe(), STEEL)),
+                   RecipeSeen(note_of(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z"), STEEL)))
+    assert noted.model_dump() == whole.model_dump()
+    own = note_of(frames_recipe(), "urn:pcfx:product:0042")
+    assert own.own and not own.listed
+    document = copy.deepcopy(RECIPE)
+    document["certificateNumber"] = "CN-7"
+    assert note_of(ProductRecipe.from_json(document), "urn:pcfx:product:0042").certification["certificateNumber"] == "CN-7"
 
 
 def test_the_state_survives_its_table_round_trip():
