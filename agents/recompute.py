@@ -11,6 +11,8 @@ Tables (all on the single ``graph-updates`` partition, backed by changelog topic
   (:class:`~pcfx.streams.derive.Published`) in memory, so that a recompute decodes no footprint it wrote;
   likewise of each input (:class:`~pcfx.streams.recompute.InputSummaries`), so that it decodes no recipe.
 - ``product_to_request``: product id -> the request sent for it while it was missing.
+- ``batch_to_held``: ``<batch id>/<index>`` -> a record of a bulk change whose batch has not arrived whole
+  (:mod:`pcfx.streams.batches`), ``<batch id>`` -> ``done`` once the batch was applied in one step.
 
 A step sends its records and waits for Kafka's acknowledgement before it writes its table entries
 (:class:`~pcfx.agents.state.StagedWrites`: changelog first, then the local store). A crash
@@ -155,7 +157,8 @@ class Recomputer:
         for upstream in out.upstream_ms.values():
             self.metrics.observe_end_to_end(Stage.DERIVED, upstream)
         self.metrics.derived_footprints.inc(len(out.published))
-        self.metrics.observe_recompute(len(updates), len(out.statuses), time.perf_counter() - started)
+        if updates:  # a micro-batch that only held records of an incomplete batch recomputed nothing
+            self.metrics.observe_recompute(len(updates), len(out.statuses), time.perf_counter() - started)
 
     async def _retry(self, arrivals: Sequence[tuple[Mark | None, Arrival]], taken: Taken[Arrival] | None, error: Exception) -> None:
         """After a failed step: each arrival alone; a batch that fails whole, record by record (its atomicity
