@@ -109,7 +109,7 @@ def _declare_topics(wiring: Wiring) -> None:
 
 def _declare_tables(wiring: Wiring) -> None:
     """Tables live on the single-partition ``graph-updates`` stream, so each has one partition."""
-    for name in ("product_to_input", "product_to_published", "product_to_request"):
+    for name in ("product_to_input", "product_to_published", "product_to_request", "batch_to_held"):
         wiring.tables[name] = bytes_table(wiring.app, name, partitions=1, use_partitioner=True)
 
 

@@ -5,6 +5,10 @@ micro-batch at a time. An accepted record is forwarded unchanged, once per produ
 ``graph-updates`` (the engine), keyed ``leaf:<product id>`` or ``recipe:<product id>``; a footprint also to
 ``label-inputs`` (its product's labels, keyed by product URN; as its offer), a recipe to ``label-sources``
 (the label router, which knows whom a recipe concerns). A rejected record goes to ``dlq.<topic>`` with the reason.
+
+A record of a bulk change carries a batch mark (:mod:`pcfx.streams.batches`); each ``graph-updates`` record
+made from it carries its own part of the mark, and a rejected marked record makes as many empty records
+keyed ``void:<batch id>``, so the recompute agent still sees its batch complete.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import faust
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import LEAF, RECIPE, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.records import LEAF, RECIPE, batch_mark, offer_input, origin_of, published_header, published_ms
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
+from pcfx.streams.batches import BATCH_HEADER, VOID, Mark
 from pcfx.streams.derive import product_urn
 from pcfx.streams.intake import admit
 
@@ -28,13 +33,16 @@ def register(wiring: Wiring) -> None:
     app, settings, topics, metrics = wiring.app, wiring.settings, wiring.topics, wiring.metrics
     graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
 
-    async def forward(outbox: Outbox, model: ContractModel, value: bytes, published: int) -> None:
+    def marked(headers: dict[str, bytes], mark: Mark | None, k: int) -> dict[str, bytes]:
+        return headers if mark is None else {**headers, BATCH_HEADER: mark.part(k).text().encode()}
+
+    async def forward(outbox: Outbox, model: ContractModel, value: bytes, published: int, mark: Mark | None) -> None:
         """To the engine once per product id; a footprint also to its products' labels (as its offer), a
         recipe to the label router."""
         offer = offer_input(model, published) if isinstance(model, ProductFootprint) else None
-        for product_id in model.product_ids:
+        for k, product_id in enumerate(model.product_ids):
             key = f"{LEAF if offer else RECIPE}:{product_id}".encode()
-            await outbox.add(graph_updates, key, value, published_header(published))
+            await outbox.add(graph_updates, key, value, marked(published_header(published), mark, k))
             if offer is not None:
                 await outbox.add(label_inputs, product_urn(product_id).encode(), *offer)
             else:
@@ -44,13 +52,16 @@ def register(wiring: Wiring) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
         outbox, rejected = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), []
         for event in events:
-            origin = origin_of(event)
+            origin, mark = origin_of(event), batch_mark(event)
             admission = admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=int(time.time() * 1000))
             if admission.dead_letter is not None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
+                if mark is not None:  # its batch must still come out complete
+                    for k in range(mark.count):
+                        await outbox.add(graph_updates, f"{VOID}:{mark.batch_id}".encode(), b"", marked({}, mark, k))
                 continue
-            await forward(outbox, admission.model, event.message.value, published_ms(event))
+            await forward(outbox, admission.model, event.message.value, published_ms(event), mark)
         await outbox.flush()
         for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
             metrics.dead_letter(name, error)

@@ -33,6 +33,7 @@ import time
 from datetime import datetime, timezone
 
 import faust
+from pydantic import TypeAdapter
 
 from pcfx.agents import webhooks
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table, track_producer_topics
@@ -44,10 +45,12 @@ from pcfx.agents.records import (
     KIND_HEADER,
     OFFER,
     RECIPE,
+    RECIPE_NOTES,
     SUBSCRIPTION,
     header,
     label_input_headers,
     origin_of,
+    processing,
     published_ms,
     dead_letter_of,
 )
@@ -67,18 +70,28 @@ from pcfx.streams.labels import (
     LabelOutput,
     Offer,
     ProductLabels,
+    RecipeNote,
     RecipeSeen,
     Use,
     expiry_due,
     issue,
+    notes_of,
     offer_of,
     recipe_targets,
     use_key,
 )
 
 log = logging.getLogger(__name__)
+RECIPE_NOTE_LIST = TypeAdapter(list[RecipeNote])
 
 WEBHOOK_HEADER = webhooks.WEBHOOK_HEADER
+
+
+def decode_label_inputs(event: faust.types.EventT) -> list[LabelEvent]:
+    """A ``label-inputs`` record back into the events :func:`issue` takes (several for a router's notes)."""
+    if header(event, KIND_HEADER) == RECIPE_NOTES:
+        return [RecipeSeen(note) for note in RECIPE_NOTE_LIST.validate_json(event.message.value)]
+    return [decode_label_input(event)]
 
 
 def decode_label_input(event: faust.types.EventT) -> LabelEvent:
@@ -131,29 +144,59 @@ def register(wiring: Wiring) -> None:
     uses = bytes_table(app, "product_recipe_to_use", key_type=bytes)  # on label-inputs, keyed by use_key
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states, product_recipe_to_use=uses)
     buyer_topics: dict[str, str] = {}  # buyer id -> its label topic's full name
-    topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status", "dlq.label-inputs")}
+    topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status", "dlq.label-inputs", "dlq.label-sources")}
+    label_inputs_name = settings.topic("label-inputs")
 
     async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
         await label_inputs.send(key=product.encode(), value=raw, headers=label_input_headers(kind, published))
         metrics.records_produced.labels(topic="label-inputs").inc()
 
-    @app.agent(topics["label-sources"], name="route_recipes")
-    async def route_recipes(stream: faust.StreamT) -> None:
-        """A validated recipe goes to its products and its inputs, old and new."""
-        async for event in stream.events():
+    async def route_batch(events: list[faust.types.EventT]) -> None:
+        """Route a micro-batch of recipes: one ``label-inputs`` record per product concerned, carrying the
+        notes of every recipe of the batch that concerns it; then (once Kafka has them) what was routed.
+
+        Tables are written after the sends (a failed send or write retries the batch whole, from the same
+        table; the label stage takes the notes sent twice as duplicates), so no note is lost to a retry.
+        """
+        outbox, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites()
+        per_product: dict[str, list[bytes]] = {}
+        published = None
+        for event in events:
             product_id = event.message.key.decode().partition(":")[2]
             try:
                 recipe = decode_model(ProductRecipe, event.message.value)
             except ValueError as error:
-                metrics.dead_letter("label-sources", error)
-                await topics["dlq.label-sources"].send(key=event.message.key, value=dead_letter_of(event, error, "route_recipes"))
+                await outbox.add(topic_names["dlq.label-sources"], event.message.key, dead_letter_of(event, error, "route_recipes"))
                 continue
-            previous = targets.get(product_id.encode())
+            previous = staged.get(targets, product_id.encode())
             send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
             if remembered is not None:
-                targets[product_id.encode()] = json.dumps(remembered).encode()
-            for product in send_to:
-                await forward(product, event.message.value, RECIPE)
+                staged.put(targets, product_id.encode(), json.dumps(remembered).encode(), event)
+            encoded: dict[int, bytes] = {}
+            for product, note in notes_of(recipe, send_to).items():
+                if id(note) not in encoded:  # products in the same position share a note: encode it once
+                    encoded[id(note)] = note.model_dump_json().encode()
+                per_product.setdefault(product, []).append(encoded[id(note)])
+            published = published_ms(event)
+        for product, notes in per_product.items():
+            await outbox.add(label_inputs_name, product.encode(), b"[" + b",".join(notes) + b"]",
+                             label_input_headers(RECIPE_NOTES, published))
+        await outbox.flush()
+        await staged.commit(outbox)
+
+    @app.agent(topics["label-sources"], name="route_recipes")
+    async def route_recipes(stream: faust.StreamT) -> None:
+        """A validated recipe goes where who-uses-what changed: inputs it adds or drops (all of them when its
+        buyers changed), its own products when its certification changed (:func:`recipe_targets`); a
+        micro-batch's recipes reach each product in one record."""
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
+            metrics.records_consumed.labels(topic="label-sources").inc(len(events))
+
+            async def route() -> None:
+                with processing(events[-1]):
+                    await route_batch(events)
+
+            await until_done(route, f"route_recipes: a batch of {len(events)}")
 
     async def route_checked(stream: faust.StreamT, cls: type[ContractModel], name: str, kind: str) -> None:
         """Validate buyers' and suppliers' records; a bad one, or one whose key does not match it, is dead-lettered."""
@@ -216,27 +259,34 @@ def register(wiring: Wiring) -> None:
         outbox, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites()
         now, issued = datetime.now(timezone.utc), []  # issued: each event's output and its supplier publish time
         unread: list[ValueError] = []
+        parsed: dict[bytes, tuple[ProductLabels, faust.types.EventT]] = {}  # product -> its state in this batch (issue changes it in place)
         for event in events:
             key = event.message.key
             product = key.decode()
             try:
-                label_event = decode_label_input(event)
+                label_events = decode_label_inputs(event)
             except ValueError as error:  # every record error is one: DecodeError, ContractError, ValidationError
                 await outbox.add(topic_names["dlq.label-inputs"], key, dead_letter_of(event, error, "issue_labels"))
                 unread.append(error)
                 continue
-            if isinstance(label_event, RecipeSeen):
-                use_at = use_key(product, label_event.recipe).encode()
-                known = staged.get(uses, use_at)
-                label_event = RecipeSeen(label_event.recipe, None if known is None else Use.model_validate_json(known))
-            raw = staged.get(states, key)
-            state = None if raw is None else ProductLabels.model_validate_json(raw)
-            state, out = issue(state, product, label_event, now)
+            for label_event in label_events:
+                if isinstance(label_event, RecipeSeen):
+                    use_at = use_key(product, label_event.recipe).encode()
+                    known = staged.get(uses, use_at)
+                    label_event = RecipeSeen(label_event.recipe, None if known is None else Use.model_validate_json(known))
+                if key in parsed:
+                    state = parsed[key][0]
+                else:
+                    raw = states.get(key)
+                    state = None if raw is None else ProductLabels.model_validate_json(raw)
+                state, out = issue(state, product, label_event, now)
+                parsed[key] = (state, event)
+                if out.use is not None:
+                    staged.put(uses, use_at, out.use.model_dump_json().encode(), event)
+                await send(outbox, product, out)
+                issued.append((out, label_event.offer.published_ms if isinstance(label_event, FootprintSeen) else None))
+        for key, (state, event) in parsed.items():  # a product's state is written once per batch, as it ends
             staged.put(states, key, state.model_dump_json().encode(), event)
-            if out.use is not None:
-                staged.put(uses, use_at, out.use.model_dump_json().encode(), event)
-            await send(outbox, product, out)
-            issued.append((out, label_event.offer.published_ms if isinstance(label_event, FootprintSeen) else None))
         await outbox.flush()
         await staged.commit(outbox)
         for error in unread:

@@ -11,6 +11,8 @@ Tables (all on the single ``graph-updates`` partition, backed by changelog topic
   (:class:`~pcfx.streams.derive.Published`) in memory, so that a recompute decodes no footprint it wrote;
   likewise of each input (:class:`~pcfx.streams.recompute.InputSummaries`), so that it decodes no recipe.
 - ``product_to_request``: product id -> the request sent for it while it was missing.
+- ``batch_to_held``: ``<batch id>/<index>`` -> a record of a bulk change whose batch has not arrived whole
+  (:mod:`pcfx.streams.batches`), ``<batch id>`` -> ``done`` once the batch was applied in one step.
 
 A step sends its records and waits for Kafka's acknowledgement before it writes its table entries
 (:class:`~pcfx.agents.state.StagedWrites`: changelog first, then the local store). A crash
@@ -27,9 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import faust
@@ -40,9 +44,10 @@ from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.records import (
     LEAF,
     OFFER,
-    dead_letter_of,
+    batch_mark,
     label_input_headers,
     offer_input,
+    origin_of,
     processing,
     published_header,
     published_ms,
@@ -51,9 +56,11 @@ from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
+from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken
 from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, product_urn, published_of, valid_until
 from pcfx.streams.engine import Engine
+from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,42 @@ def deprecated_bytes(active: bytes | None, pf_id: str) -> bytes:
         held = "no footprint" if active is None else "another footprint"
         raise LookupError(f"product_to_published holds {held} where {pf_id} should be deprecated")
     return codec.with_string_field(active, "status", "Deprecated")
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A ``graph-updates`` record as it arrived, undecoded: what a held batch keeps of it."""
+
+    key: str
+    raw: bytes
+    published: int
+    origin: Origin
+
+    @property
+    def void(self) -> bool:
+        return self.key.startswith(VOID + ":")
+
+    def update(self) -> Update:
+        return decode_update(self.key, self.raw, self.published)
+
+
+def arrival_of(event: EventT) -> Arrival:
+    return Arrival(event.message.key.decode(), event.message.value or b"", published_ms(event), origin_of(event))
+
+
+def held_bytes(arrival: Arrival, total: int) -> bytes:
+    """A held record as the ``batch_to_held`` table keeps it: a JSON line of where it came from, then its bytes."""
+    o = arrival.origin
+    meta = {"key": arrival.key, "published": arrival.published, "total": total, "topic": o.topic,
+            "partition": o.partition, "offset": o.offset, "timestamp": o.timestamp_ms}
+    return json.dumps(meta).encode() + b"\n" + arrival.raw
+
+
+def held_arrival(value: bytes) -> tuple[Arrival, int]:
+    line, _, raw = value.partition(b"\n")
+    meta = json.loads(line)
+    origin = Origin(meta["topic"], meta["partition"], meta["offset"], meta["key"].encode(), meta["timestamp"])
+    return Arrival(meta["key"], raw, meta["published"], origin), meta["total"]
 
 
 def utc_now() -> datetime:
@@ -128,8 +171,8 @@ class Recomputer:
 
     def __init__(self, wiring: Wiring) -> None:
         self.metrics = wiring.metrics
-        self.inputs, self.published, self.requested = (
-            wiring.tables[n] for n in ("product_to_input", "product_to_published", "product_to_request")
+        self.inputs, self.published, self.requested, self.held = (
+            wiring.tables[n] for n in ("product_to_input", "product_to_published", "product_to_request", "batch_to_held")
         )
         self.app, self.dead_letters = wiring.app, wiring.topics["dlq.graph-updates"]
         self.topic_names = {n: wiring.settings.topic(n) for n in ("derived", "label-inputs", "product-status", "outbound-requests")}
@@ -141,6 +184,8 @@ class Recomputer:
         self.expiries = ExpiryWatch()
         self.graph_updates = wiring.topics["graph-updates"]
         self.lock = asyncio.Lock()  # a batch and the expiry timer's rebuild never interleave
+        self._batches: HeldBatches[Arrival] = HeldBatches()  # what batch_to_held holds, as read
+        self._due: list[str] = []  # batches held whole when the table was read (see HeldBatches.complete)
 
     def forget(self) -> None:
         """Drop the engine and what was read of the tables: they are the truth, the next batch rebuilds from them."""
@@ -148,6 +193,7 @@ class Recomputer:
         self._published.clear()
         self._inputs_read = InputSummaries(self._input)
         self.expiries.clear()
+        self._batches, self._due = HeldBatches(), []
 
     async def replay_expired(self) -> int:
         """Send the supplier footprints whose validity just ended back to ``graph-updates``, as they are in
@@ -169,26 +215,47 @@ class Recomputer:
 
     async def process(self, events: Sequence[EventT]) -> None:
         """Recompute a batch and publish; if the step raises, each record alone, dead-lettering those that fail."""
+        await self._run([(batch_mark(e), arrival_of(e)) for e in events])
+
+    async def _run(self, arrivals: Sequence[tuple[Mark | None, Arrival]], *, whole: bool = True) -> None:
+        """Apply what is ready: the unmarked arrivals and every batch an arrival completes, in one step; hold
+        the rest of the marked ones. ``whole=False`` (a batch whose step failed, applied record by record)
+        takes no batch found complete in the table."""
         engine = await self._current()
-        started = time.perf_counter()
+        started, taken = time.perf_counter(), None
         try:
-            updates = [decode_update(e.message.key.decode(), e.message.value, published_ms(e)) for e in events]
+            taken = self._batches.take(arrivals, self._due if whole else ())
+            updates = [arrival.update() for arrival in taken.ready if not arrival.void]
             out = recompute(engine, updates, self._view(), utc_now())
         except Exception as error:  # noqa: BLE001  (one record the step cannot take must not cost the batch)
             self.forget()  # the engine may hold part of the batch
-            if len(events) == 1:
-                await self._dead_letter(events[0], error)
-                return
-            log.warning("recompute: a batch of %d failed (%r); retrying record by record", len(events), error)
-            for event in events:
-                await self.process([event])
+            await self._retry(arrivals, taken, error)
             return
-        await self._publish(out)
+        await self._publish(out, taken)
         self.expiries.watch(out.inputs.items(), utc_now())
         for upstream in out.upstream_ms.values():
             self.metrics.observe_end_to_end(Stage.DERIVED, upstream)
         self.metrics.derived_footprints.inc(len(out.published))
-        self.metrics.observe_recompute(len(events), len(out.statuses), time.perf_counter() - started)
+        if updates:  # a micro-batch that only held records of an incomplete batch recomputed nothing
+            self.metrics.observe_recompute(len(updates), len(out.statuses), time.perf_counter() - started)
+
+    async def _retry(self, arrivals: Sequence[tuple[Mark | None, Arrival]], taken: Taken[Arrival] | None, error: Exception) -> None:
+        """After a failed step: each arrival alone; a batch that fails whole, record by record (its atomicity
+        gives way to losing nothing); a lone record that fails goes to ``dlq.graph-updates``."""
+        if len(arrivals) > 1:
+            log.warning("recompute: a batch of %d failed (%r); retrying record by record", len(arrivals), error)
+            for arrival in arrivals:
+                await self._run([arrival])
+            return
+        if taken is not None and (len(taken.ready) > 1 or taken.done):
+            log.warning("recompute: marked batch(es) %s failed whole (%r); applying their %d records one by one",
+                        taken.done, error, len(taken.ready))
+            for arrival in taken.ready:
+                await self._run([(None, arrival)], whole=False)
+            await self._current()
+            await self._publish(StepOutput(), Taken(release=taken.release, done=taken.done))
+            return
+        await self._dead_letter(arrivals[0][1], error)
 
     async def _current(self) -> Engine:
         """The worker's engine, rebuilt from the tables when the worker starts or (re)gains the partition."""
@@ -199,8 +266,26 @@ class Recomputer:
             log.info("recompute: engine rebuilt from %d table entries, %d footprint(s) republished", len(entries), len(out.published))
             await self._publish(out)
             self.expiries.watch(((u.key, u.model) for u in entries), None)  # restored unexpired: the timer replays them
+            self._load_held()
             self._engine = engine
         return self._engine
+
+    def _load_held(self) -> None:
+        """Read the held batch records back from ``batch_to_held`` (keys ``<batch>/<index>``, and ``<batch>``
+        for a batch applied already)."""
+        self._batches = HeldBatches()
+        for key, value in self.held.items():
+            if value is None:
+                continue
+            batch_id, _, index = key.partition("/")
+            if not index:
+                self._batches.load_done(batch_id)
+                continue
+            arrival, total = held_arrival(value)
+            self._batches.load(batch_id, int(index), total, arrival)
+        self._due = self._batches.complete()
+        if self._batches.held():
+            log.info("recompute: %d record(s) of incomplete batches held", self._batches.held())
 
     def _input(self, key: str) -> ProductFootprint | ProductRecipe | None:
         raw = self.inputs.get(key)
@@ -221,15 +306,30 @@ class Recomputer:
             requested=lambda product_id: product_id in self.requested, inputs_schema_url=self.inputs_schema_url,
         )
 
-    async def _publish(self, out: StepOutput) -> None:
-        """Send the step's records, then (once Kafka has them) its table entries."""
+    async def _publish(self, out: StepOutput, taken: Taken[Arrival] | None = None) -> None:
+        """Send the step's records, then (once Kafka has them) its table entries, held batches' included."""
         outbox = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
         active = await self._send(out, outbox)
-        await self._stage_tables(out, active).commit(outbox)
+        staged = self._stage_tables(out, active)
+        if taken is not None:
+            self._stage_held(staged, taken)
+        await staged.commit(outbox)
         for product_id in out.withdrawn:
             self._published.pop(product_id, None)
         self._published.update(out.summaries)
         self._inputs_read.written(out.inputs)
+        if taken is not None:
+            self._batches.commit(taken)
+            self._due = [b for b in self._due if b not in taken.done]
+
+    def _stage_held(self, staged: StagedWrites, taken: Taken[Arrival]) -> None:
+        event = current_event()
+        for (batch_id, index), arrival in taken.hold.items():
+            staged.put(self.held, f"{batch_id}/{index}", held_bytes(arrival, taken.totals[batch_id]), event)
+        for batch_id, index in taken.release:
+            staged.put(self.held, f"{batch_id}/{index}", None, event)
+        for batch_id in taken.done:
+            staged.put(self.held, batch_id, b"done", event)  # a replayed record of it then goes straight on
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Send the step's records and return once Kafka has acknowledged every one.
@@ -279,11 +379,12 @@ class Recomputer:
             staged.put(self.requested, product_id, encode_model(request), event)
         return staged
 
-    async def _dead_letter(self, event: EventT, error: Exception) -> None:
+    async def _dead_letter(self, arrival: Arrival, error: Exception) -> None:
         self.metrics.dead_letter("graph-updates", error)
-        await (await self.dead_letters.send(key=event.message.key, value=dead_letter_of(event, error, STAGE)))
-        log.error("recompute: dead-lettered %s[%d]@%d: %s", event.message.topic, event.message.partition,
-                  event.message.offset, error)
+        letter = dead_letter(arrival.raw, arrival.origin, error, stage=STAGE, now_ms=int(time.time() * 1000))
+        await (await self.dead_letters.send(key=arrival.origin.key, value=encode_model(letter)))
+        log.error("recompute: dead-lettered %s[%d]@%d: %s", arrival.origin.topic, arrival.origin.partition,
+                  arrival.origin.offset, error)
 
 
 def register(wiring: Wiring) -> None:

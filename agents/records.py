@@ -17,6 +17,7 @@ import faust
 from faust.streams import _current_event
 
 from pcfx.schemas.models import ProductFootprint
+from pcfx.streams.batches import BATCH_HEADER, Mark, parse_mark
 from pcfx.streams.codec import encode_model
 from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.labels import offer_of
@@ -26,7 +27,10 @@ KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of t
 LEAF, RECIPE = "leaf", "recipe"  # the two kinds of graph-updates keys
 #: ``offer``: the JSON of a footprint's :class:`~pcfx.streams.labels.Offer`, what pcfx's own agents send;
 #: ``footprint``: a PACT ProductFootprint in Avro, the contract's form (any other producer may send that).
+#: ``recipe-notes``: a JSON list of :class:`~pcfx.streams.labels.RecipeNote`, of the recipes of one of the label
+#: router's micro-batches that concern the record's product; ``recipe``: a ProductRecipe in Avro.
 OFFER, FOOTPRINT, SUBSCRIPTION, ENTITLEMENT, EXPIRY = "offer", "footprint", "subscription", "entitlement", "expiry"
+RECIPE_NOTES = "recipe-notes"
 
 
 def origin_of(event: faust.types.EventT) -> Origin:
@@ -51,6 +55,11 @@ def published_ms(event: faust.types.EventT) -> int:
     """The original publish time: the header if an upstream hop set it, else this record's timestamp."""
     value = header(event, PUBLISHED_HEADER)
     return int(value) if value else int(event.message.timestamp * 1000)
+
+
+def batch_mark(event: faust.types.EventT) -> Mark | None:
+    """The record's batch mark (:mod:`pcfx.streams.batches`), None if it has none."""
+    return parse_mark(header(event, BATCH_HEADER))
 
 
 def published_header(published: int | None) -> dict[str, bytes]:

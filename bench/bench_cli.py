@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "b7": "pcfx.bench.b7_tiers",
     "shock": "pcfx.bench.e2e_shock",
     "steady": "pcfx.bench.e2e_steady",
+    "dense": "pcfx.bench.dense",
 }
 SEPARATE = {"engine": "pcfx.bench.engine", "web": "pcfx.bench.web_page"}  # web needs Chromium (see the README)
 

@@ -29,7 +29,7 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 from pcfx.agents.topics import admin_client, create_topics
-from pcfx.connectors.kafka_io import end_offsets
+from pcfx.connectors.kafka_io import end_offsets, settle
 from pcfx.ops.kafka import free_port, libs_dir, resolve_jars
 from pcfx.settings import Settings
 
@@ -196,16 +196,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def behind(settings: Settings, names: Sequence[str]) -> int:
-    """Records of the logical topics ``names`` the worker's consumer group has not committed yet."""
-    ends = {tp: end for tp, end in end_offsets(settings, [settings.topic(n) for n in names]).items() if end > 0}
-    if not ends:
-        return 0
-    with admin_client(settings) as admin:
-        done = admin.list_group_offsets({settings.app_id: list(ends)}).get(settings.app_id, {})
-    return sum(end - max(done[tp].offset, 0) if tp in done else end for tp, end in ends.items())
-
-
 def wait_until(condition: Callable[[], Any], what: str, timeout_s: float, pause_s: float = 0.1) -> Any:
     """Poll ``condition`` until it is truthy and return its value; ``TimeoutError`` names ``what``."""
     deadline = time.monotonic() + timeout_s
@@ -218,10 +208,11 @@ def wait_until(condition: Callable[[], Any], what: str, timeout_s: float, pause_
         time.sleep(pause_s)
 
 
-def drain(settings: Settings, names: Sequence[str], timeout_s: float) -> None:
-    """Wait until the worker has committed everything on ``names`` (stage by stage, in the order given)."""
-    for name in names:
-        wait_until(lambda: behind(settings, [name]) == 0, f"the worker to catch up on {name}", timeout_s, 0.2)
+def drain(settings: Settings, names: Sequence[str], timeout_s: float) -> float:
+    """Wait until the worker has committed everything on ``names`` (stage by stage, in the order given):
+    ``pcfx footprints --settle``'s own wait (:func:`pcfx.connectors.kafka_io.settle`), which gives up after
+    ``timeout_s`` without progress. Returns the seconds waited."""
+    return settle(settings, timeout_s, stages=[(name,) for name in names])
 
 
 def read_since(settings: Settings, name: str, since: dict[TopicPartition, int]) -> list[Any]:

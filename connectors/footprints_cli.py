@@ -24,12 +24,22 @@ def current_statuses(settings: object) -> dict[str, ProductStatus]:
     return latest
 
 
+def show_progress(progress: object) -> None:
+    """Rewrite the terminal's last line with where settling stands."""
+    sys.stderr.write("\r\033[K" + progress.line())  # type: ignore[attr-defined]
+    sys.stderr.flush()
+
+
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@click.option("--settle", is_flag=True, help="First wait until everything published before this call has propagated.")
-@click.option("--timeout", type=float, default=120.0, show_default=True, help="Seconds --settle may wait.")
+@click.option("--settle", is_flag=True, help="First wait until everything published before this call has propagated "
+              "(on a terminal, shows the records behind per stage).")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds --settle waits without progress before giving up (no limit while the workers move).")
 def footprints(fmt: str, settle: bool, timeout: float) -> None:
     """Print every recipe product's current total (kgCO2e per declared unit) and state.
+
+    ``--settle`` waits as long as the workers make progress: a large import may take minutes.
 
     CSV columns: product_id, total_kgco2e_per_unit (exact PACT decimal), state (complete, incomplete,
     error, removed), coverage (usable share of direct inputs, 0..1), pf_id (the Active derived footprint).
@@ -39,10 +49,14 @@ def footprints(fmt: str, settle: bool, timeout: float) -> None:
 
     settings = Settings.from_env()
     if settle:
+        terminal = sys.stderr.isatty()
         try:
-            wait_settled(settings, timeout)
+            wait_settled(settings, timeout, progress=show_progress if terminal else None)
         except TimeoutError as error:
             raise click.ClickException(str(error)) from None
+        finally:
+            if terminal:
+                sys.stderr.write("\n")
     statuses = sorted(current_statuses(settings).values(), key=lambda s: s.product_id)
     if fmt == "json":
         json.dump([s.to_json() for s in statuses], sys.stdout, indent=2)

@@ -68,20 +68,34 @@ def _mass_text(mass: float | None, unit: str, amount: float) -> str:
     return "0" if own is None else format(own.normalize(), "f")
 
 
+def csv_import_recipes(products_path: Path, bom_path: Path, updated: datetime) -> list[ProductRecipe]:
+    """The recipes ``pcfx import`` publishes for these files (raises ``CsvError`` naming the row)."""
+    events, _ = read_graph(products_path, bom_path)
+    details = csv_details(products_path)
+    return [recipe_from_event(event, details[event.product_id], updated) for event in events]
+
+
+def import_files(products_path: Path, bom_path: Path, settings: object | None = None) -> list[ProductRecipe]:
+    """Publish the files' recipes in one call: one marked batch, so the exchange applies them as one change."""
+    from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
+
+    recipes = csv_import_recipes(products_path, bom_path, datetime.now(timezone.utc))
+    with SupplierClient(settings) as client:  # type: ignore[arg-type]
+        client.publish_recipes(recipes)
+    return recipes
+
+
 @click.command("import")
 @click.option("--products", "products_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--bom", "bom_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_csv(products_path: Path, bom_path: Path) -> None:
-    """Validate products.csv and bom.csv, then publish one recipe per product to the exchange."""
-    from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
+    """Validate products.csv and bom.csv, then publish one recipe per product to the exchange, as one change
+    (each product whose figures change gets one new derived version; identical files change nothing)."""
+    from pcfx.settings import Settings  # noqa: PLC0415
 
+    settings = Settings.from_env()
     try:
-        events, _ = read_graph(products_path, bom_path)
+        recipes = import_files(products_path, bom_path, settings)
     except CsvError as error:
         raise click.ClickException(str(error)) from None
-    details = csv_details(products_path)
-    now = datetime.now(timezone.utc)
-    recipes = [recipe_from_event(event, details[event.product_id], now) for event in events]
-    with SupplierClient() as client:
-        client.publish_recipes(recipes)
-    click.echo(f"published {len(recipes)} recipe(s) to {client.settings.topic('recipes')}")
+    click.echo(f"published {len(recipes)} recipe(s) to {settings.topic('recipes')}")

@@ -4,7 +4,8 @@ current end, and wait until the workers have caught up ("settle"). The stream ag
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -17,7 +18,7 @@ from pcfx.settings import Settings
 T = TypeVar("T")
 POLL_MS = 200
 #: The worker's consumption, hop by hop: each stage's outputs are the next stage's inputs.
-SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"))
+SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"), ("label-inputs",))
 
 
 def producer(settings: Settings) -> KafkaProducer:
@@ -38,9 +39,18 @@ def confirm(producer: KafkaProducer, futures: Iterable[FutureRecordMetadata]) ->
         future.get()
 
 
-def send_all(producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
-    """Send every ``(key, value)`` to ``topic`` (full name) and return once Kafka acknowledged them all."""
-    confirm(producer, [producer.send(topic, key=key, value=value) for key, value in records])
+def send_all(
+    producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]], headers: Iterable[dict[str, bytes]] | None = None
+) -> None:
+    """Send every ``(key, value)`` to ``topic`` (full name) and return once Kafka acknowledged them all;
+    ``headers``, if given, has each record's headers, in the same order."""
+    if headers is None:
+        confirm(producer, [producer.send(topic, key=key, value=value) for key, value in records])
+        return
+    confirm(producer, [
+        producer.send(topic, key=key, value=value, headers=list(extra.items()))
+        for (key, value), extra in zip(records, headers, strict=True)
+    ])
 
 
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
@@ -78,40 +88,99 @@ def read_to_end(settings: Settings, topic: str, decode: Callable[[bytes | None, 
         consumer.close()
 
 
-def settle(settings: Settings, timeout_s: float = 120.0, group: str | None = None) -> None:
-    """Return once the workers have processed everything published before the call, stage by stage.
+@dataclass(frozen=True)
+class Progress:
+    """Where settling stands: the stage waited on (index into ``stages``) and, per logical topic of every
+    stage, the records the workers' group has not committed yet (against the topic's end now)."""
+
+    stages: tuple[tuple[str, ...], ...]
+    stage: int
+    behind: dict[str, int]
+    waited_s: float
+
+    def line(self) -> str:
+        """One line for a terminal: ``settling 12 s: footprints 0 recipes 0 | graph-updates 388 ... (stage 2/3)``."""
+        parts = [" ".join(f"{name} {self.behind.get(name, 0):,}" for name in stage) for stage in self.stages]
+        return f"settling {self.waited_s:.0f} s: " + " | ".join(parts) + f" (stage {self.stage + 1}/{len(self.stages)})"
+
+
+def settle(
+    settings: Settings,
+    stall_s: float = 120.0,
+    group: str | None = None,
+    *,
+    stages: Sequence[Sequence[str]] = SETTLE_STAGES,
+    progress: Callable[[Progress], None] | None = None,
+    every_s: float = 1.0,
+) -> float:
+    """Return once the workers have processed everything published before the call, stage by stage; returns
+    the seconds it took.
 
     Each stage's input end offsets are taken when the previous stage has settled, and the worker's consumer
     group must have committed up to them; Faust flushes its producer before committing, so the outputs of
-    a committed record are on Kafka. Raises ``TimeoutError`` naming the lagging partitions.
+    a committed record are on Kafka. There is no deadline for the whole: a large import may take long, and
+    that is fine as long as it moves. ``TimeoutError`` (naming the lagging partitions) comes when no stage
+    got a record nearer for ``stall_s`` seconds. ``progress``, if given, is called every ``every_s`` seconds
+    with the records behind per topic (the CLI shows it on a terminal; the demo and the benchmarks use the
+    same function).
     """
-    deadline = time.monotonic() + timeout_s
-    group = group or settings.app_id
-    for stage in SETTLE_STAGES:
-        wanted = {tp: end for tp, end in end_offsets(settings, [settings.topic(name) for name in stage]).items() if end > 0}
-        while True:
-            behind = _behind(settings, group, wanted)
-            if not behind:
-                break
-            if time.monotonic() > deadline:
-                raise TimeoutError("workers have not caught up: " + ", ".join(f"{tp.topic}[{tp.partition}] {n} behind" for tp, n in behind.items()))
-            time.sleep(POLL_MS / 1000)
-
-
-def _behind(settings: Settings, group: str, wanted: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
-    if not wanted:
-        return {}
     from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError  # noqa: PLC0415
 
-    try:
-        with admin_client(settings) as admin:
+    started = time.monotonic()
+    group = group or settings.app_id
+    stages = tuple(tuple(stage) for stage in stages)
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    admin = admin_client(settings)
+    shown = 0.0
+
+    def ends(names: Iterable[str]) -> dict[TopicPartition, int]:
+        wanted = [settings.topic(name) for name in names]
+        partitions = [TopicPartition(t, p) for t in wanted for p in sorted(consumer.partitions_for_topic(t) or ())]
+        return {tp: end for tp, end in consumer.end_offsets(partitions).items() if end > 0} if partitions else {}
+
+    def behind(wanted: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
+        if not wanted:
+            return {}
+        try:
             committed = admin.list_group_offsets({group: list(wanted)}).get(group, {})
-    except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
-        committed = {}  # the group has not committed yet, or its coordinator is still being elected: ask again
-    behind = {}
-    for tp, end in wanted.items():
-        meta = committed.get(tp)
-        done = meta.offset if meta is not None and meta.offset >= 0 else 0
-        if done < end:
-            behind[tp] = end - done
-    return behind
+        except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
+            committed = {}  # the group has not committed yet, or its coordinator is still being elected: ask again
+        late = {}
+        for tp, end in wanted.items():
+            meta = committed.get(tp)
+            done = meta.offset if meta is not None and meta.offset >= 0 else 0
+            if done < end:
+                late[tp] = end - done
+        return late
+
+    def show(stage: int, now: float) -> None:
+        names = [name for names in stages for name in names]
+        late = behind(ends(names))
+        per_topic = {name: sum(n for tp, n in late.items() if tp.topic == settings.topic(name)) for name in names}
+        progress(Progress(stages, stage, per_topic, now - started))  # type: ignore[misc]
+
+    try:
+        for index, stage in enumerate(stages):
+            wanted = ends(stage)
+            last, moved = None, time.monotonic()
+            while True:
+                late = behind(wanted)
+                now = time.monotonic()
+                if progress is not None and (now - shown >= every_s or not late):
+                    show(index, now)
+                    shown = now
+                if not late:
+                    break
+                total = sum(late.values())
+                if last is None or total < last:
+                    last, moved = total, now
+                elif now - moved > stall_s:
+                    raise TimeoutError(
+                        f"workers made no progress for {stall_s:.0f} s: "
+                        + ", ".join(f"{tp.topic}[{tp.partition}] {n} behind" for tp, n in late.items())
+                    )
+                time.sleep(POLL_MS / 1000)
+    finally:
+        consumer.close()
+        admin.close()
+    return time.monotonic() - started

@@ -14,6 +14,7 @@ from pcfx.connectors.pact_v2 import footprint_from_pact
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
+from pcfx.streams.batches import BATCH_HEADER, marks_for
 from pcfx.streams.codec import encode_model
 
 Footprintish = ProductFootprint | dict[str, Any]
@@ -35,7 +36,10 @@ class SupplierClient:
     """Publishes footprints (topic ``footprints``) and recipes (``recipes``), keyed by first product id.
 
     Use as a context manager, or call :meth:`close`; every ``publish_*`` call returns once Kafka has
-    acknowledged the records (acks=all), so a returned call is never lost.
+    acknowledged the records (acks=all), so a returned call is never lost. The records of one call of more
+    than one record are one change: each carries a batch mark (``pcfx-batch`` header,
+    :mod:`pcfx.streams.batches`), and the engine applies them together once all have arrived, so each
+    product gets one new derived version for the whole call.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -68,5 +72,9 @@ class SupplierClient:
         return [model.product_ids[0] for model in models]
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
-        records = ((model.product_ids[0].encode(), encode_model(model)) for model in models)  # type: ignore[attr-defined]
-        send_all(self._producer, self.settings.topic(topic), records)  # raises if Kafka refused a record
+        records = [(model.product_ids[0].encode(), encode_model(model)) for model in models]  # type: ignore[attr-defined]
+        headers = None
+        if len(models) > 1:
+            marks = marks_for([len(model.product_ids) for model in models])  # type: ignore[attr-defined]
+            headers = [{BATCH_HEADER: mark.text().encode()} for mark in marks]
+        send_all(self._producer, self.settings.topic(topic), records, headers)  # raises if Kafka refused a record

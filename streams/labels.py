@@ -18,6 +18,7 @@ Values are PACT decimal text in kgCO2e per declared unit, compared as :class:`~d
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +41,8 @@ from pcfx.streams.derive import product_urn
 #: Namespace of label ids: uuid5(namespace, "<buyer>|<product>"), the same id on every worker and replay.
 LABEL_NAMESPACE = uuid.UUID("c8a1e3f4-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
 REVERIFY_SHARE = Decimal("0.10")  # PACT methodology: a change of 10 % or more calls for re-verification
+#: A recipe's fields its own products' labels carry (:func:`_apply_recipe`).
+CERTIFICATION_FIELDS = ("category_rule_id", "certification_scheme", "certification_body", "certificate_number")
 UNCHANGED = {"version", "previous_value", "issued_at"}  # fields that do not make a label a new version
 
 
@@ -126,12 +129,49 @@ class FootprintSeen:
     offer: Offer
 
 
+class RecipeNote(BaseModel):
+    """What the label stage needs of a recipe for one product it concerns (:func:`note_of`): made by the
+    router, which has the recipe decoded, so that the label stage decodes no recipe (a dense table's
+    recipes have hundreds of lines, and one went to each of them)."""
+
+    product_ids: list[str]
+    company_ids: list[str]
+    updated: datetime
+    own: bool  # the product is one of the recipe's own products
+    listed: bool  # the recipe lists the product as an input
+    certification: dict[str, str] = {}  # the recipe's certification fields (PACT names), for its own products
+
+
+def note_of(recipe: ProductRecipe, product: str) -> RecipeNote:
+    """The note of ``recipe`` for ``product`` (a URN)."""
+    return notes_of(recipe, [product])[product]
+
+
+def notes_of(recipe: ProductRecipe, products: Iterable[str]) -> dict[str, RecipeNote]:
+    """The notes of ``recipe`` for each of ``products`` (URNs). A note names no product, so products in the
+    same position (own or not, listed or not) share one note object: a dense recipe goes to hundreds."""
+    own_ids = {product_urn(p) for p in recipe.product_ids}
+    listed_ids = {product_urn(line.product_id) for line in recipe.inputs}
+    made: dict[tuple[bool, bool], RecipeNote] = {}
+    notes = {}
+    for product in products:
+        position = (product in own_ids, product in listed_ids)
+        if position not in made:
+            own, listed = position
+            certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS)) if own else {}
+            made[position] = RecipeNote(product_ids=list(recipe.product_ids), company_ids=list(recipe.company_ids),
+                                        updated=recipe.updated, own=own, listed=listed, certification=certification)
+        notes[product] = made[position]
+    return notes
+
+
 @dataclass(frozen=True)
 class RecipeSeen:
-    """A recipe that names this product: as its own product, or as an input (now or before); ``use`` is
-    what the product's table holds for this recipe (under :func:`use_key`), None if nothing yet."""
+    """A recipe that names this product: as its own product, or as an input (now or before), whole or as
+    its :class:`RecipeNote`; ``use`` is what the product's table holds for this recipe (under
+    :func:`use_key`), None if nothing yet."""
 
-    recipe: ProductRecipe
+    recipe: ProductRecipe | RecipeNote
     use: Use | None = None
 
 
@@ -159,7 +199,7 @@ class LabelOutput:
     use: Use | None = None  # a RecipeSeen's new use entry, for the agent to store under use_key
 
 
-def use_key(product_id: str, recipe: ProductRecipe) -> str:
+def use_key(product_id: str, recipe: ProductRecipe | RecipeNote) -> str:
     """The table key of what ``recipe`` says about ``product_id`` as an input: ``<product>|<recipe product>``."""
     return subscription_key(product_id, recipe.product_ids[0])
 
@@ -207,20 +247,35 @@ def expiry_due(state: ProductLabels, now: datetime) -> bool:
 
 
 def recipe_targets(recipe: ProductRecipe, previous: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
-    """Where a recipe must go so every product it concerns sees it: its own products (certification) and
-    its inputs, including inputs the previous version listed and this one dropped (they lose a buyer).
+    """Where a new recipe version must go so every product it concerns sees what changed for it, and no
+    further: the inputs it adds or drops (each gains or loses a buyer), every input when its buyers (the
+    companyIds) changed, and its own products when its certification changed. A version that changes none of
+    these goes nowhere (a first version without certification goes to its inputs only): before, each version went to every input line, changed or not (a dense 388-product
+    table sent 224 records per recipe version to ``label-inputs``).
 
-    ``previous`` is what the last call returned as remembered (``{"updated": ms, "targets": [...]}``).
-    Returns the product URNs to send to and what to remember; an older recipe arriving late goes nowhere
-    and changes nothing (remembered None).
+    ``previous`` is what the last call returned as remembered (``{"updated": ms, "targets": [...],
+    "inputs": [...], "buyers": [...], "certification": {...}}``; one without ``inputs`` was remembered by an older pcfx and
+    sends to everything once). Returns the product URNs to send to and what to remember; an older recipe
+    arriving late goes nowhere and changes nothing (remembered None).
     """
     updated_ms = int(recipe.updated.timestamp() * 1000)
     if previous is not None and updated_ms < previous["updated"]:
         return [], None
     own = {product_urn(p) for p in recipe.product_ids}
-    current = sorted(own | {product_urn(line.product_id) for line in recipe.inputs})
-    old = previous["targets"] if previous is not None else []
-    return sorted(set(current) | set(old)), {"updated": updated_ms, "targets": current}
+    inputs = {product_urn(line.product_id) for line in recipe.inputs}
+    buyers = sorted(recipe.company_ids)
+    certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS))
+    remembered = {"updated": updated_ms, "targets": sorted(own | inputs), "inputs": sorted(inputs), "buyers": buyers,
+                  "certification": certification}
+    if previous is not None and "inputs" not in previous:
+        return sorted(own | inputs | set(previous["targets"])), remembered
+    old_inputs = set(previous["inputs"]) if previous is not None else set()
+    send = old_inputs ^ inputs
+    if previous is not None and previous["buyers"] != buyers:
+        send |= old_inputs | inputs
+    if certification != (previous["certification"] if previous is not None else {}):
+        send |= own
+    return sorted(send), remembered
 
 
 def reverification_due(value: str, last_verified: str) -> bool:
@@ -319,20 +374,17 @@ def _apply_footprint(state: ProductLabels, event: FootprintSeen) -> None:
 def _apply_recipe(state: ProductLabels, event: RecipeSeen) -> Use | None:
     """Take the recipe's certification if it is the product's own; count the buyers of a recipe that lists
     it as an input. Returns the recipe's new use entry, None if it changes nothing."""
-    recipe, use, product = event.recipe, event.use, state.product_id
-    if product in {product_urn(p) for p in recipe.product_ids}:
-        if state.recipe_updated is None or recipe.updated >= state.recipe_updated:
-            state.certification = recipe.model_dump(
-                by_alias=True, exclude_none=True,
-                include={"category_rule_id", "certification_scheme", "certification_body", "certificate_number"},
-            )
-            state.recipe_updated = recipe.updated
-    if use is not None and recipe.updated < use.updated:
+    use, product = event.use, state.product_id
+    note = event.recipe if isinstance(event.recipe, RecipeNote) else note_of(event.recipe, product)
+    if note.own:
+        if state.recipe_updated is None or note.updated >= state.recipe_updated:
+            state.certification = dict(note.certification)
+            state.recipe_updated = note.updated
+    if use is not None and note.updated < use.updated:
         return None
-    listed = product in {product_urn(line.product_id) for line in recipe.inputs}
-    if not listed and use is None:
+    if not note.listed and use is None:
         return None
-    new = Use(buyers=list(recipe.company_ids) if listed else [], updated=recipe.updated)
+    new = Use(buyers=list(note.company_ids) if note.listed else [], updated=note.updated)
     before, after = set(use.buyers if use else ()), set(new.buyers)
     for buyer in after - before:
         state.recipes_of[buyer] = state.recipes_of.get(buyer, 0) + 1

@@ -40,3 +40,16 @@ def test_a_footprint_sent_in_avro_gives_the_offer_its_own_publish_time():
 def test_a_record_of_an_unknown_kind_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown pcfx-label-input header 'price'"):
         decode_label_input(record(b"{}", label_input_headers("price")))
+
+
+def test_a_routers_record_carries_the_notes_of_several_recipes_for_its_product():
+    from datetime import datetime, timezone
+
+    from pcfx.agents.labels import decode_label_inputs
+    from pcfx.agents.records import RECIPE_NOTES
+    from pcfx.streams.labels import RecipeNote, RecipeSeen
+
+    notes = [RecipeNote(product_ids=[p], company_ids=["urn:pcfx:company:c"], updated=datetime(2025, 1, 1, tzinfo=timezone.utc),
+                        own=False, listed=True) for p in ("a", "b")]
+    raw = b"[" + b",".join(n.model_dump_json().encode() for n in notes) + b"]"
+    assert decode_label_inputs(record(raw, label_input_headers(RECIPE_NOTES))) == [RecipeSeen(n) for n in notes]

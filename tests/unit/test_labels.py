@@ -22,6 +22,7 @@ from pcfx.streams.labels import (
     expiry_due,
     issue,
     label_id,
+    note_of,
     offer_of,
     recipe_targets,
     reverification_due,
@@ -278,6 +279,48 @@ def test_a_recipe_goes_to_its_products_and_to_old_and_new_inputs():
     targets, _ = recipe_targets(later, remembered)
     assert STEEL in targets and "urn:pact:other.example:product-id:1" in targets  # old input told, new one too
     assert recipe_targets(frames_recipe(updated="2024-01-01T00:00:00Z"), remembered) == ([], None)
+
+
+def test_a_new_recipe_version_goes_only_where_who_uses_what_changed():
+    _, remembered = recipe_targets(frames_recipe(), None)
+    same = frames_recipe(updated="2025-03-01T00:00:00Z")  # identical lines, newer version: tells nobody
+    targets, remembered = recipe_targets(same, remembered)
+    assert targets == []
+    rewired = frames_recipe(uses_steel=False, updated="2025-04-01T00:00:00Z")  # steel dropped, another added
+    targets, remembered = recipe_targets(rewired, remembered)
+    assert targets == sorted([STEEL, "urn:pact:other.example:product-id:1"])  # scrap and the product: unchanged
+
+
+def test_new_buyers_tell_every_input_and_new_certification_the_own_product():
+    _, remembered = recipe_targets(frames_recipe(), None)
+    document = copy.deepcopy(RECIPE)
+    document.update(updated="2025-03-01T00:00:00Z", companyIds=[OTHER])
+    document["inputs"][0]["productId"] = STEEL
+    targets, remembered = recipe_targets(ProductRecipe.from_json(document), remembered)
+    assert targets == sorted([STEEL, "urn:pcfx:product:scrap"])
+    document.update(updated="2025-04-01T00:00:00Z", certificateNumber="CN-7")
+    targets, _ = recipe_targets(ProductRecipe.from_json(document), remembered)
+    assert targets == ["urn:pcfx:product:0042"]
+
+
+def test_an_entry_remembered_without_inputs_sends_everywhere_once():
+    _, remembered = recipe_targets(frames_recipe(), None)
+    older = {"updated": remembered["updated"], "targets": remembered["targets"]}
+    targets, _ = recipe_targets(frames_recipe(updated="2025-03-01T00:00:00Z"), older)
+    assert targets == remembered["targets"]
+
+
+def test_a_recipe_note_does_what_the_recipe_does():
+    events = (seen(steel()), subscribe())
+    whole, _ = run(*events, RecipeSeen(frames_recipe()), RecipeSeen(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")))
+    noted, _ = run(*events, RecipeSeen(note_of(frames_recipe(), STEEL)),
+                   RecipeSeen(note_of(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z"), STEEL)))
+    assert noted.model_dump() == whole.model_dump()
+    own = note_of(frames_recipe(), "urn:pcfx:product:0042")
+    assert own.own and not own.listed
+    document = copy.deepcopy(RECIPE)
+    document["certificateNumber"] = "CN-7"
+    assert note_of(ProductRecipe.from_json(document), "urn:pcfx:product:0042").certification["certificateNumber"] == "CN-7"
 
 
 def test_the_state_survives_its_table_round_trip():
