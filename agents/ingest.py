@@ -5,6 +5,11 @@ micro-batch at a time. An accepted record is forwarded unchanged, once per produ
 ``graph-updates`` (the engine), keyed ``leaf:<product id>`` or ``recipe:<product id>``; a footprint also to
 ``label-inputs`` (its product's labels, keyed by product URN; as its offer), a recipe to ``label-sources``
 (the label router, which knows whom a recipe concerns). A rejected record goes to ``dlq.<topic>`` with the reason.
+
+A footprint is also checked against the ``product_to_owner`` table (first publisher of a product id owns it,
+:mod:`pcfx.streams.ownership`): one from a company that does not own a product it names is dead-lettered.
+The table is keyed by product id on the partitions of ``footprints`` (keyed by first product id), backed by
+its changelog, so a restarted or rebalanced worker keeps every claim.
 """
 
 from __future__ import annotations
@@ -13,20 +18,37 @@ import time
 
 import faust
 
-from pcfx.agents.app import Wiring, aiokafka_producer
+from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import LEAF, RECIPE, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.records import LEAF, RECIPE, header, offer_input, origin_of, processing, published_header, published_ms
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
 from pcfx.streams.derive import product_urn
-from pcfx.streams.intake import admit
+from pcfx.streams.intake import Admission, admit, dead_letter
+from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
 
 
 def register(wiring: Wiring) -> None:
     """Declare the two validating agents on the wiring's app."""
     app, settings, topics, metrics = wiring.app, wiring.settings, wiring.topics, wiring.metrics
     graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
+    owners = bytes_table(app, "product_to_owner")  # product id -> owning company URN; on footprints, keyed like it
+    wiring.tables["product_to_owner"] = owners
+
+    def owned(event: faust.types.EventT, admission: Admission, name: str, now_ms: int) -> Admission:
+        """A footprint whose publisher may not publish it becomes a dead letter; a first claim is stored."""
+        if admission.model is None or not isinstance(admission.model, ProductFootprint):
+            return admission
+        try:
+            verdict = judge(admission.model, header(event, PUBLISHER_HEADER), lambda pid: _text(owners.get(pid)))
+        except OwnershipError as error:
+            letter = dead_letter(event.message.value, origin_of(event), error, stage=f"validate_{name}", now_ms=now_ms)
+            return Admission(dead_letter=letter, error=error)
+        with processing(event):  # the claim goes to this record's changelog partition
+            for product_id in verdict.claims:
+                owners[product_id] = verdict.publisher.encode()
+        return admission
 
     async def forward(outbox: Outbox, model: ContractModel, value: bytes, published: int) -> None:
         """To the engine once per product id; a footprint also to its products' labels (as its offer), a
@@ -45,7 +67,8 @@ def register(wiring: Wiring) -> None:
         outbox, rejected = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), []
         for event in events:
             origin = origin_of(event)
-            admission = admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
+            admission = owned(event, admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=now_ms), name, now_ms)
             if admission.dead_letter is not None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
@@ -67,3 +90,7 @@ def register(wiring: Wiring) -> None:
     @app.agent(topics["recipes"], name="validate_recipes")
     async def validate_recipes(stream: faust.StreamT) -> None:
         await admit_stream(ProductRecipe, stream, "recipes")
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()

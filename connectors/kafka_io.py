@@ -36,9 +36,11 @@ def confirm(producer: KafkaProducer, futures: Iterable[FutureRecordMetadata]) ->
         future.get()
 
 
-def send_all(producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
-    """Send every ``(key, value)`` to ``topic`` (full name) and return once Kafka acknowledged them all."""
-    confirm(producer, [producer.send(topic, key=key, value=value) for key, value in records])
+def send_all(producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]],
+             headers: list[tuple[str, bytes]] | None = None) -> None:
+    """Send every ``(key, value)`` to ``topic`` (full name), each with ``headers``, and return once Kafka
+    acknowledged them all."""
+    confirm(producer, [producer.send(topic, key=key, value=value, headers=headers or []) for key, value in records])
 
 
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:

@@ -15,6 +15,7 @@ from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
 from pcfx.streams.codec import encode_model
+from pcfx.streams.ownership import PUBLISHER_HEADER
 
 Footprintish = ProductFootprint | dict[str, Any]
 Recipeish = ProductRecipe | dict[str, Any]
@@ -36,10 +37,15 @@ class SupplierClient:
 
     Use as a context manager, or call :meth:`close`; every ``publish_*`` call returns once Kafka has
     acknowledged the records (acks=all), so a returned call is never lost.
+
+    ``publisher``: the company URN this connection publishes for, sent as the ``pcfx-publisher`` header; the
+    worker admits a footprint only from the company that owns its products (docs/operations.md, threat
+    model). None: the first of each footprint's ``companyIds``.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, publisher: str | None = None) -> None:
         self.settings = settings or Settings.from_env()
+        self.publisher = publisher
         self._producer = producer(self.settings)
 
     def __enter__(self) -> SupplierClient:
@@ -69,4 +75,5 @@ class SupplierClient:
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
         records = ((model.product_ids[0].encode(), encode_model(model)) for model in models)  # type: ignore[attr-defined]
-        send_all(self._producer, self.settings.topic(topic), records)  # raises if Kafka refused a record
+        headers = [(PUBLISHER_HEADER, self.publisher.encode())] if self.publisher else None
+        send_all(self._producer, self.settings.topic(topic), records, headers)  # raises if Kafka refused a record

@@ -35,6 +35,7 @@ from pcfx.connectors.pact_api.store import Store, db_path
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
 from pcfx.streams.codec import encode_model
+from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,13 @@ class Host:
             self.readmodel.reject(conn, topic, record.partition, record.offset, str(error))
             METRICS.reject(topic, error)
             return
+        if topic == "footprints":
+            try:
+                self.readmodel.claim(conn, footprint, publisher_header(record.headers))
+            except OwnershipError as error:  # the worker dead-letters it too; never served
+                self.readmodel.reject(conn, topic, record.partition, record.offset, str(error))
+                METRICS.reject(topic, error)
+                return
         self.readmodel.put(conn, topic, key, footprint)
         METRICS.records_consumed.labels(topic=topic).inc()
 
@@ -126,6 +134,12 @@ class Host:
         except KafkaError as error:
             raise ApiError("InternalError", f"the event could not be recorded on Kafka ({error}); retry later") from error
         METRICS.records_produced.labels(topic=topic).inc()
+
+
+def publisher_header(headers: list[tuple[str, bytes]] | None) -> str | None:
+    """The ``pcfx-publisher`` header of a record, if any."""
+    value = dict(headers or ()).get(PUBLISHER_HEADER)
+    return None if value is None else bytes(value).decode("utf-8", "replace")
 
 
 def public_base(settings: Settings, request: Request | None = None) -> str:
