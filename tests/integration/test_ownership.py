@@ -85,3 +85,27 @@ def test_a_footprint_from_a_company_that_does_not_own_the_product_is_dead_letter
     header_letter, late_letter = (found[key] for key in sorted(found)[1:])  # all on one partition, in order
     assert "not one of the footprint's companyIds" in header_letter.error
     assert late_letter.error_type == "OwnershipError" and f"owned by {OWNER}" in late_letter.error
+
+
+def test_entitle_by_a_company_that_does_not_own_the_product_is_refused(settings: Settings) -> None:
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from pcfx.schemas.samples import RECIPE  # noqa: PLC0415
+
+    with SupplierClient(settings) as supplier:
+        supplier.publish_recipes([RECIPE])  # product 0042, owned by the recipe's company
+    owner, env = RECIPE["companyIds"][0], {**os.environ, **settings.to_env()}
+
+    def entitle(supplier: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "pcfx.cli", "entitle", "--supplier", supplier, "--buyer", "urn:pcfx:company:buyer",
+                   "--product", "0042"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    refused = entitle(EVIL)
+    assert refused.returncode == 1 and f"owned by {owner}" in refused.stderr and "nothing published" in refused.stderr
+    assert list(read_to_end(settings, settings.topic("entitlements"), lambda k, v: k)) == []
+    granted = entitle(owner)
+    assert granted.returncode == 0 and granted.stdout.startswith("granted"), granted.stderr
+    assert len(list(read_to_end(settings, settings.topic("entitlements"), lambda k, v: k))) == 1
