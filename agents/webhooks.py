@@ -34,6 +34,7 @@ import httpx
 from pcfx.agents.app import Wiring, bytes_table
 from pcfx.agents.outbox import until_done
 from pcfx.agents.records import dead_letter_of
+from pcfx.connectors.webhook_targets import AllowList, TargetRefused, check_target
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.subscriptions import WebhookAttempt
@@ -62,9 +63,15 @@ def event_source(settings: Settings) -> str:
     return public_base(settings)
 
 
-async def post(client: httpx.AsyncClient, pending: Pending) -> bool:
-    """One attempt: True if the receiver answered 2xx."""
+async def post(client: httpx.AsyncClient, pending: Pending, allow: AllowList = AllowList()) -> bool:
+    """One attempt: True if the receiver answered 2xx. The target's addresses are checked again first
+    (:mod:`pcfx.connectors.webhook_targets`): a refused one counts as a failed attempt."""
     body = json.dumps(pending.event, ensure_ascii=False).encode()
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, check_target, pending.url, allow)
+    except TargetRefused as error:
+        log.warning("webhook event %s (v%d) not sent: %s", pending.event["id"], pending.version, error)
+        return False
     try:
         response = await client.post(pending.url, content=body, headers={"content-type": CLOUDEVENTS_JSON})
     except httpx.HTTPError as error:
@@ -86,6 +93,7 @@ def register(wiring: Wiring) -> None:
     in_flight: dict[bytes, int] = {}  # key -> version POSTed whose outcome is not booked yet
     scanned: dict[str, Any] = {}  # the labels partitions owned when ``waiting`` was last rebuilt, and when
     source = event_source(settings)
+    allow = AllowList.parse(settings.webhook_allow)
 
     def load(key: bytes) -> Outbox | None:
         raw = outboxes.get(key)
@@ -166,7 +174,7 @@ def register(wiring: Wiring) -> None:
     async def attempt(client: httpx.AsyncClient, key: bytes, pending: Pending) -> None:
         """POST one version and publish the outcome; until it is booked, the label has a POST in flight."""
         in_flight[key] = pending.version
-        delivered = await post(client, pending)
+        delivered = await post(client, pending, allow)
         outcome = WebhookAttempt(version=pending.version, delivered=delivered, attempted_at=datetime.now(timezone.utc))
         try:
             await attempts_topic.send(key=key, value=encode_model(outcome))

@@ -37,6 +37,12 @@ def subscribe(buyer: str, products: tuple[str, ...], webhook: str | None, cancel
     except RequestError as error:
         refuse("subscribe", error)
     with BuyerClient() as client:
+        if webhook and not cancel:
+            from pcfx.connectors.webhook_targets import AllowList, TargetRefused, check_target  # noqa: PLC0415
+            try:
+                check_target(webhook, AllowList.parse(client.settings.webhook_allow))
+            except TargetRefused as error:
+                refuse("subscribe", error)
         since = client.status_offsets() if wait_s > 0 else {}
         if wait_s > 0 and not since:
             missing = client.settings.topic("subscription-status")

@@ -84,6 +84,11 @@ class Settings(BaseModel):
     webhook_max_age_s: int = Field(
         72 * 3600, description="How long a webhook delivery is retried before it is abandoned, in seconds (PACT: 72 h)."
     )
+    webhook_allow: str = Field(
+        "",
+        description="Webhook targets allowed beyond https URLs of public addresses: comma-separated host names, IP "
+        "addresses or CIDR networks (e.g. `127.0.0.1,10.0.0.0/8`), which may also use http. Empty: none.",
+    )
     label_expiry_check_s: float = Field(
         60.0, gt=0, description="How often the worker looks for carbon labels past their validity end, in seconds."
     )
