@@ -140,7 +140,7 @@ def subscription_request(company: str, body: bytes) -> list[Subscription]:
     shape = 'send {"productIds": [URN, ...], "webhookUrl": URL (optional), "active": true|false (optional)}'
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise bad_request(f"malformed subscription request: not JSON; {shape}") from None
     products = document.get("productIds") if isinstance(document, dict) else None
     if not isinstance(products, list) or not all(isinstance(p, str) for p in products):

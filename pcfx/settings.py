@@ -65,7 +65,8 @@ class Settings(BaseModel):
     api_host: str = Field("127.0.0.1", description="Interface the PACT API binds to.")
     api_port: int = Field(8443, description="HTTPS port of the PACT v3 API (`pcfx api`).")
     api_public_url: str = Field(
-        "", description="Base URL clients use to reach the API (for pagination links); empty: from the request."
+        "", description="Base URL clients use to reach the API (OpenID document, pagination links, CloudEvent sources); "
+        "empty: `https://<PCFX_API_HOST>:<PCFX_API_PORT>` (never the request's Host header)."
     )
     tls_cert: str = Field("", description="PEM certificate for the API; empty: a self-signed one in the data dir.")
     tls_key: str = Field("", description="PEM private key matching PCFX_TLS_CERT.")

@@ -40,7 +40,10 @@ from pcfx.settings import Settings
 log = logging.getLogger(__name__)
 
 INBOUND_TOPIC = "inbound-events"  # PublishedEvents (and answers to our requests) for the pull connector
-MAX_EVENT_BYTES = 8 * 1024 * 1024  # largest event body accepted; a RequestFulfilledEvent carries footprints
+#: Largest event body accepted (413 beyond): the event goes on Kafka as one record, keyed by its source, and
+#: Kafka takes records up to 1 MiB by default (the producer's max_request_size); this leaves room for the
+#: key and headers. A RequestFulfilledEvent of 100 footprints is ~300 KB.
+MAX_EVENT_BYTES = 960 * 1024
 MAX_FORM_BYTES = 16 * 1024  # largest token request body; it holds grant_type and perhaps a scope
 
 
@@ -183,7 +186,7 @@ async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = "NotFound" if error.status_code == 404 else "BadRequest"
     message = f"no such endpoint: {request.url.path}" if error.status_code == 404 else str(error.detail)
-    return ApiError(code, message, error.status_code).response()
+    return ApiError(code, message, error.status_code, dict(error.headers or {})).response()  # a 405 keeps its Allow
 
 
 async def internal_error(request: Request, error: Exception) -> Response:

@@ -8,14 +8,13 @@ that POSTs the answers. The routes (:mod:`app`) and the CLIs share one Host.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from starlette.requests import Request
 
 from pcfx.connectors.label_api import SCHEMA as LABELS_SCHEMA
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 
 FOLLOWED_TOPICS = ("footprints", "derived")  # where the footprints the host serves come from
 KAFKA_ACK_S = 15.0  # how long an event POST waits for Kafka to acknowledge it, in seconds
-HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
 @dataclass
@@ -131,8 +129,11 @@ class Host:
                                                   client_id="pcfx-api")
             future = self.producer.send(self.settings.topic(topic), key=key.encode(), value=value, headers=headers or [])
             future.get(KAFKA_ACK_S)
-        except KafkaError as error:
-            raise ApiError("InternalError", f"the event could not be recorded on Kafka ({error}); retry later") from error
+        except MessageSizeTooLargeError as error:
+            raise ApiError("BadRequest", "the event is larger than one Kafka record may be; send fewer footprints", 413) from error
+        except KafkaError as error:  # the details are for the operator's log, not for the partner
+            log.error("%s: a record could not be sent: %r", topic, error)
+            raise ApiError("InternalError", "the event could not be recorded; retry later") from error
         METRICS.records_produced.labels(topic=topic).inc()
 
 
@@ -143,8 +144,10 @@ def publisher_header(headers: list[tuple[str, bytes]] | None) -> str | None:
 
 
 def public_base(settings: Settings, request: Request | None = None) -> str:
-    """Absolute base URL clients reach the API at: the configured one, else the request's Host header."""
+    """Absolute base URL clients reach the API at: ``PCFX_API_PUBLIC_URL``, else the configured bind address.
+
+    Never the request's Host header: a client could otherwise plant its own host in the OpenID document
+    and the pagination links other clients follow (``request`` is accepted for the callers' convenience)."""
     if settings.api_public_url:
         return settings.api_public_url.rstrip("/")
-    host = request.headers.get("host", "") if request is not None else ""
-    return f"https://{host if HOST_HEADER.match(host) else f'{settings.api_host}:{settings.api_port}'}"
+    return f"https://{settings.api_host}:{settings.api_port}"
