@@ -18,7 +18,12 @@ from pcfx.streams.codec import encode_model
 from pcfx.streams.ownership import PUBLISHER_HEADER
 
 Footprintish = ProductFootprint | dict[str, Any]
+RECORD_OVERHEAD = 1024  # bytes of a Kafka record batch besides the key and value: framing, headers
 Recipeish = ProductRecipe | dict[str, Any]
+
+
+def kind_of(model: ContractModel) -> str:
+    return "footprint" if isinstance(model, ProductFootprint) else "recipe"
 
 
 def as_footprint(item: Footprintish) -> ProductFootprint:
@@ -30,6 +35,14 @@ def as_footprint(item: Footprintish) -> ProductFootprint:
 def as_recipe(item: Recipeish) -> ProductRecipe:
     """A validated recipe from a model or its JSON; raises ``ContractError`` naming the field."""
     return item if isinstance(item, ProductRecipe) else ProductRecipe.from_json(item)
+
+
+class RecordTooLarge(ValueError):
+    """Records larger than one Kafka record may be; raised before anything is sent. One line per record."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 class SupplierClient:
@@ -74,6 +87,13 @@ class SupplierClient:
         return [model.product_ids[0] for model in models]
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
-        records = ((model.product_ids[0].encode(), encode_model(model)) for model in models)  # type: ignore[attr-defined]
+        """Encode and size every record first: all are sent, or none (a too-large one raises RecordTooLarge)."""
+        records = [(model.product_ids[0].encode(), encode_model(model)) for model in models]  # type: ignore[attr-defined]
+        limit = self._producer.config["max_request_size"] - RECORD_OVERHEAD
+        problems = [f"{kind_of(model)} {getattr(model, 'id', model.product_ids[0])}: {len(value)} bytes encoded, "  # type: ignore[attr-defined]
+                    f"more than one Kafka record takes ({limit} bytes); split it or shorten it"
+                    for model, (key, value) in zip(models, records) if len(key) + len(value) > limit]
+        if problems:
+            raise RecordTooLarge(problems)
         headers = [(PUBLISHER_HEADER, self.publisher.encode())] if self.publisher else None
         send_all(self._producer, self.settings.topic(topic), records, headers)  # raises if Kafka refused a record
