@@ -7,8 +7,10 @@ serves them over TLS only (see :mod:`tls`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +36,7 @@ from pcfx.connectors.pact_api.host import Host, public_base
 from pcfx.connectors.pact_api.pagination import link_header, next_link, split_page
 from pcfx.connectors.pact_api.records import request_to_value
 from pcfx.connectors.pact_api.responder import callback_target, request_key
+from pcfx.connectors.pact_api.throttle import Refused
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
 
@@ -75,8 +78,17 @@ async def issue_token(request: Request) -> JSONResponse:
     if form.get("grant_type") != "client_credentials":
         code = "invalid_request" if "grant_type" not in form else "unsupported_grant_type"
         return oauth_error(400, code, f"grant_type must be client_credentials, not {form.get('grant_type')!r}")
-    ttl = host.settings.token_ttl_s
-    token = await run_in_threadpool(host.clients.issue_token, *credentials, ttl)
+    ttl, guard = host.settings.token_ttl_s, host.token_guard
+    address = request.client.host if request.client else ""
+    try:
+        guard.admit(credentials[0], address)
+    except Refused as refused:
+        return oauth_error(429, "invalid_client", refused.reason, retry_after_s=refused.retry_after_s)
+    token = None
+    try:  # in the guard's own pool: a flood of secret checks does not hold up other clients' requests
+        token = await asyncio.get_running_loop().run_in_executor(guard.pool, host.clients.issue_token, *credentials, ttl)
+    finally:
+        guard.done(credentials[0], address, token is not None)
     if token is None:
         return oauth_error(401, "invalid_client", "client authentication failed")
     body = {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": SCOPES}
@@ -169,9 +181,11 @@ async def capped_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    """RFC 6749 §5.2 error body; 401 also names the Basic scheme the endpoint expects."""
+def oauth_error(status: int, error: str, description: str, retry_after_s: float | None = None) -> JSONResponse:
+    """RFC 6749 §5.2 error body; 401 also names the Basic scheme the endpoint expects, 429 when to retry."""
     headers = {"WWW-Authenticate": 'Basic realm="pcfx"'} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
     headers["Cache-Control"] = "no-store"
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
 

@@ -31,6 +31,7 @@ from pcfx.connectors.pact_api.records import footprint_from_value
 from pcfx.connectors.pact_api.responder import SCHEMA as DELIVERIES_SCHEMA
 from pcfx.connectors.pact_api.responder import Responder
 from pcfx.connectors.pact_api.store import Store, db_path
+from pcfx.connectors.pact_api.throttle import TokenGuard
 from pcfx.metrics import METRICS
 from pcfx.settings import Settings
 from pcfx.streams.codec import encode_model
@@ -56,6 +57,7 @@ class Host:
     threads: list[threading.Thread] = field(default_factory=list)
     followers: list[Follower] = field(default_factory=list)
     _producer_lock: threading.Lock = field(default_factory=threading.Lock)
+    token_guard: TokenGuard = field(default_factory=TokenGuard)
 
     @classmethod
     def open(cls, settings: Settings) -> "Host":
@@ -118,6 +120,7 @@ class Host:
             thread.join(timeout=10)
         if self.producer is not None:
             self.producer.close(timeout=5)
+        self.token_guard.close()
         self.store.close()
 
     def send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
