@@ -27,3 +27,7 @@ def test_demo_check_sees_the_buyer_label_change_to_the_independently_solved_valu
     assert before == pytest.approx(84.351, rel=1e-9)
     assert after == pytest.approx(78.24672, rel=1e-9)
     assert ": right" in result.stdout
+    # issue 17.3: the demo keeps its own state; the real API's database is not touched (here: never created)
+    assert not (settings.data_dir / "api").exists()
+    [run] = (settings.data_dir / "demo").iterdir()
+    assert (run / "api" / "readmodel.sqlite").exists() and (run / "worker.log").exists()
