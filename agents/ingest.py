@@ -20,7 +20,8 @@ import faust
 
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import LEAF, RECIPE, header, offer_input, origin_of, processing, published_header, published_ms
+from pcfx.agents.records import LEAF, RECIPE, header, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.state import StagedWrites
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
@@ -36,18 +37,18 @@ def register(wiring: Wiring) -> None:
     owners = bytes_table(app, "product_to_owner")  # product id -> owning company URN; on footprints, keyed like it
     wiring.tables["product_to_owner"] = owners
 
-    def owned(event: faust.types.EventT, admission: Admission, name: str, now_ms: int) -> Admission:
-        """A footprint whose publisher may not publish it becomes a dead letter; a first claim is stored."""
+    def owned(event: faust.types.EventT, admission: Admission, name: str, now_ms: int, staged: StagedWrites) -> Admission:
+        """A footprint whose publisher may not publish it becomes a dead letter; a first claim is staged
+        (committed after the batch's outputs, changelog first: see agents/state.py)."""
         if admission.model is None or not isinstance(admission.model, ProductFootprint):
             return admission
         try:
-            verdict = judge(admission.model, header(event, PUBLISHER_HEADER), lambda pid: _text(owners.get(pid)))
+            verdict = judge(admission.model, header(event, PUBLISHER_HEADER), lambda pid: _text(staged.get(owners, pid)))
         except OwnershipError as error:
             letter = dead_letter(event.message.value, origin_of(event), error, stage=f"validate_{name}", now_ms=now_ms)
             return Admission(dead_letter=letter, error=error)
-        with processing(event):  # the claim goes to this record's changelog partition
-            for product_id in verdict.claims:
-                owners[product_id] = verdict.publisher.encode()
+        for product_id in verdict.claims:  # on this record's changelog partition
+            staged.put(owners, product_id, verdict.publisher.encode(), event)
         return admission
 
     async def forward(outbox: Outbox, model: ContractModel, value: bytes, published: int) -> None:
@@ -64,17 +65,19 @@ def register(wiring: Wiring) -> None:
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
-        outbox, rejected = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), []
+        outbox, rejected, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), [], StagedWrites()
         for event in events:
             origin = origin_of(event)
             now_ms = int(time.time() * 1000)
-            admission = owned(event, admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=now_ms), name, now_ms)
+            admission = owned(event, admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=now_ms),
+                              name, now_ms, staged)
             if admission.dead_letter is not None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
                 continue
             await forward(outbox, admission.model, event.message.value, published_ms(event))
         await outbox.flush()
+        await staged.commit(outbox)  # the claims, once what they admitted is on Kafka
         for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
             metrics.dead_letter(name, error)
 
