@@ -24,6 +24,7 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from pcfx.agents.observe import install_worker_metrics
+from pcfx.agents.quiet import install as install_quiet
 from pcfx.agents.recovery import TableManager
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
@@ -86,12 +87,17 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     return wiring
 
 
+_QUIETED: list[object] = []
+
+
 def quiet_per_record_logging() -> None:
     """aiokafka and Faust's topics log every send at DEBUG; with the root logger left at DEBUG by Faust,
     building those records cost ~7 % of a worker's CPU, then 3.5 % (profiled in bench/b4_overhead.py and
     in a shock). Their INFO and above still show."""
     for chatty in ("aiokafka", "faust.topics"):
         logging.getLogger(chatty).setLevel(logging.INFO)
+    if not _QUIETED:  # and one line per Kafka outage, not one per reconnect attempt (agents/quiet.py)
+        _QUIETED.append(install_quiet())
 
 
 def _declare_topics(wiring: Wiring) -> None:

@@ -9,6 +9,11 @@ micro-batch at a time. An accepted record is forwarded unchanged, once per produ
 A record of a bulk change carries a batch mark (:mod:`pcfx.streams.batches`); each ``graph-updates`` record
 made from it carries its own part of the mark, and a rejected marked record makes as many empty records
 keyed ``void:<batch id>``, so the recompute agent still sees its batch complete.
+
+A footprint is also checked against the ``product_to_owner`` table (first publisher of a product id owns it,
+:mod:`pcfx.streams.ownership`): one from a company that does not own a product it names is dead-lettered.
+The table is keyed by product id on the partitions of ``footprints`` (keyed by first product id), backed by
+its changelog, so a restarted or rebalanced worker keeps every claim.
 """
 
 from __future__ import annotations
@@ -17,21 +22,39 @@ import time
 
 import faust
 
-from pcfx.agents.app import Wiring, aiokafka_producer
+from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import LEAF, RECIPE, batch_mark, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.records import LEAF, RECIPE, batch_mark, header, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.state import StagedWrites
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
 from pcfx.streams.batches import BATCH_HEADER, VOID, Mark
 from pcfx.streams.derive import product_urn
-from pcfx.streams.intake import admit
+from pcfx.streams.intake import Admission, admit, dead_letter
+from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
 
 
 def register(wiring: Wiring) -> None:
     """Declare the two validating agents on the wiring's app."""
     app, settings, topics, metrics = wiring.app, wiring.settings, wiring.topics, wiring.metrics
     graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
+    owners = bytes_table(app, "product_to_owner")  # product id -> owning company URN; on footprints, keyed like it
+    wiring.tables["product_to_owner"] = owners
+
+    def owned(event: faust.types.EventT, admission: Admission, name: str, now_ms: int, staged: StagedWrites) -> Admission:
+        """A footprint whose publisher may not publish it becomes a dead letter; a first claim is staged
+        (committed after the batch's outputs, changelog first: see agents/state.py)."""
+        if admission.model is None or not isinstance(admission.model, ProductFootprint):
+            return admission
+        try:
+            verdict = judge(admission.model, header(event, PUBLISHER_HEADER), lambda pid: _text(staged.get(owners, pid)))
+        except OwnershipError as error:
+            letter = dead_letter(event.message.value, origin_of(event), error, stage=f"validate_{name}", now_ms=now_ms)
+            return Admission(dead_letter=letter, error=error)
+        for product_id in verdict.claims:  # on this record's changelog partition
+            staged.put(owners, product_id, verdict.publisher.encode(), event)
+        return admission
 
     def marked(headers: dict[str, bytes], mark: Mark | None, k: int) -> dict[str, bytes]:
         return headers if mark is None else {**headers, BATCH_HEADER: mark.part(k).text().encode()}
@@ -50,10 +73,12 @@ def register(wiring: Wiring) -> None:
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
-        outbox, rejected = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), []
+        outbox, rejected, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), [], StagedWrites()
         for event in events:
             origin, mark = origin_of(event), batch_mark(event)
-            admission = admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=int(time.time() * 1000))
+            now_ms = int(time.time() * 1000)
+            admission = owned(event, admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=now_ms),
+                              name, now_ms, staged)
             if admission.dead_letter is not None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
@@ -63,6 +88,7 @@ def register(wiring: Wiring) -> None:
                 continue
             await forward(outbox, admission.model, event.message.value, published_ms(event), mark)
         await outbox.flush()
+        await staged.commit(outbox)  # the claims, once what they admitted is on Kafka
         for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
             metrics.dead_letter(name, error)
 
@@ -78,3 +104,7 @@ def register(wiring: Wiring) -> None:
     @app.agent(topics["recipes"], name="validate_recipes")
     async def validate_recipes(stream: faust.StreamT) -> None:
         await admit_stream(ProductRecipe, stream, "recipes")
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode()

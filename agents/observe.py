@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 FAUST_METRICS_PREFIX = "faust"
 LAG_INTERVAL_S = 5.0  # how often the lag gauge is refreshed; a fraction of the 5 s scrape interval is wasted
+_REACHABLE: dict[int, bool] = {}  # per Metrics object: could the last sample reach Kafka?
 KAFKA_TIMEOUT_S = 10.0  # longest one offset round trip may take before Kafka counts as unreachable
 
 
@@ -64,8 +65,13 @@ async def sample_lag(app: faust.App, metrics: Metrics, prefix: str) -> None:
         ends, committed = await asyncio.wait_for(_offsets(app, assigned), KAFKA_TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001  (any failure of the round trip means "cannot reach Kafka")
         metrics.kafka_connected.labels(client="worker").set(0)
-        log.warning("consumer lag not sampled, Kafka unreachable: %r", exc)
+        if _REACHABLE.get(id(metrics), True):  # a state change is logged once, not every sample
+            log.warning("Kafka unreachable (consumer lag not sampled): %r; logged again when it is back", exc)
+        _REACHABLE[id(metrics)] = False
         return
+    if not _REACHABLE.get(id(metrics), True):
+        log.warning("Kafka reachable again")
+    _REACHABLE[id(metrics)] = True
     # .labels() creates the series at 0, so it is touched only once the answer is known
     metrics.kafka_connected.labels(client="worker").set(1)
     metrics.set_consumer_lag(consumer_lags(ends, committed, prefix))

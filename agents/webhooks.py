@@ -41,6 +41,7 @@ from pcfx.agents.app import Wiring, bytes_table
 from pcfx.agents.outbox import until_done
 from pcfx.agents.records import dead_letter_of
 from pcfx.connectors.partners import Directory
+from pcfx.connectors.webhook_targets import AllowList, TargetRefused, check_target
 from pcfx.metrics import Outcome
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Partner, WebhookAttempt
@@ -83,9 +84,16 @@ def authorization(directory: Directory, key: bytes, url: str) -> tuple[dict[str,
     return {"authorization": f"Bearer {directory.client(partner).token()}"}, partner
 
 
-async def post(client: httpx.AsyncClient, pending: Pending, headers: dict[str, str] | None = None) -> bool:
-    """One attempt: True if the receiver answered 2xx."""
+async def post(client: httpx.AsyncClient, pending: Pending, headers: dict[str, str] | None = None,
+               allow: AllowList = AllowList()) -> bool:
+    """One attempt: True if the receiver answered 2xx. The target's addresses are checked again first
+    (:mod:`pcfx.connectors.webhook_targets`): a refused one counts as a failed attempt."""
     body = json.dumps(pending.event, ensure_ascii=False).encode()
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, check_target, pending.url, allow)
+    except TargetRefused as error:
+        log.warning("webhook event %s (v%d) not sent: %s", pending.event["id"], pending.version, error)
+        return False
     try:
         response = await client.post(pending.url, content=body, headers={"content-type": CLOUDEVENTS_JSON, **(headers or {})})
     except httpx.HTTPError as error:
@@ -108,6 +116,7 @@ def register(wiring: Wiring) -> None:
     scanned: dict[str, Any] = {}  # the labels partitions owned when ``waiting`` was last rebuilt, and when
     source = event_source(settings)
     directory = Directory(settings)
+    allow = AllowList.parse(settings.webhook_allow)
 
     def load(key: bytes) -> Outbox | None:
         raw = outboxes.get(key)
@@ -195,7 +204,7 @@ def register(wiring: Wiring) -> None:
             log.warning("webhook %s, event %s: no token: %r", pending.url, pending.event["id"], error)
             delivered = False
         else:
-            delivered = await post(client, pending, headers)
+            delivered = await post(client, pending, headers, allow)
             if not delivered and partner is not None:
                 directory.client(partner).forget_token()  # it may have been refused: get a fresh one next time
         outcome = WebhookAttempt(version=pending.version, delivered=delivered, attempted_at=datetime.now(timezone.utc))

@@ -119,3 +119,24 @@ class BuyerClient:
             consumer.close()
         return found
 
+
+
+def product_owners(settings: Settings, product: str) -> list[str] | None:
+    """The companies that own ``product`` (a URN) as the exchange holds it now: the ``companyIds`` of the
+    latest supplier footprint or recipe naming it (whom the label agent treats as its supplier), or None if
+    neither topic names it yet."""
+    from pcfx.connectors.kafka_io import read_to_end  # noqa: PLC0415
+    from pcfx.schemas.models import ProductFootprint, ProductRecipe  # noqa: PLC0415
+    from pcfx.streams.codec import decode_model  # noqa: PLC0415
+    from pcfx.streams.derive import product_urn  # noqa: PLC0415
+
+    latest: dict[tuple[str, bytes | None], list[str]] = {}
+    for topic, cls in (("footprints", ProductFootprint), ("recipes", ProductRecipe)):
+        for key, value in read_to_end(settings, settings.topic(topic), lambda k, v: (k, v)):
+            try:
+                model = decode_model(cls, value)
+            except ValueError:
+                continue  # a dead-lettered record owns nothing
+            if any(product_urn(pid) == product for pid in model.product_ids):
+                latest[(topic, key)] = [company.lower() for company in model.company_ids]
+    return sorted({company for companies in latest.values() for company in companies}) if latest else None

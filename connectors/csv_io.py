@@ -2,8 +2,8 @@
 
 ``products.csv``: ``product_id,name,declared_unit,direct_kgco2e_per_unit`` and optionally
 ``declared_amount`` (default 1), ``mass_per_unit`` (kg per declared unit), ``pds`` (percent),
-``dqr_technological``, ``dqr_geographical``, ``dqr_temporal`` (1..5); other columns (company, ...) are
-ignored. ``bom.csv``: ``product_id,input_product_id,quantity_per_unit`` (one declared unit of
+``dqr_technological``, ``dqr_geographical``, ``dqr_temporal`` (1..5); the roll-up ignores other columns
+(``pcfx import`` reads ``name`` and ``company``, the product's owner: see the README's CSV formats). ``bom.csv``: ``product_id,input_product_id,quantity_per_unit`` (one declared unit of
 ``product_id`` uses that many declared units of the input) and optionally ``unit`` (the quantity's unit
 when it is not the input's declared unit, e.g. ``kilogram``).
 

@@ -62,9 +62,12 @@ def _close(value: float, expected: float) -> bool:
 
 
 def demo_settings(base: Settings) -> Settings:
-    """The demo runs under its own topic prefix and consumer group, on a fresh run id, so it can be repeated."""
+    """The demo runs under its own topic prefix and consumer group, on a fresh run id, so it can be repeated,
+    and keeps its state (the API's database, the worker's tables, TLS files) in its own folder
+    ``<data dir>/demo/<run>``: nothing of it reaches the real API's database or worker."""
     run = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S")
-    return base.model_copy(update={"topic_prefix": f"{DEMO_PREFIX}{run}.", "app_id": f"pcfx-demo-{run}"})
+    return base.model_copy(update={"topic_prefix": f"{DEMO_PREFIX}{run}.", "app_id": f"pcfx-demo-{run}",
+                                   "data_dir": base.data_dir / "demo" / f"pcfx-demo-{run}"})
 
 
 def expected_total(footprints: list[ProductFootprint], recipes: list[ProductRecipe], product_id: str) -> float:
@@ -137,10 +140,10 @@ def run(base: Settings, say: Callable[[str], None], *, keep: Callable[[], None] 
     if given: the caller keeps them up for a person to look around), and the run's topics are deleted (unless
     ``keep_topics``): each run has fresh ones, so what it leaves would only pile up."""
     settings = demo_settings(base)
-    say(f"kafka: {ensure_broker(settings, progress=say).bootstrap_servers}")
+    say(f"kafka: {ensure_broker(base, progress=say).bootstrap_servers}")  # the broker is the user's, in its data dir
     create_topics(settings)
     ensure_buyer_topic(settings, demo_chain.BUYER)
-    logs = settings.data_dir / "demo" / settings.app_id
+    logs = settings.data_dir
     api_port = free_port()
     # the API gets a data dir of its own per run: a fresh database (only this run's labels) and certificate
     api_settings = settings.model_copy(update={"api_port": api_port, "api_metrics_port": free_port(), "data_dir": logs / "api"})

@@ -32,8 +32,10 @@ from starlette.routing import Route
 from pcfx.connectors.buyer import RequestError, as_product_urn, subscriptions_for
 from pcfx.connectors.label_svg import render_label_svg
 from pcfx.connectors.pact_api.errors import ApiError, bad_request
+from pcfx.connectors.webhook_targets import AllowList, TargetRefused, check_target
 from pcfx.schemas.models import CarbonLabel
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Subscription
+from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 
 if TYPE_CHECKING:
@@ -126,6 +128,7 @@ async def post_subscriptions(request: Request) -> JSONResponse:
 
     host, client = await run_in_threadpool(caller, request)
     subscriptions = subscription_request(client.company, await capped_body(request, MAX_BODY_BYTES))
+    await run_in_threadpool(check_webhooks, host.settings, subscriptions)
     unknown = [s.product_id for s in subscriptions if s.active and not known_product(host.store.conn, s.product_id)]
     if unknown:
         raise ApiError("NotFound", f"unknown product(s) {', '.join(unknown)}: no footprint in the exchange names them")
@@ -134,12 +137,22 @@ async def post_subscriptions(request: Request) -> JSONResponse:
     return JSONResponse({"data": [s.to_json() for s in subscriptions]}, status_code=202)
 
 
+def check_webhooks(settings: Settings, subscriptions: list[Subscription]) -> None:
+    """A 400 for a webhookUrl the worker would refuse to call (:mod:`pcfx.connectors.webhook_targets`)."""
+    allow = AllowList.parse(settings.webhook_allow)
+    for url in sorted({s.webhook_url for s in subscriptions if s.active and s.webhook_url}):
+        try:
+            check_target(url, allow)
+        except TargetRefused as error:
+            raise bad_request(str(error)) from None
+
+
 def subscription_request(company: str, body: bytes) -> list[Subscription]:
     """The subscriptions a request body asks for, or a 400 that says what is wrong."""
     shape = 'send {"productIds": [URN, ...], "webhookUrl": URL (optional), "active": true|false (optional)}'
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise bad_request(f"malformed subscription request: not JSON; {shape}") from None
     products = document.get("productIds") if isinstance(document, dict) else None
     if not isinstance(products, list) or not all(isinstance(p, str) for p in products):

@@ -42,7 +42,10 @@ def mass_options(values: tuple[str, ...]) -> dict[str, str]:
 @click.argument("source", type=click.File("r", encoding="utf-8"))
 @click.option("--v2-mass", "v2_masses", multiple=True, metavar="ID=KG",
               help="Product mass in kg per declared unit for a PACT v2 footprint that leaves it out (repeatable).")
-def publish(source: Any, v2_masses: tuple[str, ...]) -> None:
+@click.option("--company", default=None, metavar="URN",
+              help="The company you publish for (sent as the pcfx-publisher header; must be among each footprint's "
+                   "companyIds). Only the owner of a product may publish its footprint: docs/operations.md.")
+def publish(source: Any, v2_masses: tuple[str, ...], company: str | None) -> None:
     """Validate PACT footprints from SOURCE (a file, or - for stdin) and publish them to Kafka.
 
     PACT v3 is published as it is; PACT v2.x (specVersion 2.x) is converted to v3 first, each change
@@ -51,7 +54,7 @@ def publish(source: Any, v2_masses: tuple[str, ...]) -> None:
     nothing is published (exit 1).
     """
     from pcfx.connectors.pact_v2 import footprint_from_pact, is_v2  # noqa: PLC0415
-    from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
+    from pcfx.connectors.supplier import RecordTooLarge, SupplierClient  # noqa: PLC0415
 
     masses = mass_options(v2_masses)
     try:
@@ -67,12 +70,21 @@ def publish(source: Any, v2_masses: tuple[str, ...]) -> None:
             invalid += 1
         else:
             converted += is_v2(item)
+    if company:
+        problems += [f"footprint {m.id}: companyIds {m.company_ids} do not include --company {company}: a company "
+                     "publishes only its own footprints" for m in models if company.lower() not in (c.lower() for c in m.company_ids)]
     if problems:
         for problem in problems:
             click.echo(f"pcfx publish: rejected {problem}", err=True)
         click.echo(f"pcfx publish: nothing published ({invalid} invalid of {invalid + len(models)})", err=True)
         sys.exit(1)
-    with SupplierClient() as client:
-        ids = client.publish_footprints(models)
+    with SupplierClient(publisher=company) as client:
+        try:
+            ids = client.publish_footprints(models)
+        except RecordTooLarge as error:  # sized before sending: nothing went out
+            for problem in error.problems:
+                click.echo(f"pcfx publish: rejected {problem}", err=True)
+            click.echo(f"pcfx publish: nothing published ({len(error.problems)} too large of {len(models)})", err=True)
+            sys.exit(1)
     note = f" ({converted} converted from PACT v2)" if converted else ""
     click.echo(f"published {len(ids)} footprint(s){note} to {client.settings.topic('footprints')}")

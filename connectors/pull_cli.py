@@ -32,8 +32,12 @@ if TYPE_CHECKING:
               help="With --once: tries before giving up (waits 1, 2, 4, ... s between them).")
 @click.option("--events-from", default=None, metavar="CLIENT_ID",
               help="Only act on PublishedEvents this client POSTed to our `pcfx api` (default: all).")
+@click.option("--supplier", "supplier_company", default=None, metavar="URN",
+              help="The supplier's company URN: its footprints are published as this company (pcfx-publisher header), "
+                   "so a host that names another company in companyIds, or another company's product, is refused "
+                   "by the worker (docs/operations.md, threat model). Default: each footprint's first companyId.")
 def pull(url: str, client_id: str, client_secret: str, auth_url: str | None, ca_file: Path | None, once: bool,
-         interval: float, attempts: int, events_from: str | None) -> None:
+         interval: float, attempts: int, events_from: str | None, supplier_company: str | None) -> None:
     """Pull footprints from a supplier's PACT v3 host into Kafka, each footprint version exactly once.
 
     Authenticates with OAuth2 client credentials (token endpoint from /.well-known/openid-configuration,
@@ -51,7 +55,7 @@ def pull(url: str, client_id: str, client_secret: str, auth_url: str | None, ca_
     settings = Settings.from_env()
     verify: bool | ssl.SSLContext = ssl.create_default_context(cafile=str(ca_file)) if ca_file else True
     with PactClient(url, client_id, client_secret, auth_base_url=auth_url, verify=verify) as client, \
-            SupplierClient(settings) as supplier:
+            SupplierClient(settings, publisher=supplier_company) as supplier:
         puller = Puller(settings, client, supplier.publish_footprints, events_from=events_from)
         try:
             if once:

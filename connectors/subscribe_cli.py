@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from pcfx.connectors.buyer import BuyerClient, RequestError, entitlement_for, subscriptions_for
+from pcfx.connectors.buyer import BuyerClient, RequestError, entitlement_for, product_owners, subscriptions_for
 
 
 def refuse(command: str, error: Exception) -> NoReturn:
@@ -37,6 +37,12 @@ def subscribe(buyer: str, products: tuple[str, ...], webhook: str | None, cancel
     except RequestError as error:
         refuse("subscribe", error)
     with BuyerClient() as client:
+        if webhook and not cancel:
+            from pcfx.connectors.webhook_targets import AllowList, TargetRefused, check_target  # noqa: PLC0415
+            try:
+                check_target(webhook, AllowList.parse(client.settings.webhook_allow))
+            except TargetRefused as error:
+                refuse("subscribe", error)
         since = client.status_offsets() if wait_s > 0 else {}
         if wait_s > 0 and not since:
             missing = client.settings.topic("subscription-status")
@@ -70,6 +76,11 @@ def entitle(supplier: str, buyer: str, product: str, revoke: bool) -> None:
     except RequestError as error:
         refuse("entitle", error)
     with BuyerClient() as client:
+        owners = product_owners(client.settings, grant.product_id)
+        if owners is not None and grant.supplier_company_id.lower() not in owners:
+            click.echo(f"pcfx entitle: {grant.product_id} is owned by {', '.join(owners)}, not "
+                       f"{grant.supplier_company_id}: only its owner's grant has an effect; nothing published", err=True)
+            sys.exit(1)
         client.entitle(grant)
     verb = "withheld" if revoke else "granted"
     click.echo(f"{verb} {grant.product_id} to {grant.buyer_id} (as {grant.supplier_company_id})")

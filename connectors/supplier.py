@@ -16,9 +16,15 @@ from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
 from pcfx.streams.batches import BATCH_HEADER, marks_for
 from pcfx.streams.codec import encode_model
+from pcfx.streams.ownership import PUBLISHER_HEADER
 
 Footprintish = ProductFootprint | dict[str, Any]
+RECORD_OVERHEAD = 1024  # bytes of a Kafka record batch besides the key and value: framing, headers
 Recipeish = ProductRecipe | dict[str, Any]
+
+
+def kind_of(model: ContractModel) -> str:
+    return "footprint" if isinstance(model, ProductFootprint) else "recipe"
 
 
 def as_footprint(item: Footprintish) -> ProductFootprint:
@@ -32,6 +38,14 @@ def as_recipe(item: Recipeish) -> ProductRecipe:
     return item if isinstance(item, ProductRecipe) else ProductRecipe.from_json(item)
 
 
+class RecordTooLarge(ValueError):
+    """Records larger than one Kafka record may be; raised before anything is sent. One line per record."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 class SupplierClient:
     """Publishes footprints (topic ``footprints``) and recipes (``recipes``), keyed by first product id.
 
@@ -40,10 +54,15 @@ class SupplierClient:
     than one record are one change: each carries a batch mark (``pcfx-batch`` header,
     :mod:`pcfx.streams.batches`), and the engine applies them together once all have arrived, so each
     product gets one new derived version for the whole call.
+
+    ``publisher``: the company URN this connection publishes for, sent as the ``pcfx-publisher`` header; the
+    worker admits a footprint only from the company that owns its products (docs/operations.md, threat
+    model). None: the first of each footprint's ``companyIds``.
     """
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, publisher: str | None = None) -> None:
         self.settings = settings or Settings.from_env()
+        self.publisher = publisher
         self._producer = producer(self.settings)
 
     def __enter__(self) -> SupplierClient:
@@ -72,9 +91,18 @@ class SupplierClient:
         return [model.product_ids[0] for model in models]
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
+        """Encode and size every record first: all are sent, or none (a too-large one raises RecordTooLarge)."""
         records = [(model.product_ids[0].encode(), encode_model(model)) for model in models]  # type: ignore[attr-defined]
-        headers = None
-        if len(models) > 1:
+        limit = self._producer.config["max_request_size"] - RECORD_OVERHEAD
+        problems = [f"{kind_of(model)} {getattr(model, 'id', model.product_ids[0])}: {len(value)} bytes encoded, "  # type: ignore[attr-defined]
+                    f"more than one Kafka record takes ({limit} bytes); split it or shorten it"
+                    for model, (key, value) in zip(models, records) if len(key) + len(value) > limit]
+        if problems:
+            raise RecordTooLarge(problems)
+        headers: list[dict[str, bytes]] = [{} for _ in models]
+        if len(models) > 1:  # one change: a batch mark on each record
             marks = marks_for([len(model.product_ids) for model in models])  # type: ignore[attr-defined]
             headers = [{BATCH_HEADER: mark.text().encode()} for mark in marks]
+        if self.publisher:
+            headers = [{**extra, PUBLISHER_HEADER: self.publisher.encode()} for extra in headers]
         send_all(self._producer, self.settings.topic(topic), records, headers)  # raises if Kafka refused a record

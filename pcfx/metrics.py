@@ -78,6 +78,7 @@ _REASON_BY_ERROR = {
     "ValidationError": Reason.CONTRACT,  # pydantic's, when a model is validated directly
     "InvalidFootprint": Reason.CONTRACT,  # streams.rollup: a leaf or recipe the engine refuses
     "CsvError": Reason.CONTRACT,  # connectors.csv_io: a CSV cell the roll-up cannot use
+    "OwnershipError": Reason.CONTRACT,  # streams.ownership: a footprint of a product another company owns
 }
 
 

@@ -69,7 +69,8 @@ class Settings(BaseModel):
     api_host: str = Field("127.0.0.1", description="Interface the PACT API binds to.")
     api_port: int = Field(8443, description="HTTPS port of the PACT v3 API (`pcfx api`).")
     api_public_url: str = Field(
-        "", description="Base URL clients use to reach the API (for pagination links); empty: from the request."
+        "", description="Base URL clients use to reach the API (OpenID document, pagination links, CloudEvent sources); "
+        "empty: `https://<PCFX_API_HOST>:<PCFX_API_PORT>` (never the request's Host header)."
     )
     tls_cert: str = Field("", description="PEM certificate for the API; empty: a self-signed one in the data dir.")
     tls_key: str = Field("", description="PEM private key matching PCFX_TLS_CERT.")
@@ -87,6 +88,11 @@ class Settings(BaseModel):
     )
     webhook_max_age_s: int = Field(
         72 * 3600, description="How long a webhook delivery is retried before it is abandoned, in seconds (PACT: 72 h)."
+    )
+    webhook_allow: str = Field(
+        "",
+        description="Webhook targets allowed beyond https URLs of public addresses: comma-separated host names, IP "
+        "addresses or CIDR networks (e.g. `127.0.0.1,10.0.0.0/8`), which may also use http. Empty: none.",
     )
     label_expiry_check_s: float = Field(
         60.0, gt=0, description="How often the worker looks for carbon labels and supplier footprints past their validity end, in seconds "

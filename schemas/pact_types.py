@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -24,15 +25,23 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, Plai
 DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
+MAX_DECIMAL_DIGITS = 100  # pcfx's limit: far beyond any measurement, well inside a double's range (1e308)
+
+
 def pact_decimal(text: str) -> str:
     """PACT 3.0.3 OpenAPI `Decimal`: a plain decimal string, pattern ``^[+-]?\\d+(\\.\\d+)?$``.
 
-    Exponents (``"1.2e+6"``) are refused although the 3.0 prose shows one: the schema rejects them.
+    Exponents (``"1.2e+6"``) are refused although the 3.0 prose shows one: the schema rejects them. So is
+    a value of more than :data:`MAX_DECIMAL_DIGITS` digits (PACT sets no bound; the roll-up computes in
+    doubles, and a 400-digit value would be refused only later, at recompute).
     """
     if not DECIMAL_TEXT.fullmatch(text):
         raise ValueError(
             "not a PACT decimal string: digits with an optional sign and fraction, no exponent (PACT 3.0.3 Decimal)"
         )
+    digits = len(text) - (text[0] in "+-") - ("." in text)
+    if digits > MAX_DECIMAL_DIGITS:
+        raise ValueError(f"{digits} digits: pcfx takes decimals of at most {MAX_DECIMAL_DIGITS} digits")
     return text
 
 
@@ -126,6 +135,17 @@ def urn(text: str) -> str:
     """PACT 3.0.3 OpenAPI `Urn`: company ids, product ids and classifications start with ``urn:``."""
     if not URN_PREFIX.match(text):
         raise ValueError("not a URN: must start with 'urn:' (PACT 3.0.3 Urn, RFC 8141)")
+    return printable_id(text)
+
+
+def printable_id(text: str) -> str:
+    """An identifier holds no control, format or separator characters (NUL, BEL, newline, U+202E, ...):
+    RFC 8141 allows none in a URN, and such a character makes an id print as another one in logs, CSV and
+    the terminal. Spaces are kept (pcfx product ids are opaque)."""
+    for index, char in enumerate(text):
+        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
+            raise ValueError(f"character U+{ord(char):04X} at position {index}: identifiers hold no control "
+                             "or formatting characters (RFC 8141)")
     return text
 
 
@@ -201,7 +221,7 @@ CountryCode = Annotated[str, AfterValidator(country_code)]
 SubdivisionCode = Annotated[str, AfterValidator(subdivision_code)]
 SpecVersion = Annotated[str, AfterValidator(spec_version)]
 # Product ids inside the exchange (recipes, labels) are opaque: "0042" is never read as a number.
-OpaqueId = NonEmptyString
+OpaqueId = Annotated[str, Field(min_length=1), AfterValidator(printable_id)]
 
 
 # --- date-times ----------------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ def settings(kafka: str, tmp_path: Path) -> Iterator[Settings]:
         api_metrics_port=free_port(),
         metrics_port=free_port(),
         prometheus_port=free_port(),
+        webhook_allow="127.0.0.1",  # the tests' webhook receivers listen on loopback (an operator's allow-list)
     )
     create_topics(isolated)
     yield isolated

@@ -7,8 +7,10 @@ serves them over TLS only (see :mod:`tls`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +37,7 @@ from pcfx.connectors.pact_api.pagination import link_header, next_link, split_pa
 from pcfx.connectors.pact_api.records import request_to_value
 from pcfx.connectors.pact_api.responder import callback_target, request_key
 from pcfx.connectors.web.app import ROUTES as WEB_ROUTES
+from pcfx.connectors.pact_api.throttle import Refused
 from pcfx.metrics import METRICS
 from pcfx.schemas.ingest_notes import PCFX_EXTENSION_PATH, PCFX_EXTENSION_SCHEMA_FILE
 from pcfx.streams.derive import INPUTS_EXTENSION_PATH, INPUTS_SCHEMA_FILE
@@ -43,7 +46,10 @@ from pcfx.settings import Settings
 log = logging.getLogger(__name__)
 
 INBOUND_TOPIC = "inbound-events"  # PublishedEvents (and answers to our requests) for the pull connector
-MAX_EVENT_BYTES = 8 * 1024 * 1024  # largest event body accepted; a RequestFulfilledEvent carries footprints
+#: Largest event body accepted (413 beyond): the event goes on Kafka as one record, keyed by its source, and
+#: Kafka takes records up to 1 MiB by default (the producer's max_request_size); this leaves room for the
+#: key and headers. A RequestFulfilledEvent of 100 footprints is ~300 KB.
+MAX_EVENT_BYTES = 960 * 1024
 MAX_FORM_BYTES = 16 * 1024  # largest token request body; it holds grant_type and perhaps a scope
 
 
@@ -75,8 +81,17 @@ async def issue_token(request: Request) -> JSONResponse:
     if form.get("grant_type") != "client_credentials":
         code = "invalid_request" if "grant_type" not in form else "unsupported_grant_type"
         return oauth_error(400, code, f"grant_type must be client_credentials, not {form.get('grant_type')!r}")
-    ttl = host.settings.token_ttl_s
-    token = await run_in_threadpool(host.clients.issue_token, *credentials, ttl)
+    ttl, guard = host.settings.token_ttl_s, host.token_guard
+    address = request.client.host if request.client else ""
+    try:
+        guard.admit(credentials[0], address)
+    except Refused as refused:
+        return oauth_error(429, "invalid_client", refused.reason, retry_after_s=refused.retry_after_s)
+    token = None
+    try:  # in the guard's own pool: a flood of secret checks does not hold up other clients' requests
+        token = await asyncio.get_running_loop().run_in_executor(guard.pool, host.clients.issue_token, *credentials, ttl)
+    finally:
+        guard.done(credentials[0], address, token is not None)
     if token is None:
         return oauth_error(401, "invalid_client", "client authentication failed")
     body = {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": SCOPES}
@@ -189,9 +204,11 @@ async def capped_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    """RFC 6749 §5.2 error body; 401 also names the Basic scheme the endpoint expects."""
+def oauth_error(status: int, error: str, description: str, retry_after_s: float | None = None) -> JSONResponse:
+    """RFC 6749 §5.2 error body; 401 also names the Basic scheme the endpoint expects, 429 when to retry."""
     headers = {"WWW-Authenticate": 'Basic realm="pcfx"'} if status == 401 else {}
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after_s)))
     headers["Cache-Control"] = "no-store"
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
 
@@ -206,7 +223,7 @@ async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = "NotFound" if error.status_code == 404 else "BadRequest"
     message = f"no such endpoint: {request.url.path}" if error.status_code == 404 else str(error.detail)
-    return ApiError(code, message, error.status_code).response()
+    return ApiError(code, message, error.status_code, dict(error.headers or {})).response()  # a 405 keeps its Allow
 
 
 async def internal_error(request: Request, error: Exception) -> Response:

@@ -22,14 +22,16 @@ class ApiError(Exception):
     conformance tool looks for.
     """
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or STATUS_OF_CODE[code]
+        self.headers = headers or {}  # e.g. Allow on a 405
 
     def response(self) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="pcfx", error="invalid_token"'} if self.status == 401 else {}
+        headers.update(self.headers)
         return JSONResponse({"code": self.code, "message": self.message}, status_code=self.status, headers=headers)
 
 

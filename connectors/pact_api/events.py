@@ -49,6 +49,8 @@ def parse_event(body: bytes, content_type: str | None) -> Event:
         event = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise bad_request(f"the body is not JSON: {error}") from None
+    except RecursionError:
+        raise bad_request("the body nests JSON too deeply") from None
     if not isinstance(event, dict):
         raise bad_request("the body must be one CloudEvent JSON object")
     _check_envelope(event)

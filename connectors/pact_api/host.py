@@ -9,14 +9,13 @@ the delivery loops that POST the answers and our own requests. The routes (:mod:
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 from dataclasses import dataclass, field
 
 from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, MessageSizeTooLargeError
 from starlette.requests import Request
 
 from pcfx.connectors.label_api import SCHEMA as LABELS_SCHEMA
@@ -38,19 +37,20 @@ from pcfx.connectors.pact_api.store import Store, db_path
 from pcfx.connectors.partners import Directory
 from pcfx.connectors.web.supplier import ANSWER_TOPIC, DEAD_LETTER_TOPICS, REQUEST_TOPICS, apply_dead_letter, apply_request_record
 from pcfx.connectors.web.supplier import SCHEMA as DEAD_LETTERS_SCHEMA
+from pcfx.connectors.pact_api.throttle import TokenGuard
 from pcfx.metrics import METRICS
 from pcfx.schemas.models import ProductRecipe
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import product_urn
+from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError
 
 log = logging.getLogger(__name__)
 
 FOLLOWED_TOPICS = ("footprints", "derived")  # where the footprints the host serves come from
 ACCESS_TOPICS = ("entitlements", "recipes")  # owners' grants and what each company buys (pcfx.streams.access)
 KAFKA_ACK_S = 15.0  # how long an event POST waits for Kafka to acknowledge it, in seconds
-HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
 @dataclass
@@ -68,6 +68,7 @@ class Host:
     threads: list[threading.Thread] = field(default_factory=list)
     followers: list[Follower] = field(default_factory=list)
     _producer_lock: threading.Lock = field(default_factory=threading.Lock)
+    token_guard: TokenGuard = field(default_factory=TokenGuard)
 
     @classmethod
     def open(cls, settings: Settings) -> "Host":
@@ -109,6 +110,13 @@ class Host:
             self.readmodel.reject(conn, topic, record.partition, record.offset, str(error))
             METRICS.reject(topic, error)
             return
+        if topic == "footprints":
+            try:
+                self.readmodel.claim(conn, footprint, publisher_header(record.headers))
+            except OwnershipError as error:  # the worker dead-letters it too; never served
+                self.readmodel.reject(conn, topic, record.partition, record.offset, str(error))
+                METRICS.reject(topic, error)
+                return
         self.readmodel.put(conn, topic, key, footprint)
         METRICS.records_consumed.labels(topic=topic).inc()
 
@@ -175,6 +183,7 @@ class Host:
             thread.join(timeout=10)
         if self.producer is not None:
             self.producer.close(timeout=5)
+        self.token_guard.close()
         self.store.close()
 
     def send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
@@ -186,14 +195,25 @@ class Host:
                                                   client_id="pcfx-api")
             future = self.producer.send(self.settings.topic(topic), key=key.encode(), value=value, headers=headers or [])
             future.get(KAFKA_ACK_S)
-        except KafkaError as error:
-            raise ApiError("InternalError", f"the event could not be recorded on Kafka ({error}); retry later") from error
+        except MessageSizeTooLargeError as error:
+            raise ApiError("BadRequest", "the event is larger than one Kafka record may be; send fewer footprints", 413) from error
+        except KafkaError as error:  # the details are for the operator's log, not for the partner
+            log.error("%s: a record could not be sent: %r", topic, error)
+            raise ApiError("InternalError", "the event could not be recorded; retry later") from error
         METRICS.records_produced.labels(topic=topic).inc()
 
 
+def publisher_header(headers: list[tuple[str, bytes]] | None) -> str | None:
+    """The ``pcfx-publisher`` header of a record, if any."""
+    value = dict(headers or ()).get(PUBLISHER_HEADER)
+    return None if value is None else bytes(value).decode("utf-8", "replace")
+
+
 def public_base(settings: Settings, request: Request | None = None) -> str:
-    """Absolute base URL clients reach the API at: the configured one, else the request's Host header."""
+    """Absolute base URL clients reach the API at: ``PCFX_API_PUBLIC_URL``, else the configured bind address.
+
+    Never the request's Host header: a client could otherwise plant its own host in the OpenID document
+    and the pagination links other clients follow (``request`` is accepted for the callers' convenience)."""
     if settings.api_public_url:
         return settings.api_public_url.rstrip("/")
-    host = request.headers.get("host", "") if request is not None else ""
-    return f"https://{host if HOST_HEADER.match(host) else f'{settings.api_host}:{settings.api_port}'}"
+    return f"https://{settings.api_host}:{settings.api_port}"

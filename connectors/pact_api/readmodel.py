@@ -21,6 +21,7 @@ from typing import Any
 
 from pcfx.connectors.pact_api.filters import Criteria, utc_text, validity_window
 from pcfx.connectors.pact_api.store import Store
+from pcfx.streams.ownership import judge_ids
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS footprints (
@@ -65,6 +66,10 @@ CREATE INDEX IF NOT EXISTS uses_by_recipe ON uses (recipe);
 CREATE TABLE IF NOT EXISTS superseded (
     id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS owners (
+    product TEXT PRIMARY KEY,
+    company TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejects (
     topic TEXT NOT NULL,
@@ -126,6 +131,16 @@ class ReadModel:
             conn.execute("DELETE FROM footprint_keys WHERE seq = ?", (seq,))
         conn.executemany("INSERT OR IGNORE INTO footprint_keys (kind, value, seq) VALUES (?, ?, ?)", _keys(footprint, seq))
 
+    def claim(self, conn: sqlite3.Connection, footprint: dict[str, Any], publisher: str | None) -> None:
+        """Apply the ownership rule (:mod:`pcfx.streams.ownership`) to a supplier footprint in topic order:
+        raises ``OwnershipError`` for one its publisher may not publish, else stores the first claims."""
+        def owner_of(product: str) -> str | None:
+            row = conn.execute("SELECT company FROM owners WHERE product = ?", (product,)).fetchone()
+            return None if row is None else row["company"]
+        verdict = judge_ids(footprint["companyIds"], footprint["productIds"], publisher, owner_of)
+        conn.executemany("INSERT OR IGNORE INTO owners (product, company) VALUES (?, ?)",
+                         [(product, verdict.publisher) for product in verdict.claims])
+
     def delete(self, conn: sqlite3.Connection, topic: str, record_key: str) -> None:
         """A tombstone: the key is gone from the compacted topic, so its footprint leaves the read model."""
         conn.execute("DELETE FROM footprints WHERE topic = ? AND record_key = ?", (topic, record_key))
@@ -165,6 +180,7 @@ class ReadModel:
         conn.execute("DELETE FROM footprints")
         conn.execute("DELETE FROM superseded")
         conn.execute("DELETE FROM rejects")
+        conn.execute("DELETE FROM owners")
 
     # -- reading --------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import posixpath
 import sqlite3
 import threading
 import time
@@ -30,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -302,6 +303,12 @@ def _rejected(answer_id: str, source: str, event_id: str, code: str, message: st
 
 
 def _absolute(url: str) -> str:
-    """``//host/path`` (the spec's own examples) means HTTPS; the scheme and host compare case-insensitively."""
+    """``//host/path`` (the spec's own examples) means HTTPS; the scheme and host compare case-insensitively;
+    the path is normalised first (percent-decoded, ``.`` and ``..`` segments resolved), so ``/../`` cannot
+    lead a source out of the registered prefix."""
     parts = urlsplit("https:" + url if url.startswith("//") else url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
+    path = unquote(parts.path)
+    if path:
+        path = posixpath.normpath(path) + ("/" if path.endswith("/") else "")
+        path = "/" + path.lstrip("/")  # normpath keeps a leading //
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{quote(path, safe='/:@!$&()*+,;=~-._')}"

@@ -37,3 +37,7 @@ def test_demo_check_sees_the_buyer_label_change_to_the_independently_solved_valu
     assert int(count) >= 30
     with admin_client(settings) as admin:
         assert [t for t in admin.list_topics() if t.startswith(prefix) or t.startswith(app_topics)] == []
+    # issue 17.3: the demo keeps its own state; the real API's database is not touched (here: never created)
+    assert not (settings.data_dir / "api").exists()
+    [run] = (settings.data_dir / "demo").iterdir()
+    assert (run / "api" / "readmodel.sqlite").exists() and (run / "worker.log").exists()

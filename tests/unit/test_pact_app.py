@@ -73,6 +73,13 @@ def test_openid_configuration_advertises_the_token_endpoint(api):
     assert api.get("/.well-known/openid-configuration").json()["token_endpoint"] == "https://pact.test/auth/token"
 
 
+def test_without_a_public_url_the_host_header_is_never_reflected(tmp_path):
+    settings = Settings.from_env({}, data_dir=tmp_path, bootstrap_servers="127.0.0.1:1", api_port=8443)
+    with TestClient(create_app(settings, background=False), base_url="https://evil.example") as api:
+        document = api.get("/.well-known/openid-configuration").json()
+    assert document["token_endpoint"] == "https://127.0.0.1:8443/auth/token"  # issue 17.5
+
+
 def test_list_without_a_valid_token_is_401_bad_request(api):
     for headers in ({}, {"Authorization": "Bearer very-invalid-access-token"}):
         response = api.get("/3/footprints", headers=headers)
@@ -143,6 +150,24 @@ def test_unknown_route_and_method_answer_in_the_pact_error_shape(api):
     assert api.get("/3/nothing").json()["code"] == "NotFound"
     response = api.delete("/3/footprints")
     assert (response.status_code, response.json()["code"]) == (405, "BadRequest")
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}  # issue 17.5: a 405 says what is allowed
+    assert api.get("/3/events").headers["allow"] == "POST"
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(api, host):  # issue 17.5: RecursionError
+    headers = {**token(api, host), "Content-Type": "application/cloudevents+json"}
+    deep = b"[" * 5000 + b"]" * 5000
+    events = api.post("/3/events", content=deep, headers=headers)
+    assert (events.status_code, events.json()["message"]) == (400, "the body nests JSON too deeply")
+    subscriptions = api.post("/3/subscriptions", content=deep, headers=headers)
+    assert subscriptions.status_code == 400 and "not JSON" in subscriptions.json()["message"]
+
+
+def test_an_event_larger_than_a_kafka_record_is_a_413(api, host):  # issue 17.5: was a 500 naming Kafka internals
+    headers = {**token(api, host), "Content-Type": "application/cloudevents+json"}
+    response = api.post("/3/events", content=b"{" + b" " * (1024 * 1024) + b"}", headers=headers)
+    assert response.status_code == 413 and "larger than" in response.json()["message"]
+    assert "kafka" not in response.text.lower()
 
 
 def test_the_openapi_document_is_served(api):

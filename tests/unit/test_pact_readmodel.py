@@ -153,3 +153,16 @@ def test_an_older_decision_arriving_late_changes_nothing(model):
     with model.store.transaction() as conn:
         model.put_decision(conn, CELLS, OEM, product, None)  # a tombstone forgets it
     assert not model.visible(OEM, cell)
+
+
+def test_the_read_model_serves_a_product_of_its_first_publisher_only(model):
+    from pcfx.streams.ownership import OwnershipError  # noqa: PLC0415
+
+    mine = footprint(productIds=["urn:p:coil"])
+    theirs = footprint(companyIds=[CELLS], productIds=["urn:p:coil"])
+    with model.store.transaction() as conn:
+        model.claim(conn, mine, None)
+        model.put(conn, "footprints", "urn:p:coil", mine)
+    with pytest.raises(OwnershipError, match=f"owned by {FRAMES}"), model.store.transaction() as conn:
+        model.claim(conn, theirs, None)  # the host then files it under rejects and keeps serving the owner's
+    assert ids(model, FRAMES) == [mine["id"]] and ids(model, CELLS) == []

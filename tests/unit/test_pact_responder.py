@@ -30,7 +30,8 @@ def client(url: str | None = "https://oem.example/pact") -> Client:
 def test_answers_go_to_the_source_under_the_registered_callback():
     assert callback_target(client(), "https://oem.example/pact") == TARGET
     assert callback_target(client(), "//OEM.example/pact/3/events") == TARGET  # the spec's scheme-less form
-    for source in ("https://evil.example/pact", "https://oem.example/pactx", "not a url"):
+    for source in ("https://evil.example/pact", "https://oem.example/pactx", "not a url",
+                   "https://oem.example/pact/../admin", "https://oem.example/pact/%2E%2E/admin"):  # issue 17.5
         with pytest.raises(ApiError, match="not under the callback URL"):
             callback_target(client(), source)
     with pytest.raises(ApiError, match="no callback registered"):

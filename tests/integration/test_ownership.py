@@ -1,0 +1,111 @@
+"""Issue 17.1: a company cannot replace another company's footprint; the first publisher of a product owns it,
+on the real broker, across a worker crash."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+from kafka import KafkaProducer
+from workers import start_worker, stop_worker
+
+from pcfx.connectors.kafka_io import confirm, read_to_end
+from pcfx.connectors.supplier import SupplierClient
+from pcfx.schemas.models import DeadLetter, ProductFootprint
+from pcfx.schemas.samples import FOOTPRINT
+from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model, encode_model
+
+PRODUCT = FOOTPRINT["productIds"][0]
+OWNER = FOOTPRINT["companyIds"][0]
+EVIL = "urn:pcfx:company:evil"
+
+
+def footprint_of(company: str, pf_id: str, value: str) -> ProductFootprint:
+    document = copy.deepcopy(FOOTPRINT)
+    document.update(id=pf_id, companyIds=[company], companyName=company.rsplit(":", 1)[-1])
+    document["pcf"]["pcfExcludingBiogenicUptake"] = document["pcf"]["pcfIncludingBiogenicUptake"] = value
+    return ProductFootprint.from_json(document)
+
+
+def leaves(settings: Settings) -> list[str]:
+    """The footprint ids the validating agent let through to the engine."""
+    found = read_to_end(settings, settings.topic("graph-updates"), lambda k, v: (k, v))
+    return [decode_model(ProductFootprint, v).id for k, v in found if k.startswith(b"leaf:")]
+
+
+def letters(settings: Settings) -> list[DeadLetter]:
+    return [decode_model(DeadLetter, v) for v in read_to_end(settings, settings.topic("dlq.footprints"), lambda k, v: v)]
+
+
+def wait_until(condition, timeout_s: float = 120.0):
+    deadline = time.monotonic() + timeout_s
+    while not (found := condition()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
+    return found
+
+
+def test_a_footprint_from_a_company_that_does_not_own_the_product_is_dead_lettered(settings: Settings, tmp_path: Path) -> None:
+    ids = ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
+           "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444",
+           "55555555-5555-4555-8555-555555555555"]
+    with SupplierClient(settings) as owner:
+        owner.publish(footprint_of(OWNER, ids[0], "2.5"))
+    worker = start_worker(settings, tmp_path / "worker.log")
+    try:
+        wait_until(lambda: leaves(settings) == [ids[0]])
+        with SupplierClient(settings) as evil:  # the record's own companyIds say evil: refused
+            evil.publish(footprint_of(EVIL, ids[1], "2000"))
+        [letter] = wait_until(lambda: letters(settings))
+    finally:
+        stop_worker(worker, kill=True)  # a crash: the claim must survive in the table's changelog
+    assert letter.error_type == "OwnershipError" and letter.stage == "validate_footprints"
+    assert PRODUCT in letter.error and OWNER in letter.error and EVIL in letter.error
+
+    # A header naming the owner does not help a record that is not the owner's; the owner's update flows on.
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    confirm(producer, [producer.send(settings.topic("footprints"), key=PRODUCT.encode(),
+                                     value=encode_model(footprint_of(EVIL, ids[2], "2000")),
+                                     headers=[("pcfx-publisher", OWNER.encode())])])
+    producer.close()
+    with SupplierClient(settings) as evil:  # after the restart the claim still holds
+        evil.publish(footprint_of(EVIL, ids[4], "2000"))
+    with SupplierClient(settings, publisher=OWNER) as owner:
+        owner.publish(footprint_of(OWNER, ids[3], "2.6"))
+    worker = start_worker(settings, tmp_path / "worker2.log")
+    try:
+        wait_until(lambda: len(leaves(settings)) >= 2)
+        # by record: a crashed worker may dead-letter a record again when it resumes before its last commit
+        found = wait_until(lambda: len(by_record := {(x.partition, x.offset): x for x in letters(settings)}) >= 3 and by_record)
+    finally:
+        stop_worker(worker)
+    assert leaves(settings) == [ids[0], ids[3]]  # the evil values never reached the engine
+    header_letter, late_letter = (found[key] for key in sorted(found)[1:])  # all on one partition, in order
+    assert "not one of the footprint's companyIds" in header_letter.error
+    assert late_letter.error_type == "OwnershipError" and f"owned by {OWNER}" in late_letter.error
+
+
+def test_entitle_by_a_company_that_does_not_own_the_product_is_refused(settings: Settings) -> None:
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from pcfx.schemas.samples import RECIPE  # noqa: PLC0415
+
+    with SupplierClient(settings) as supplier:
+        supplier.publish_recipes([RECIPE])  # product 0042, owned by the recipe's company
+    owner, env = RECIPE["companyIds"][0], {**os.environ, **settings.to_env()}
+
+    def entitle(supplier: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "pcfx.cli", "entitle", "--supplier", supplier, "--buyer", "urn:pcfx:company:buyer",
+                   "--product", "0042"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    refused = entitle(EVIL)
+    assert refused.returncode == 1 and f"owned by {owner}" in refused.stderr and "nothing published" in refused.stderr
+    assert list(read_to_end(settings, settings.topic("entitlements"), lambda k, v: k)) == []
+    granted = entitle(owner)
+    assert granted.returncode == 0 and granted.stdout.startswith("granted"), granted.stderr
+    assert len(list(read_to_end(settings, settings.topic("entitlements"), lambda k, v: k))) == 1
