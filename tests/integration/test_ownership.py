@@ -109,3 +109,34 @@ def test_entitle_by_a_company_that_does_not_own_the_product_is_refused(settings:
     granted = entitle(owner)
     assert granted.returncode == 0 and granted.stdout.startswith("granted"), granted.stderr
     assert len(list(read_to_end(settings, settings.topic("entitlements"), lambda k, v: k))) == 1
+
+
+def test_reimporting_with_another_company_column_moves_the_ownership(settings: Settings, tmp_path: Path) -> None:
+    """Issue 14.4: the CSV ``company`` column names the owner; a re-import that changes it hands the product over,
+    so the new owner's grant is taken and the old owner's refused."""
+    import os  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    env = {**os.environ, **settings.to_env()}
+    bom = tmp_path / "bom.csv"
+    bom.write_text("product_id,input_product_id,quantity_per_unit\n")
+
+    def pcfx(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pcfx.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+
+    def import_as(company: str) -> None:
+        products = tmp_path / "products.csv"
+        products.write_text(f"product_id,name,declared_unit,direct_kgco2e_per_unit,company\nbolt-9,Bolt,pcs,0.3,{company}\n")
+        done = pcfx("import", "--products", str(products), "--bom", str(bom))
+        assert done.returncode == 0, done.stderr
+
+    def entitle(supplier: str) -> subprocess.CompletedProcess:
+        return pcfx("entitle", "--supplier", supplier, "--buyer", "urn:pcfx:company:buyer", "--product", "bolt-9")
+
+    import_as("acme")
+    assert entitle("urn:pcfx:company:acme").returncode == 0
+    import_as("urn:pcfx:company:zenith")  # the same product, now declared as zenith's
+    refused = entitle("urn:pcfx:company:acme")
+    assert refused.returncode == 1 and "owned by urn:pcfx:company:zenith" in refused.stderr
+    assert entitle("urn:pcfx:company:zenith").returncode == 0
