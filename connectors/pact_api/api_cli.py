@@ -31,12 +31,17 @@ def api(rebuild: bool) -> None:
     if rebuild:
         host.rebuild()
         click.echo("pcfx api: read model cleared; replaying footprints and derived from the beginning")
+    serve(settings, host, f"pcfx api: {public_base(settings)} (OpenAPI at /openapi.yaml)")
+
+
+def serve(settings: Settings, host: Host, banner: str) -> None:
+    """Serve the host's app over HTTPS and its /metrics on the plain-HTTP metrics port, after saying ``banner``
+    (and where the metrics are); shared by ``pcfx api`` and ``pcfx web``, which serve the same app."""
     try:
         start_metrics_server(settings.api_metrics_port, addr=settings.bind_host)
     except OSError as error:
         raise click.ClickException(f"port {settings.api_metrics_port} for /metrics is taken ({error}); "
                                    "set PCFX_API_METRICS_PORT") from error
     server = tls_server(settings, create_app(settings, host=host))
-    click.echo(f"pcfx api: {public_base(settings)} (OpenAPI at /openapi.yaml), "
-               f"metrics at http://127.0.0.1:{settings.api_metrics_port}/metrics")
+    click.echo(f"{banner}, metrics at http://{settings.bind_host}:{settings.api_metrics_port}/metrics")
     server.run()
