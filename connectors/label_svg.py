@@ -2,13 +2,15 @@
 
 Pure text in, text out: no fonts are embedded (the viewer's CJK sans-serif renders the Chinese), no QR
 code, no scripts. Every value from the label is XML-escaped. The value is printed exactly as the label
-carries it (PACT decimal text, kgCO2e per declared unit).
+carries it (PACT decimal text, kgCO2e per declared unit); the primary data share and the data-quality ratings
+are rounded for people (0.1 % and 0.01), as their float roll-up may carry 16 digits (``4.999999999999999``).
 """
 
 from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
+from pcfx.connectors.display import for_people
 from pcfx.schemas.models import CarbonLabel
 
 WIDTH = 400  # px
@@ -73,11 +75,12 @@ def _detail_lines(label: CarbonLabel) -> list[str]:
         f"有效期 Valid: {label.validity_period_start.date()} – {label.validity_period_end.date()}",
     ]
     if label.primary_data_share is not None:
-        lines.append(f"原始数据占比 Primary data share: {label.primary_data_share} %")
+        lines.append(f"原始数据占比 Primary data share: {for_people(label.primary_data_share, decimals=1)} %")
     if label.dqi is not None:
         dqi = label.dqi
         lines.append(
-            f"数据质量 DQR 技术/地理/时间 tech/geo/time: {dqi.technological_dqr} / {dqi.geographical_dqr} / {dqi.temporal_dqr}"
+            f"数据质量 DQR 技术/地理/时间 tech/geo/time: "
+            + " / ".join(for_people(rating, decimals=2) for rating in (dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr))
         )
     for name, caption in CERTIFICATION:
         value = getattr(label, name)

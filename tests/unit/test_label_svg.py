@@ -43,3 +43,11 @@ def test_text_from_the_label_cannot_break_the_markup():
     svg = render_label_svg(label(productName='Frame <script>"x"</script> & co'))
     assert "<script>" not in svg
     assert 'Frame <script>"x"</script> & co' in text_of(svg)  # escaped, and read back as written
+
+
+def test_ratings_are_rounded_for_people_and_the_value_stays_exact():
+    dqi = {"technologicalDQR": "1.9000000000000001", "geographicalDQR": "4.999999999999999", "temporalDQR": "2.345"}
+    shown = text_of(render_label_svg(label(value="84.35100000000001", primaryDataShare="52.81234567890123", dqi=dqi)))
+    assert "tech/geo/time: 1.9 / 5 / 2.35" in shown
+    assert "Primary data share: 52.8 %" in shown
+    assert "84.35100000000001 kgCO₂e" in shown  # the label's own decimal, digit for digit
