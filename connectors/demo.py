@@ -22,6 +22,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pcfx.agents.topics import admin_client, buyer_topic_name, create_topics, ensure_buyer_topic
 from pcfx.connectors import demo_chain
 from pcfx.connectors.background import Database, read_datasets
+from pcfx.connectors.display import for_people
 from pcfx.connectors.kafka_io import end_offsets, settle
 from pcfx.connectors.buyer import BuyerClient, entitlement_for, subscriptions_for
 from pcfx.connectors.pact_api.auth import SCHEMA as AUTH_SCHEMA
@@ -207,7 +208,7 @@ def _scenario(settings: Settings, say: Callable[[str], None]) -> DemoResult:
     wait_for_label(settings, demo_chain.BUYER, demo_chain.EBIKE, lambda label: True)
     settle(settings)  # a first label may precede its inputs' final data quality: the settled one is "before"
     before = newest_label(settings, demo_chain.BUYER, demo_chain.EBIKE)
-    say(f"label v{before.version}: {before.value} kgCO2e per {before.declared_unit_of_measurement} (PDS {before.primary_data_share} %)")
+    say(f"label v{before.version}: {before.value} kgCO2e per {before.declared_unit_of_measurement} (PDS {for_people(before.primary_data_share or 0, decimals=1)} %)")
 
     cleaner = demo_chain.cathode(datetime.now(timezone.utc), cleaner=True)
     expected_after = expected_total(datasets, [cleaner if r.product_ids == cleaner.product_ids else r for r in recipes], demo_chain.EBIKE)
