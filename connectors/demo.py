@@ -146,8 +146,8 @@ def run(base: Settings, say: Callable[[str], None], *, keep: Callable[[], None] 
     ensure_buyer_topic(settings, demo_chain.BUYER)
     logs = settings.data_dir
     api_port = free_port()
-    # the API gets a data dir of its own per run: a fresh database (only this run's labels) and certificate
-    api_settings = settings.model_copy(update={"api_port": api_port, "api_metrics_port": free_port(), "data_dir": logs / "api"})
+    # the run's own data dir: a fresh API database (only this run's labels) and certificate, in <run>/api
+    api_settings = settings.model_copy(update={"api_port": api_port, "api_metrics_port": free_port()})
     secret = web_buyer(api_settings)
     processes = [
         start_process(settings, logs / "worker.log", "worker", "--web-port", str(free_port())),
