@@ -119,18 +119,33 @@ def run_session_with(pytester: pytest.Pytester, env: dict[str, str], tmp_path: P
     return probe.read_text(), leftovers
 
 
-def test_session_fixture_reuses_a_broker_that_answers(pytester, kafka, tmp_path):
-    env = {"PCFX_BOOTSTRAP_SERVERS": kafka, "PCFX_DATA_DIR": str(tmp_path / "data")}
+def test_session_fixture_reuses_a_broker_only_when_told_to(pytester, kafka, tmp_path):
+    env = {"PCFX_TEST_BOOTSTRAP_SERVERS": kafka, "PCFX_DATA_DIR": str(tmp_path / "data")}
     bootstrap, leftovers = run_session_with(pytester, env, tmp_path)
     assert bootstrap == kafka
     assert not (tmp_path / "data" / "test-kafka").exists()  # nothing was started
     assert leftovers == []
 
 
+def test_session_fixture_starts_its_own_broker_though_one_answers_at_the_users_address(pytester, kafka, tmp_path):
+    """A broker answering at PCFX_BOOTSTRAP_SERVERS may be somebody else's (a shared machine): not reused."""
+    env = {
+        "PCFX_BOOTSTRAP_SERVERS": kafka,
+        "PCFX_TEST_BOOTSTRAP_SERVERS": "",
+        "PCFX_DATA_DIR": str(tmp_path / "data"),
+        "PCFX_KAFKA_LIBS": str(libs_dir(Settings.from_env())),
+    }
+    bootstrap, leftovers = run_session_with(pytester, env, tmp_path)
+    assert bootstrap.startswith("127.0.0.1:") and bootstrap != kafka
+    assert leftovers == []
+    assert not broker_answers(bootstrap)
+
+
 def test_session_fixture_starts_a_broker_when_none_answers_and_removes_it(pytester, tmp_path, refused_address):
     nothing_there = refused_address
     env = {
         "PCFX_BOOTSTRAP_SERVERS": nothing_there,
+        "PCFX_TEST_BOOTSTRAP_SERVERS": "",
         "PCFX_DATA_DIR": str(tmp_path / "data"),
         "PCFX_KAFKA_LIBS": str(libs_dir(Settings.from_env())),
     }
