@@ -129,6 +129,7 @@ def settle(
     started = time.monotonic()
     group = group or settings.app_id
     stages = tuple(tuple(stage) for stage in stages)
+    require_broker(settings.bootstrap_servers)  # no broker: one line saying so, not a client's 30 s of retries
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     admin = admin_client(settings)
     shown = 0.0

@@ -32,6 +32,7 @@ from pcfx.agents.records import OFFER, label_input_headers
 from pcfx.agents.topics import admin_client, buyer_topic_name
 from pcfx.agents.webhooks import WEBHOOK_HEADER
 from pcfx.cli import main
+from pcfx.connectors.display import for_people
 from pcfx.connectors.kafka_io import confirm, read_to_end, settle
 from pcfx.connectors.label_svg import render_label_svg
 from pcfx.connectors.pact_api.app import create_app
@@ -222,7 +223,8 @@ def test_a_tier3_update_reaches_the_tier1_buyer_topic_and_webhook(settings: Sett
     assert len({e["id"] for e in receiver.events}) == 2  # one CloudEvent id per label version
 
     assert table.exit_code == 0
-    assert "Jiangsu Steel product" in table.output and second.value in table.output and "due" in table.output
+    # the terminal view rounds for people (5.0 -> 5); the label itself keeps the exact decimal
+    assert "Jiangsu Steel product" in table.output and f" {for_people(second.value)} " in table.output and "due" in table.output
 
     assert api["label"] == second.to_json()  # the API serves the buyer the same label, version 2
     assert api["svg"] == render_label_svg(second) and "碳足迹标识" in api["svg"] and second.value in api["svg"]
