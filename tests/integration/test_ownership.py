@@ -81,7 +81,9 @@ def test_a_footprint_from_a_company_that_does_not_own_the_product_is_dead_letter
         found = wait_until(lambda: len(by_record := {(x.partition, x.offset): x for x in letters(settings)}) >= 3 and by_record)
     finally:
         stop_worker(worker)
-    assert leaves(settings) == [ids[0], ids[3]]  # the evil values never reached the engine
+    # the evil values never reached the engine (delivery is at least once: a batch retried after a failed table
+    # write, or resumed after the kill, may forward a record twice, which the engine folds as a duplicate)
+    assert list(dict.fromkeys(leaves(settings))) == [ids[0], ids[3]]
     header_letter, late_letter = (found[key] for key in sorted(found)[1:])  # all on one partition, in order
     assert "not one of the footprint's companyIds" in header_letter.error
     assert late_letter.error_type == "OwnershipError" and f"owned by {OWNER}" in late_letter.error
