@@ -124,6 +124,8 @@ class StepOutput:
     #: Label offers of products without a PACT footprint (their unit has no PACT equivalent), by product id:
     #: their labels come from the result itself (docs/units.md).
     offers: dict[str, Offer] = field(default_factory=dict)
+    #: The validity bound of each cycle of recipes settled in this step (:func:`_cycle_bound`).
+    cycle_bounds: dict[tuple[str, ...], list[Published | None]] = field(default_factory=dict)
 
 
 def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput, now: datetime | None = None) -> list[Event]:
@@ -340,17 +342,38 @@ def _validity_moved(derived: Derived, previous: Published, view: TableView, out:
 
 def _bounding(recipe: RecipeCard, product_id: str, cycle: tuple[str, ...], view: TableView, out: StepOutput) -> list[Published | None]:
     """The footprints whose validity bounds the product's: those its lines use; in a cycle of recipes, those
-    any member uses from outside the cycle, and the other members' own 3-year bounds (summaries with only
+    any member uses from outside the cycle, and the members' own 3-year bounds (summaries with only
     ``valid_until``), since each member uses the others. Members' own footprints are left out, so the bound
-    is exact whatever order the members are settled in, and a bound that was lifted upstream lifts here too."""
-    members = set(cycle) if len(cycle) > 1 else set()
-    found = [_footprint_of(line, view, out) for line, _, _ in recipe.lines if line not in members]
-    for member in members - {product_id}:
+    is exact whatever order the members are settled in, and a bound that was lifted upstream lifts here too.
+
+    That bound is the same for every member (a member's own 3-year bound changes nothing: its validity is
+    capped by it anyway), so a step works it out once per cycle (:func:`_cycle_bound`): per member it would
+    read every line of every member, members squared times lines for a dense block."""
+    if len(cycle) <= 1:
+        return [_footprint_of(line, view, out) for line, _, _ in recipe.lines]
+    bound = out.cycle_bounds.get(cycle)
+    if bound is None:
+        bound = out.cycle_bounds[cycle] = _cycle_bound(cycle, view, out)
+    return bound
+
+
+def _cycle_bound(cycle: tuple[str, ...], view: TableView, out: StepOutput) -> list[Published | None]:
+    """The earliest validity end of what a cycle's members use from outside it, and of their own 3-year
+    bounds, as one summary (empty: nothing bounds it). Asked when the cycle is settled, after everything
+    upstream of it in the same step."""
+    members = set(cycle)
+    ends = []
+    for member in cycle:
         card = _summary(RECIPE, member, view, out)
-        if isinstance(card, RecipeCard):
-            found.append(Published("", {}, None, None, valid_until=add_years(card.period[1], VALIDITY_YEARS)))
-            found.extend(_footprint_of(line, view, out) for line, _, _ in card.lines if line not in members)
-    return found
+        if not isinstance(card, RecipeCard):
+            continue
+        ends.append(add_years(card.period[1], VALIDITY_YEARS))
+        for line, _, _ in card.lines:
+            if line not in members:
+                used = _footprint_of(line, view, out)
+                if used is not None and used.valid_until:
+                    ends.append(used.valid_until)
+    return [Published("", {}, None, None, valid_until=min(ends))] if ends else []
 
 
 def _expired_inputs(derived: Derived, view: TableView, out: StepOutput, now: datetime) -> dict[str, Published]:
