@@ -89,11 +89,18 @@ class Engine:
         self._singular = np.zeros(0, dtype=bool)  # per block
         self._mark = np.zeros(0, dtype=bool)
         self._local = np.zeros(0, dtype=np.int64)
+        self._deferred: set[int] = set()  # products held back by ``wait``, to solve once it is lifted
+        self._deferred_drivers: dict[int, str] = {}  # the changed leaves behind them
 
     # -- public -------------------------------------------------------------------------------------
 
-    def apply(self, events: Iterable[Event]) -> list[Derived]:
-        """Fold a micro-batch of events and return the Derived results that changed (tombstones too)."""
+    def apply(self, events: Iterable[Event], wait: Iterable[str] = ()) -> list[Derived]:
+        """Fold a micro-batch of events and return the Derived results that changed (tombstones too).
+
+        ``wait`` names inputs whose new values are still on their way (a shard waits for the products other
+        shards solve, docs/engine.md "Shards"): nothing downstream of them is solved now. What that holds
+        back is remembered and solved by a later call whose ``wait`` no longer covers it, so each product
+        is solved once per change however its inputs arrive."""
         leaf_events: dict[str, Event] = {}
         recipe_events: dict[str, Event] = {}
         for event in events:
@@ -110,10 +117,53 @@ class Engine:
         for event in recipe_events.values():
             self._fold_recipe(event, batch)
         self.stats.batches += 1
-        if not batch.touched:
+        waiting = [p for p in (self._index.get(product) for product in wait) if p is not None]
+        if not batch.touched and not self._deferred:
             return []
-        self._update_structure(batch)
-        return self._recompute(batch)
+        if batch.touched:
+            self._update_structure(batch)
+        return self._recompute(batch, np.array(waiting, dtype=np.int64))
+
+    def downstream_of(self, product_ids: Iterable[str]) -> set[str]:
+        """The products that use any of ``product_ids``, directly or not, and those products themselves."""
+        product_ids = list(product_ids)
+        if self._mark.size < self._structure.n:
+            self._mark = np.zeros(self._table.capacity, dtype=bool)
+        known = np.array([p for p in (self._index.get(i) for i in product_ids) if p is not None and p < self._structure.n],
+                         dtype=np.int64)
+        if not known.size:
+            return set(product_ids)
+        found = downstream(self._structure.consumers, known, self._mark, self._structure.n)
+        return {self._ids[int(p)] for p in found} | set(product_ids)
+
+    @property
+    def deferred(self) -> int:
+        """How many products a ``wait`` holds back (0: everything this engine was given is solved)."""
+        return len(self._deferred)
+
+    def as_leaf(self, product_id: str) -> Leaf | None:
+        """The product as its users see it, for a shard that solves them and not it: its result (or its
+        supplier footprint) per declared unit, with its quality, IPCC reports and whether it is incomplete
+        or has no meaningful footprint. None when it has no footprint at all (its users count it missing)."""
+        p, t = self._index.get(product_id), self._table
+        if p is None or not (t.has_recipe[p] or t.has_leaf[p]):
+            return None
+        unit, amount, mass, _ = (column[0] for column in t.declared(np.array([p])))
+        if t.has_recipe[p]:
+            bits, row, quality = int(t.bits[p]), t.total[p].tolist(), t.quality[p].tolist()
+        else:
+            bits, row, quality = int(t.leaf_bits[p]), t.leaf_values[p].tolist(), t.leaf_quality[p].tolist()
+        error = bool(bits & int(ERROR))
+        values = {} if error else {
+            name: row[column] for column, name in enumerate(self._fields) if bits >> ENGINE_FIELDS.index(name) & 1
+        }
+        return Leaf(
+            product_id=product_id, pf_id=self._pf_ids.get(p, ""), declared_unit=unit_name(int(unit)),
+            declared_amount=float(amount), mass_per_unit=_none(float(mass)), values=values,
+            # a weighted average of ratings within 1..5 may come out a rounding error beyond them
+            pds=min(max(quality[0], 0.0), 100.0), dqr=tuple(min(max(r, 1.0), 5.0) for r in quality[1:]), ipcc=ipcc_of(bits), incomplete=bool(bits & int(INCOMPLETE)),
+            error=error,
+        )
 
     def derived(self, product_id: str) -> Derived | None:
         """The current result for a recipe product; None for leaves and unknown ids."""
@@ -189,6 +239,10 @@ class Engine:
         leaf: Leaf = event.leaf
         values, bits = self._values(dict(leaf.values))
         bits |= np.uint64(ipcc_bits(leaf.ipcc))
+        if leaf.incomplete:
+            bits |= INCOMPLETE
+        if leaf.error:
+            bits |= ERROR
         quality = quality_row(leaf.pds, leaf.dqr)
         unit, mass = declared_unit_code(leaf.declared_unit), _mass(leaf.mass_per_unit)
         same = (
@@ -330,10 +384,10 @@ class Engine:
 
     # -- recompute ----------------------------------------------------------------------------------
 
-    def _cone(self, seeds: np.ndarray) -> np.ndarray:
+    def _cone(self, seeds: np.ndarray, whole_allowed: bool = True) -> np.ndarray:
         """The products to solve, inputs-first: the seeds' downstream cone, or everything if that is large."""
         s = self._structure
-        limit = int(self.full_recompute_share * s.n)
+        limit = int(self.full_recompute_share * s.n) if whole_allowed else s.n
         if self._mark.size < s.n:
             self._mark = np.zeros(self._table.capacity, dtype=bool)
         nodes = downstream(s.consumers, seeds, self._mark, limit) if seeds.size <= limit else None
@@ -346,11 +400,23 @@ class Engine:
         if self._local.size < self._structure.n:
             self._local = np.full(self._table.capacity, -1, dtype=np.int64)
         self.stats.recomputed += nodes.size
+        self.stats.recipes_solved += int(self._table.has_recipe[nodes].sum())
         return evaluate_cone(self._structure, self._table, self._singular, nodes, self._local)
 
-    def _recompute(self, batch: _Batch) -> list[Derived]:
-        seeds = np.fromiter(batch.touched, dtype=np.int64, count=len(batch.touched))
-        cone = self._evaluate(self._cone(seeds))
+    def _recompute(self, batch: _Batch, waiting: np.ndarray) -> list[Derived]:
+        touched = batch.touched | self._deferred
+        batch.drivers = {**self._deferred_drivers, **batch.drivers}
+        seeds = np.fromiter(touched, dtype=np.int64, count=len(touched))
+        # Solving the whole graph instead of a large cone is cheaper once, not on every arrival of a shard's step
+        nodes = self._cone(seeds, whole_allowed=not waiting.size and not self._deferred)
+        self._deferred, self._deferred_drivers = set(), {}
+        if waiting.size:
+            held = downstream(self._structure.consumers, waiting, self._mark, self._structure.n)
+            later = np.isin(nodes, held)
+            self._deferred = set(nodes[later].tolist())
+            self._deferred_drivers = dict(batch.drivers) if self._deferred else {}
+            nodes = nodes[~later]
+        cone = self._evaluate(nodes)
         changed, positions = self._store(cone)
         drivers = self._drivers(cone, batch, positions)
         results = [self._derived(int(p), d) for p, d in zip(changed, drivers)]

@@ -131,6 +131,10 @@ class Leaf:
     pds: float | None = None  # primary data share, percent; None counts as 0
     dqr: DQR | None = None  # None counts as 5 on each indicator
     ipcc: tuple[int, ...] = ()  # IPCC assessment reports of its characterization factors: 6 for "AR6"
+    #: Set on the result of a product solved on another shard (:meth:`Engine.as_leaf`): it is itself incomplete,
+    #: or has no meaningful footprint, and its users here must say so as if it had been solved beside them.
+    incomplete: bool = False
+    error: bool = False
 
     def __post_init__(self) -> None:
         _check_declared_unit(self.product_id, self.declared_unit, self.declared_amount, self.mass_per_unit)
@@ -252,6 +256,7 @@ class EngineStats:
     batches: int = 0
     events: int = 0
     recomputed: int = 0  # products whose totals were solved again
+    recipes_solved: int = 0  # of them, recipe products (the others are leaves and other shards' results)
     full_recomputes: int = 0  # batches that switched to the whole-graph recompute
     rebuilds: int = 0  # edge-structure rebuilds (recipes added, removed or rewired)
     emitted: int = 0

@@ -1,0 +1,249 @@
+"""Shards without Kafka: the router's plans, engines that wait for each other, and records delivered in any order
+end where one engine alone ends, with each product solved once per step.
+
+The harness below plays Kafka: every record a router or shard sends goes into a mailbox per partition, and the
+shards take them in a random order (a shard reads its own partition in order, but the order between
+partitions is anything). Each shard follows the protocol of ``agents/recompute.py`` at the engine level.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+import pytest
+
+from pcfx.streams.engine import Engine
+from pcfx.streams.rollup import Input, Leaf, Recipe, RemoveLeaf, RemoveRecipe, UpsertLeaf, UpsertRecipe
+from pcfx.streams.shards import Boundary, Incoming, Plan, Shape, StepProgress, home_of, plan_of, plan_records
+
+EXCL = "pcfExcludingBiogenicUptake"
+
+
+def leaf(product: str, value: float, pf: str = "") -> UpsertLeaf:
+    return UpsertLeaf(Leaf(product, pf or f"pf-{product}-{value}", "kilogram", 1.0, None, {EXCL: value}, pds=50.0))
+
+
+def recipe(product: str, own: float, lines: list[tuple[str, float]]) -> UpsertRecipe:
+    return UpsertRecipe(Recipe(product, "kilogram", 1.0, None, {EXCL: own}, own_pds=80.0,
+                               inputs=tuple(Input(i, q) for i, q in lines)))
+
+
+class Registry:
+    """Stands in for Avro: an update's bytes name the engine event they carry."""
+
+    def __init__(self) -> None:
+        self.events: dict[bytes, object] = {}
+        self.count = 0
+
+    def incoming(self, event: object) -> Incoming:
+        self.count += 1
+        raw = repr((self.count, event)).encode()
+        self.events[raw] = event
+        if isinstance(event, UpsertRecipe):
+            r = event.recipe
+            return Incoming(f"recipe:{r.product_id}", raw, 0, ("graph-updates", 0, self.count, 0),
+                            tuple(i.product_id for i in r.inputs), self.count)
+        return Incoming(f"leaf:{event.product_id}", raw, 0, ("graph-updates", 0, self.count, 0))
+
+
+@dataclass
+class Shard:
+    partition: int
+    registry: Registry
+    engine: Engine = field(default_factory=Engine)
+    records: dict[str, dict[str, object]] = field(default_factory=dict)  # own product -> kind -> event
+    plans: list[Plan] = field(default_factory=list)
+    handovers: list[tuple[int, str, dict]] = field(default_factory=list)
+    boundaries: list[Boundary] = field(default_factory=list)
+    progress: StepProgress | None = None
+    solved: int = 0
+
+    def step_events(self, p: StepProgress) -> list:
+        events: list = []
+        for product in sorted(p.plan.gives):
+            held = self.records.pop(product, {})
+            events += [RemoveLeaf(product)] + ([RemoveRecipe(product)] if "recipe" in held else [])
+        for product in sorted(p.plan.takes):
+            events.append(RemoveLeaf(product))  # its result as an input from another shard, if it was one
+            records = next(r for s, prod, r in self.handovers if s == p.plan.step and prod == product)
+            self.records[product] = dict(records)
+            events += [records[k] for k in ("leaf", "recipe") if k in records]
+        for update in p.plan.updates:
+            event = self.registry.events[update.raw]
+            self.records.setdefault(update.product_id, {})[update.kind] = event
+            events.append(event)
+        return events
+
+    def run(self, out: list[tuple[int, object]]) -> None:
+        """Do what can be done now; records to send go to ``out`` as (partition, record)."""
+        while True:
+            if self.progress is None:
+                if not self.plans:
+                    return
+                self.progress = StepProgress(self.plans.pop(0))
+            p = self.progress
+            step = p.plan.step
+            if not p.started:
+                for product, target in sorted(p.plan.gives.items()):
+                    out.append((target, ("handover", step, product, dict(self.records.get(product, {})))))
+                p.taken = {prod for s, prod, _ in self.handovers if s == step}
+                if p.missing_handovers():
+                    return
+                events = self.step_events(p)
+                p.started = True
+            else:
+                events = []
+            arrived = [b for b in self.boundaries if b.step == step and b.product_id not in p.received]
+            for b in arrived:
+                p.received.add(b.product_id)
+                events.append(UpsertLeaf(b.leaf) if b.leaf is not None else RemoveLeaf(b.product_id))
+            before = self.engine.stats.recipes_solved
+            self.engine.apply(events, wait=p.waiting())
+            self.solved += self.engine.stats.recipes_solved - before
+            for product in p.to_send(self.engine.downstream_of(p.waiting())):
+                p.sent.add(product)
+                made = self.engine.as_leaf(product)
+                for target in p.plan.sends[product]:
+                    out.append((target, Boundary(step, product, None if made is None else
+                                                 Leaf(**{**made.__dict__, "pf_id": f"{product}@{step}"}), None, None)))
+            if not p.done(self.engine.deferred):
+                return
+            self.progress = None
+
+    def take(self, record: object) -> None:
+        if isinstance(record, Plan):
+            self.plans.append(record)
+        elif isinstance(record, Boundary):
+            self.boundaries.append(record)
+        else:
+            _, step, product, records = record
+            self.handovers.append((step, product, records))
+
+
+def run_sharded(steps: list[list[object]], partitions: int, rng: random.Random) -> tuple[dict[str, Shard], Shape, dict[int, Shard]]:
+    registry = Registry()
+    shape = Shape(partitions)
+    shards = {n: Shard(n, registry) for n in range(partitions)}
+    mail: dict[int, list[object]] = {n: [] for n in range(partitions)}
+    for number, events in enumerate(steps, start=1):
+        plans, _ = shape.plan(number, [registry.incoming(e) for e in events])
+        for partition, plan in plans.items():
+            mail[partition].append(plan_of(plan_records(plan)))  # through its records, as on Kafka
+        # deliver in a random interleaving of the partitions, each partition in order
+        while any(mail.values()):
+            partition = rng.choice([n for n in mail if mail[n]])
+            shards[partition].take(mail[partition].pop(0))
+            out: list[tuple[int, object]] = []
+            shards[partition].run(out)
+            for target, record in out:
+                mail[target].append(record)
+        for shard in shards.values():
+            assert shard.progress is None and not shard.plans, "a shard still waits after its mail ran out"
+    owners = {}
+    for product in shape.entries:
+        owners[product] = shards[shape.owner(product)]
+    return owners, shape, shards
+
+
+def run_alone(steps: list[list[object]]) -> Engine:
+    engine = Engine()
+    for events in steps:
+        engine.apply(events)
+    return engine
+
+
+def assert_same(alone: Engine, owners: dict[str, Shard]) -> None:
+    for product in alone.product_ids:
+        want = alone.derived(product)
+        if want is None:
+            continue
+        got = owners[product].engine.derived(product)
+        assert got is not None, product
+        assert got.complete == want.complete and got.coverage == want.coverage, product
+        assert (got.error is None) == (want.error is None), product
+        assert set(got.values) == set(want.values), product
+        for name, value in want.values.items():
+            assert math.isclose(got.values[name], value, rel_tol=1e-9, abs_tol=1e-12), (product, name)
+        assert math.isclose(got.pds, want.pds, rel_tol=1e-9, abs_tol=1e-12), product
+
+
+def test_a_chain_across_shards_adds_up_like_one_engine() -> None:
+    steps = [[leaf("ore", 10.0), recipe("steel", 1.0, [("ore", 2.0)]), recipe("frame", 0.5, [("steel", 4.0)])],
+             [leaf("ore", 12.0)]]
+    owners, _, _ = run_sharded(steps, 3, random.Random(1))
+    frame = owners["frame"].engine.derived("frame")
+    assert frame.values[EXCL] == pytest.approx(0.5 + 4 * (1.0 + 2 * 12.0))
+
+
+def test_a_cycle_is_owned_by_one_shard_and_a_merge_moves_the_minority() -> None:
+    shape = Shape(4)
+    registry = Registry()
+    plans, _ = shape.plan(1, [registry.incoming(e) for e in (
+        recipe("a", 1, [("b", 0.5)]), recipe("b", 1, [("a", 0.2)]), recipe("c", 1, [("x", 1.0)]))])
+    assert shape.owner("a") == shape.owner("b")
+    before_ab, before_c = shape.owner("a"), shape.owner("c")
+    # c joins the cycle: a, b (two members) keep their owner, c moves there with its records
+    plans, _ = shape.plan(2, [registry.incoming(recipe("c", 1, [("a", 0.1)])), registry.incoming(recipe("a", 1, [("b", 0.5), ("c", 0.3)]))])
+    assert shape.owner("a") == shape.owner("b") == shape.owner("c") == before_ab
+    if before_c != before_ab:
+        assert plans[before_c].gives == {"c": before_ab} and plans[before_ab].takes == {"c": before_c}
+
+
+def test_an_identical_record_makes_no_step() -> None:
+    shape, registry = Shape(3), Registry()
+    event = recipe("p", 1, [("q", 1.0)])
+    first = registry.incoming(event)
+    assert shape.plan(1, [first])[0]
+    assert shape.plan(2, [first])[0] == {}
+
+
+def random_steps(rng: random.Random, products: int, steps: int) -> list[list[object]]:
+    names = [f"p{k:03d}" for k in range(products)]
+    leaves = names[: products // 3]
+    made = names[products // 3 :]
+
+    def a_recipe(product: str) -> UpsertRecipe:
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            source = rng.choice(names)
+            lines.append((source, rng.uniform(-0.1, 0.2) if source in made else rng.uniform(0.1, 3.0)))
+        return recipe(product, rng.uniform(0.1, 2.0), lines)
+
+    first = [leaf(p, rng.uniform(1, 10)) for p in leaves] + [a_recipe(p) for p in made]
+    rest = []
+    for _ in range(steps):
+        step: list[object] = []
+        for _ in range(rng.randint(1, 5)):
+            choice = rng.random()
+            if choice < 0.5:
+                step.append(leaf(rng.choice(leaves), rng.uniform(1, 10)))
+            elif choice < 0.6:
+                step.append(RemoveLeaf(rng.choice(leaves)))
+            else:
+                step.append(a_recipe(rng.choice(made)))  # often rewires: components merge and split
+        rest.append(step)
+    return [first, *rest]
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("partitions", [2, 3, 5])
+def test_random_graphs_end_like_one_engine_in_any_delivery_order(seed: int, partitions: int) -> None:
+    rng = random.Random(seed * 31 + partitions)
+    steps = random_steps(rng, 40, 12)
+    owners, shape, shards = run_sharded(steps, partitions, rng)
+    assert_same(run_alone(steps), owners)
+
+
+def test_each_product_is_solved_once_per_step() -> None:
+    """A chain that crosses shards back and forth: the last product waits for all its inputs and is solved once."""
+    rng = random.Random(7)
+    names = [f"n{k}" for k in range(30)]
+    steps = [[leaf("root", 1.0)] + [recipe(n, 0.1, [("root" if k == 0 else names[k - 1], 0.9)] + ([("root", 0.01)] if k % 3 == 0 else []))
+                                     for k, n in enumerate(names)], [leaf("root", 2.0)]]
+    alone = run_alone(steps)
+    owners, _, shards = run_sharded(steps, 4, rng)
+    assert_same(alone, owners)
+    assert sum(s.solved for s in shards.values()) == alone.stats.recipes_solved == 2 * len(names)
+    assert {home_of(n, 4) for n in names} == {0, 1, 2, 3}  # the chain really crosses every shard
