@@ -3,14 +3,17 @@
 Data flow (topic names without the ``PCFX_TOPIC_PREFIX``)::
 
     footprints ─┐  validate_footprints ─┐
-    recipes ────┴─ validate_recipes ────┴─> graph-updates ── recompute_products ──> derived
-          (bad records -> dlq.footprints / dlq.recipes)                 │  (missing inputs -> requests)
-                                                                         └─> label-inputs ─ issue_labels ─> labels
+    recipes ────┴─ validate_recipes ────┴─> graph-updates ── route_updates ──> recompute-steps
+          (bad records -> dlq.footprints / dlq.recipes)                          │   ▲ (results and products
+                                                                                 ▼   │  between shards)
+                                                 derived, product-status <── recompute_products
+                                                              (missing inputs -> outbound-requests)
+                                                 label-inputs ─ issue_labels ─> labels
 
-The validating agents scale out over the input partitions. ``graph-updates`` has one partition on purpose:
-a bill of materials can close a cycle through any two products, and the exact block solve needs the whole
-strongly connected component in one process. A second worker takes that partition over on rebalance and
-rebuilds the graph from the ``product_to_input`` changelog.
+The validating agents and the recompute shards scale out over their partitions. ``graph-updates`` has one
+partition: the router reads it in one order and plans steps; each strongly connected component of the
+supply graph is solved whole on one ``recompute-steps`` partition (a shard), and results cross to the shards
+that use them. A worker that gains a shard rebuilds its engine from the shard's changelogs.
 """
 
 from __future__ import annotations
@@ -78,9 +81,10 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
     wiring = Wiring(app=app, settings=settings, metrics=metrics, topics={}, tables={})
     _declare_topics(wiring)
     _declare_tables(wiring)
-    from pcfx.agents import ingest, labels, recompute  # noqa: PLC0415  (agents register on the app they are given)
+    from pcfx.agents import ingest, labels, recompute, route  # noqa: PLC0415  (agents register on the app they are given)
 
     ingest.register(wiring)
+    route.register(wiring)
     recompute.register(wiring)
     labels.register(wiring)
     _track_topics_before_streams_resume(wiring)
@@ -114,9 +118,14 @@ def _declare_topics(wiring: Wiring) -> None:
 
 
 def _declare_tables(wiring: Wiring) -> None:
-    """Tables live on the single-partition ``graph-updates`` stream, so each has one partition."""
-    for name in ("product_to_input", "product_to_published", "product_to_request", "batch_to_held"):
+    """The router's tables live on the single-partition ``graph-updates`` stream; the shards' on
+    ``recompute-steps``, one changelog partition per shard (each write goes to its shard's partition)."""
+    for name in ("product_to_shape", "router_progress", "batch_to_held"):
         wiring.tables[name] = bytes_table(wiring.app, name, partitions=1, use_partitioner=True)
+    from pcfx.agents.recompute import SHARD_TABLES  # noqa: PLC0415
+
+    for name in SHARD_TABLES:
+        wiring.tables[name] = bytes_table(wiring.app, name, partitions=wiring.settings.partitions)
 
 
 def bytes_table(app: faust.App, name: str, *, key_type: type = str, **options: object) -> faust.types.TableT:

@@ -1,28 +1,32 @@
-"""The recompute agent: folds micro-batches of ``graph-updates`` into the engine and publishes the results:
+"""The recompute shards: each solves the products of the components it owns and publishes their results:
 footprints on ``derived`` (each new Active one also on ``label-inputs``, for its product's labels), statuses
 on ``product-status``, requests for missing inputs on ``outbound-requests``, all through
 :class:`~pcfx.agents.outbox.Outbox`.
 
-Tables (all on the single ``graph-updates`` partition, backed by changelog topics):
+A shard is a partition of ``recompute-steps``. The router (:mod:`pcfx.agents.route`) writes each shard the
+plan of each step; the shards write each other the results the others' products use (boundaries) and the
+records of products that move (handovers). :class:`~pcfx.streams.shards.StepProgress` says what a step still
+waits for; the engine solves nothing downstream of a result still on its way, so each product is solved
+once per step. docs/engine.md ("Shards") has the protocol and why no shard waits forever.
+
+Tables (partitioned like ``recompute-steps``, changelog-backed; keys start with ``<partition>|`` because a
+product may live on another partition later, and one worker may hold both):
 - ``product_to_input``: ``leaf:<id>`` / ``recipe:<id>`` -> the supplier footprint or recipe in force;
-  the engine is rebuilt from it when a worker starts or (re)gains the partition.
+  the shard's engine is rebuilt from it (and ``product_to_boundary``) when a worker gains the partition.
 - ``product_to_published``: product id -> its Active derived footprint (to deprecate, and to skip
-  re-publishing figures that did not change). The agent also keeps what the step needs of each one
-  (:class:`~pcfx.streams.derive.Published`) in memory, so that a recompute decodes no footprint it wrote;
-  likewise of each input (:class:`~pcfx.streams.recompute.InputSummaries`), so that it decodes no recipe.
+  re-publishing figures that did not change). The shard keeps what the step needs of each one
+  (:class:`~pcfx.streams.derive.Published`) in memory, and likewise of each input (``InputSummaries``).
 - ``product_to_request``: product id -> the request sent for it while it was missing.
-- ``batch_to_held``: ``<batch id>/<index>`` -> a record of a bulk change whose batch has not arrived whole
-  (:mod:`pcfx.streams.batches`), ``<batch id>`` -> ``done`` once the batch was applied in one step.
+- ``product_to_boundary``: product of another shard -> its latest result, as that shard sent it.
+- ``shard_to_held``: plan parts, handovers and boundaries not yet applied (one arrives before its step).
+- ``shard_to_progress``: ``done`` (the last step finished), ``started`` (the step whose plan is in the
+  engine), ``gave`` (the step whose handovers went out).
 
-A step sends its records and waits for Kafka's acknowledgement before it writes its table entries
-(:class:`~pcfx.agents.state.StagedWrites`: changelog first, then the local store). A crash
-in between leaves footprints published but not recorded: the rebuild finds them and publishes them again
-under the same ids (:func:`pcfx.streams.recompute.restore`), and a replayed batch recomputes the same
-successors (:func:`pcfx.streams.derive.derived_id`), so nothing is lost and nothing counts twice.
-
-Faust's ``take_events`` acks a batch even when the agent raises, so nothing may escape the loop: a batch
-the step raises on is retried record by record and only the records that still fail go to
-``dlq.graph-updates`` with the error; a failure of Kafka itself is retried until it passes.
+A shard sends a round's records and waits for Kafka's acknowledgement before it writes its table entries
+(:class:`~pcfx.agents.state.StagedWrites`). A crash in between leaves records sent but not recorded: the
+rebuild sends them again under the same ids (derived ids are uuid5 of product and predecessor), boundaries
+and handovers again under the same step (the receiver takes one per product and step), so nothing is lost
+and nothing counts twice.
 """
 
 from __future__ import annotations
@@ -33,38 +37,42 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import faust
-from faust import current_event
 from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
-from pcfx.agents.records import (
-    LEAF,
-    OFFER,
-    batch_mark,
-    label_input_headers,
-    offer_input,
-    origin_of,
-    processing,
-    published_header,
-    published_ms,
-)
 from pcfx.agents.outbox import Outbox, until_done
+from pcfx.agents.records import LEAF, OFFER, header, label_input_headers, offer_input, processing, published_header
+from pcfx.agents.route import REPLAY_HEADER, SHARD_HEADER, STEP_HEADER
 from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
-from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken
 from pcfx.streams.codec import codec_for, decode_model, encode_model
-from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, product_urn, published_of, valid_until
+from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, leaf_of, product_urn, published_of, recipe_of, valid_until
 from pcfx.streams.engine import Engine
 from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
+from pcfx.streams.shards import (
+    BOUNDARY,
+    HANDOVER,
+    PLAN,
+    Boundary,
+    Handover,
+    Plan,
+    StepProgress,
+    boundaries_of,
+    boundary_record,
+    plan_of,
+    plan_part,
+)
 
 log = logging.getLogger(__name__)
 STAGE = "recompute_products"
+SHARD_TABLES = ("product_to_input", "product_to_published", "product_to_request", "product_to_boundary",
+                "shard_to_held", "shard_to_progress")
+HANDED = ("leaf", "recipe", "published", "requested")  # what a handover carries of a product
 
 
 def decode_update(key: str, raw: bytes, published: int) -> Update:
@@ -81,42 +89,6 @@ def deprecated_bytes(active: bytes | None, pf_id: str) -> bytes:
         held = "no footprint" if active is None else "another footprint"
         raise LookupError(f"product_to_published holds {held} where {pf_id} should be deprecated")
     return codec.with_string_field(active, "status", "Deprecated")
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """A ``graph-updates`` record as it arrived, undecoded: what a held batch keeps of it."""
-
-    key: str
-    raw: bytes
-    published: int
-    origin: Origin
-
-    @property
-    def void(self) -> bool:
-        return self.key.startswith(VOID + ":")
-
-    def update(self) -> Update:
-        return decode_update(self.key, self.raw, self.published)
-
-
-def arrival_of(event: EventT) -> Arrival:
-    return Arrival(event.message.key.decode(), event.message.value or b"", published_ms(event), origin_of(event))
-
-
-def held_bytes(arrival: Arrival, total: int) -> bytes:
-    """A held record as the ``batch_to_held`` table keeps it: a JSON line of where it came from, then its bytes."""
-    o = arrival.origin
-    meta = {"key": arrival.key, "published": arrival.published, "total": total, "topic": o.topic,
-            "partition": o.partition, "offset": o.offset, "timestamp": o.timestamp_ms}
-    return json.dumps(meta).encode() + b"\n" + arrival.raw
-
-
-def held_arrival(value: bytes) -> tuple[Arrival, int]:
-    line, _, raw = value.partition(b"\n")
-    meta = json.loads(line)
-    origin = Origin(meta["topic"], meta["partition"], meta["offset"], meta["key"].encode(), meta["timestamp"])
-    return Arrival(meta["key"], raw, meta["published"], origin), meta["total"]
 
 
 def utc_now() -> datetime:
@@ -166,184 +138,346 @@ class ExpiryWatch:
         self._ends.clear()
 
 
-class Recomputer:
-    """The agent's state: one engine per worker, the tables it is rebuilt from, and the topics it feeds."""
 
-    def __init__(self, wiring: Wiring) -> None:
-        self.metrics = wiring.metrics
-        self.inputs, self.published, self.requested, self.held = (
-            wiring.tables[n] for n in ("product_to_input", "product_to_published", "product_to_request", "batch_to_held")
-        )
-        self.app, self.dead_letters = wiring.app, wiring.topics["dlq.graph-updates"]
-        self.topic_names = {n: wiring.settings.topic(n) for n in ("derived", "label-inputs", "product-status", "outbound-requests")}
-        self.prefix = wiring.settings.topic_prefix
+
+def _step_name(kind: str, step: int, rest: str) -> str:
+    """A held record's name: kind, step (zero-padded, so names sort by step) and what tells it apart."""
+    return f"{kind}|{step:012d}|{rest}"
+
+
+class Shard:
+    """One partition of the recompute: its engine, what it read of its tables, and the step it is in."""
+
+    def __init__(self, wiring: Wiring, partition: int) -> None:
+        self.partition = partition
+        self.prefix = f"{partition}|"
+        self.metrics, self.app = wiring.metrics, wiring.app
+        (self.inputs, self.published, self.requested, self.boundaries, self.held_table,
+         self.progress_table) = (wiring.tables[n] for n in SHARD_TABLES)
+        self.dead_letters = wiring.topics["dlq.graph-updates"]
+        self.topic_names = {n: wiring.settings.topic(n) for n in
+                            ("derived", "label-inputs", "product-status", "outbound-requests", "recompute-steps", "graph-updates")}
+        self.topic_prefix = wiring.settings.topic_prefix
         self.inputs_schema_url = inputs_schema_url(wiring.settings.api_base_url())
-        self._engine: Engine | None = None
-        self._published: dict[str, Published] = {}  # product id -> what product_to_published holds, as read
-        self._inputs_read = InputSummaries(self._input)  # what product_to_input holds, as read
+        self.lock = asyncio.Lock()  # a micro-batch and the expiry timer never interleave
         self.expiries = ExpiryWatch()
-        self.graph_updates = wiring.topics["graph-updates"]
-        self.lock = asyncio.Lock()  # a batch and the expiry timer's rebuild never interleave
-        self._batches: HeldBatches[Arrival] = HeldBatches()  # what batch_to_held holds, as read
-        self._due: list[str] = []  # batches held whole when the table was read (see HeldBatches.complete)
+        self.engine: Engine | None = None
+        self.forget()
 
     def forget(self) -> None:
         """Drop the engine and what was read of the tables: they are the truth, the next batch rebuilds from them."""
-        self._engine = None
-        self._published.clear()
+        self.engine = None
+        self._published: dict[str, Published] = {}
         self._inputs_read = InputSummaries(self._input)
+        self.external: dict[str, Boundary] = {}  # product of another shard -> its latest result
         self.expiries.clear()
-        self._batches, self._due = HeldBatches(), []
+        self.step: StepProgress | None = None
+        self.held: dict[str, bytes] = {}
+        self.marks = {"done": 0, "started": 0, "gave": 0}
 
-    async def replay_expired(self) -> int:
-        """Send the supplier footprints whose validity just ended back to ``graph-updates``, as they are in
-        the inputs table: the step withdraws them (:func:`pcfx.streams.recompute.fold_updates`), publishes their
-        users' incomplete statuses and asks for fresh footprints, in order with every other update."""
-        async with self.lock:
-            await self._current()  # a worker that just started watches once it has rebuilt
-            due = self.expiries.due(utc_now())
-        codec = codec_for(ProductFootprint.avro_name)
-        sent = 0
-        for key, pf_id in due:
-            raw = self.inputs.get(key)
-            if raw is not None and codec.string_field(raw, "id") == pf_id:  # still the footprint in force
-                await (await self.graph_updates.send(key=key.encode(), value=raw))
-                sent += 1
-        if sent:
-            log.info("recompute: %d supplier footprint(s) reached their validity end; replayed to withdraw them", sent)
-        return sent
+    def key(self, name: str) -> str:
+        return self.prefix + name
 
-    async def process(self, events: Sequence[EventT]) -> None:
-        """Recompute a batch and publish; if the step raises, each record alone, dead-lettering those that fail."""
-        await self._run([(batch_mark(e), arrival_of(e)) for e in events])
-
-    async def _run(self, arrivals: Sequence[tuple[Mark | None, Arrival]], *, whole: bool = True) -> None:
-        """Apply what is ready: the unmarked arrivals and every batch an arrival completes, in one step; hold
-        the rest of the marked ones. ``whole=False`` (a batch whose step failed, applied record by record)
-        takes no batch found complete in the table."""
-        engine = await self._current()
-        started, taken = time.perf_counter(), None
-        try:
-            taken = self._batches.take(arrivals, self._due if whole else ())
-            updates = [arrival.update() for arrival in taken.ready if not arrival.void]
-            out = recompute(engine, updates, self._view(), utc_now())
-        except Exception as error:  # noqa: BLE001  (one record the step cannot take must not cost the batch)
-            self.forget()  # the engine may hold part of the batch
-            await self._retry(arrivals, taken, error)
-            return
-        await self._publish(out, taken)
-        self.expiries.watch(out.inputs.items(), utc_now())
-        for upstream in out.upstream_ms.values():
-            self.metrics.observe_end_to_end(Stage.DERIVED, upstream)
-        self.metrics.derived_footprints.inc(len(out.published))
-        if updates:  # a micro-batch that only held records of an incomplete batch recomputed nothing
-            self.metrics.observe_recompute(len(updates), len(out.statuses), time.perf_counter() - started)
-
-    async def _retry(self, arrivals: Sequence[tuple[Mark | None, Arrival]], taken: Taken[Arrival] | None, error: Exception) -> None:
-        """After a failed step: each arrival alone; a batch that fails whole, record by record (its atomicity
-        gives way to losing nothing); a lone record that fails goes to ``dlq.graph-updates``."""
-        if len(arrivals) > 1:
-            log.warning("recompute: a batch of %d failed (%r); retrying record by record", len(arrivals), error)
-            for arrival in arrivals:
-                await self._run([arrival])
-            return
-        if taken is not None and (len(taken.ready) > 1 or taken.done):
-            log.warning("recompute: marked batch(es) %s failed whole (%r); applying their %d records one by one",
-                        taken.done, error, len(taken.ready))
-            for arrival in taken.ready:
-                await self._run([(None, arrival)], whole=False)
-            await self._current()
-            await self._publish(StepOutput(), Taken(release=taken.release, done=taken.done))
-            return
-        await self._dead_letter(arrivals[0][1], error)
-
-    async def _current(self) -> Engine:
-        """The worker's engine, rebuilt from the tables when the worker starts or (re)gains the partition."""
-        if self._engine is None:
-            engine = Engine()
-            entries = [decode_update(key, raw, 0) for key, raw in self.inputs.items() if raw is not None]
-            out = restore(engine, entries, self._view(), utc_now())
-            log.info("recompute: engine rebuilt from %d table entries, %d footprint(s) republished", len(entries), len(out.published))
-            await self._publish(out)
-            self.expiries.watch(((u.key, u.model) for u in entries), None)  # restored unexpired: the timer replays them
-            self._load_held()
-            self._engine = engine
-        return self._engine
-
-    def _load_held(self) -> None:
-        """Read the held batch records back from ``batch_to_held`` (keys ``<batch>/<index>``, and ``<batch>``
-        for a batch applied already)."""
-        self._batches = HeldBatches()
-        for key, value in self.held.items():
-            if value is None:
-                continue
-            batch_id, _, index = key.partition("/")
-            if not index:
-                self._batches.load_done(batch_id)
-                continue
-            arrival, total = held_arrival(value)
-            self._batches.load(batch_id, int(index), total, arrival)
-        self._due = self._batches.complete()
-        if self._batches.held():
-            log.info("recompute: %d record(s) of incomplete batches held", self._batches.held())
+    # -- reading the tables ----------------------------------------------------------------------------
 
     def _input(self, key: str) -> ProductFootprint | ProductRecipe | None:
-        raw = self.inputs.get(key)
+        raw = self.inputs.get(self.key(key))
         return None if raw is None else decode_update(key, raw, 0).model
 
     def _view(self) -> TableView:
+        def summary(key: str):  # noqa: ANN202
+            boundary = self.external.get(key.split(":", 1)[1])
+            if boundary is not None:
+                return boundary.supplier if key.startswith(LEAF + ":") else None
+            return self._inputs_read.get(key)
+
         def published(product_id: str) -> Published | None:
+            boundary = self.external.get(product_id)
+            if boundary is not None:
+                return boundary.footprint
             known = self._published.get(product_id)
             if known is None:
-                raw = self.published.get(product_id)
+                raw = self.published.get(self.key(product_id))
                 if raw is None:
                     return None
                 known = self._published[product_id] = published_of(decode_model(ProductFootprint, raw))
             return known
 
-        return TableView(
-            input=self._input, summary=self._inputs_read.get, published=published,
-            requested=lambda product_id: product_id in self.requested, inputs_schema_url=self.inputs_schema_url,
-        )
+        return TableView(input=self._input, summary=summary, published=published,
+                         requested=lambda product_id: self.key(product_id) in self.requested,
+                         inputs_schema_url=self.inputs_schema_url)
 
-    async def _publish(self, out: StepOutput, taken: Taken[Arrival] | None = None) -> None:
-        """Send the step's records, then (once Kafka has them) its table entries, held batches' included."""
-        outbox = Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
+    def _own(self, prefix: str, table: faust.types.TableT) -> Iterable[tuple[str, bytes]]:
+        for key, value in table.items():
+            if value is not None and key.startswith(prefix):
+                yield key[len(prefix):], value
+
+    # -- rebuilding --------------------------------------------------------------------------------------
+
+    async def current(self, event: EventT) -> Engine:
+        """The shard's engine, rebuilt from its tables when the worker starts or (re)gains the partition; a step
+        that was in progress goes on where the tables say it was."""
+        if self.engine is not None:
+            return self.engine
+        self.forget()
+        engine = Engine()
+        self.held = dict(self._own(self.prefix, self.held_table))
+        for name, value in self._own(self.prefix, self.progress_table):
+            self.marks[name] = int(value)
+        self.external = {product: boundaries_of(raw)[0] for product, raw in self._own(self.prefix, self.boundaries)}
+        entries = [decode_update(key, raw, 0) for key, raw in self._own(self.prefix, self.inputs)]
+        self.step = self._next_plan()
+        wait: set[str] = set()
+        if self.step is not None and self.marks["started"] == self.step.plan.step:
+            step = self.step
+            step.started, step.taken = True, set(step.plan.takes)
+            step.received = {p for p in step.plan.expects if p in self.external and self.external[p].step == step.plan.step}
+            wait = step.waiting()
+        out = restore(engine, entries, self._view(), utc_now(), outside=list(self.external.values()), wait=wait)
+        log.info("recompute shard %d: engine rebuilt from %d inputs and %d results of other shards, %d footprint(s) "
+                 "republished", self.partition, len(entries), len(self.external), len(out.published))
+        self.engine = engine
+        outbox = self._outbox()
         active = await self._send(out, outbox)
-        staged = self._stage_tables(out, active)
-        if taken is not None:
-            self._stage_held(staged, taken)
+        if self.step is not None and self.step.started:
+            await self._send_boundaries(self.step, out, outbox)
+            await outbox.flush()
+        staged = self._stage_tables(out, active, event, StagedWrites())
         await staged.commit(outbox)
-        for product_id in out.withdrawn:
-            self._published.pop(product_id, None)
-        self._published.update(out.summaries)
-        self._inputs_read.written(out.inputs)
-        if taken is not None:
-            self._batches.commit(taken)
-            self._due = [b for b in self._due if b not in taken.done]
+        self._written(out)
+        self.expiries.watch(((u.key, u.model) for u in entries), None)  # the timer replays what expired meanwhile
+        return engine
 
-    def _stage_held(self, staged: StagedWrites, taken: Taken[Arrival]) -> None:
-        event = current_event()
-        for (batch_id, index), arrival in taken.hold.items():
-            staged.put(self.held, f"{batch_id}/{index}", held_bytes(arrival, taken.totals[batch_id]), event)
-        for batch_id, index in taken.release:
-            staged.put(self.held, f"{batch_id}/{index}", None, event)
-        for batch_id in taken.done:
-            staged.put(self.held, batch_id, b"done", event)  # a replayed record of it then goes straight on
+    def _next_plan(self) -> StepProgress | None:
+        """The next step with every part of its plan here; None if the next one is not whole yet."""
+        parts: dict[int, list[bytes]] = {}
+        for name, raw in sorted(self.held.items()):
+            kind, step, _ = name.split("|", 2)
+            if kind == PLAN and int(step) > self.marks["done"]:
+                parts.setdefault(int(step), []).append(raw)
+        if not parts:
+            return None
+        first = min(parts)
+        if len(parts[first]) < plan_part(parts[first][0]).parts:
+            return None
+        return StepProgress(plan_of(parts[first]))
+
+    # -- a micro-batch -----------------------------------------------------------------------------------
+
+    async def take(self, events: Sequence[EventT]) -> None:
+        """Keep the arrivals (in the table too), then go as far through the steps as they allow."""
+        event = events[-1]
+        await self.current(event)
+        staged = StagedWrites()
+        for e in events:
+            kind, step = header(e, SHARD_HEADER), int(header(e, STEP_HEADER) or 0)
+            raw = e.message.value or b""
+            if step <= self.marks["done"]:
+                continue  # a record of a step this shard finished: sent again after a crash
+            if kind == PLAN:
+                name = _step_name(PLAN, step, str(plan_part(raw).part))
+            elif kind == HANDOVER:
+                name = _step_name(HANDOVER, step, Handover.from_bytes(raw).product_id)
+            elif kind == BOUNDARY:
+                name = _step_name(BOUNDARY, step, str(e.message.offset))
+            else:
+                log.error("recompute shard %d: a record without a %s header at offset %d, left out", self.partition,
+                          SHARD_HEADER, e.message.offset)
+                continue
+            if name not in self.held:
+                self.held[name] = raw
+                staged.put(self.held_table, self.key(name), raw, event)
+        await self.advance(staged, event)
+
+    async def advance(self, staged: StagedWrites, event: EventT) -> None:
+        """Run rounds while the arrivals allow: start the next step, apply results as they come, finish steps."""
+        while True:
+            if self.step is None:
+                self.step = self._next_plan()
+            step = self.step
+            if step is None or not await self._round(step, staged, event):
+                break
+            staged = StagedWrites()
+        if len(staged):
+            await staged.commit(self._outbox())
+
+    async def _round(self, step: StepProgress, staged: StagedWrites, event: EventT) -> bool:
+        """One round of ``step``; True when the step finished (the next one may go on at once)."""
+        number, plan, outbox = step.plan.step, step.plan, self._outbox()
+        if not step.started and self.marks["gave"] < number:
+            for product, target in sorted(plan.gives.items()):
+                records = {name: self._record(name, product) for name in HANDED}
+                handover = Handover(number, product, self.partition, records)
+                await outbox.add(self.topic_names["recompute-steps"], product.encode(), handover.to_bytes(),
+                                 self._headers(HANDOVER, number), partition=target)
+            self._mark(staged, "gave", number, event)
+        step.taken = {name.split("|", 2)[2] for name in self.held if name.startswith(_step_name(HANDOVER, number, ""))}
+        if not step.started and step.missing_handovers():
+            await outbox.flush()
+            await staged.commit(outbox)
+            return False
+        started, updates, arriving = time.perf_counter(), [], []
+        if not step.started:
+            updates, arriving = self._takes(step, staged, event), sorted(plan.takes)
+            updates += await self._updates(plan)
+        outside = self._arrived(step, staged, event)
+        engine = self.engine
+        assert engine is not None
+        if step.started and not outside:  # nothing new for this step; it may have been finished by a rebuild
+            finished = step.done(engine.deferred)
+            if finished:
+                self._finish(number, staged, event)
+                self.step = None
+            await outbox.flush()
+            await staged.commit(outbox)
+            return finished
+        solved = engine.stats.recipes_solved
+        out = recompute(engine, updates, self._view(), utc_now(), outside=outside, wait=step.waiting(),
+                        leaving=[] if step.started else sorted(plan.gives), arriving=arriving)
+        if not step.started:
+            self._leave(plan.gives, staged, event)
+            step.started = True
+            self._mark(staged, "started", number, event)
+        active = await self._send(out, outbox)
+        await self._send_boundaries(step, out, outbox)
+        await outbox.flush()  # what the tables will say was sent, Kafka has
+        finished = step.done(engine.deferred)
+        self._stage_tables(out, active, event, staged)
+        if finished:
+            self._finish(number, staged, event)
+        await staged.commit(outbox)
+        self._written(out)
+        self.expiries.watch(out.inputs.items(), utc_now())
+        self.metrics.products_solved.inc(engine.stats.recipes_solved - solved)
+        self.metrics.derived_footprints.inc(len(out.published))
+        for upstream in out.upstream_ms.values():
+            self.metrics.observe_end_to_end(Stage.DERIVED, upstream)
+        if updates or outside:
+            self.metrics.observe_recompute(len(updates) + len(outside), len(out.statuses), time.perf_counter() - started)
+        if finished:
+            self.step = None
+        return finished
+
+    def _record(self, name: str, product: str) -> bytes | None:
+        """What a handover carries of ``product``: its table value, None where the shard holds nothing."""
+        if name in ("leaf", "recipe"):
+            return self.inputs.get(self.key(f"{name}:{product}"))
+        table = self.published if name == "published" else self.requested
+        return table.get(self.key(product))
+
+    def _takes(self, step: StepProgress, staged: StagedWrites, event: EventT) -> list[Update]:
+        """The records of the products moving in, as updates of this step (they come first: the plan's own
+        updates of those products are newer); their published footprint and request go to the tables."""
+        updates = []
+        for product in sorted(step.plan.takes):
+            handover = Handover.from_bytes(self.held[_step_name(HANDOVER, step.plan.step, product)])
+            for kind in ("leaf", "recipe"):
+                raw = handover.records.get(kind)
+                if raw is not None:
+                    updates.append(decode_update(f"{kind}:{product}", raw, 0))
+            published = handover.records.get("published")
+            if published is not None:
+                staged.put(self.published, self.key(product), published, event)
+                self._published[product] = published_of(decode_model(ProductFootprint, published))
+            if handover.records.get("requested") is not None:
+                staged.put(self.requested, self.key(product), handover.records["requested"], event)
+            if self.external.pop(product, None) is not None:
+                staged.put(self.boundaries, self.key(product), None, event)
+        return updates
+
+    async def _updates(self, plan: Plan) -> list[Update]:
+        """The plan's updates as the step takes them; a record the engine cannot take goes to
+        ``dlq.graph-updates`` with the reason, and the others go on."""
+        updates = []
+        for item in plan.updates:
+            try:
+                update = decode_update(item.key, item.raw, item.published_ms)
+                (leaf_of if isinstance(update.model, ProductFootprint) else recipe_of)(update.model, update.product_id)
+            except Exception as error:  # noqa: BLE001  (one bad record must not cost the step)
+                await self._dead_letter(item.raw, Origin(item.origin[0], item.origin[1], item.origin[2], item.key.encode(),
+                                                          item.origin[3]), error)
+                continue
+            updates.append(update)
+        return updates
+
+    def _arrived(self, step: StepProgress, staged: StagedWrites, event: EventT) -> list[Boundary]:
+        """Results of this step from other shards not applied yet: recorded, and their held records dropped."""
+        found: dict[str, Boundary] = {}
+        for name in [n for n in self.held if n.startswith(_step_name(BOUNDARY, step.plan.step, ""))]:
+            for boundary in boundaries_of(self.held.pop(name)):
+                if boundary.product_id in step.plan.expects and boundary.product_id not in step.received:
+                    found[boundary.product_id] = boundary
+            staged.put(self.held_table, self.key(name), None, event)
+        for product, boundary in found.items():
+            step.received.add(product)
+            self.external[product] = boundary
+            staged.put(self.boundaries, self.key(product), boundary_record([boundary]), event)
+        return [found[p] for p in sorted(found)]
+
+    def _leave(self, gives: Iterable[str], staged: StagedWrites, event: EventT) -> None:
+        """Forget the products that moved to another shard (their records went there in the handover)."""
+        for product in gives:
+            for key in (f"leaf:{product}", f"recipe:{product}"):
+                staged.put(self.inputs, self.key(key), None, event)
+            staged.put(self.published, self.key(product), None, event)
+            staged.put(self.requested, self.key(product), None, event)
+            self._published.pop(product, None)
+            self._inputs_read.written([f"leaf:{product}", f"recipe:{product}"])
+
+    def _finish(self, number: int, staged: StagedWrites, event: EventT) -> None:
+        for name in [n for n in self.held if n.split("|", 2)[1] == f"{number:012d}"]:
+            del self.held[name]
+            staged.put(self.held_table, self.key(name), None, event)
+        self._mark(staged, "done", number, event)
+
+    def _mark(self, staged: StagedWrites, name: str, number: int, event: EventT) -> None:
+        self.marks[name] = number
+        staged.put(self.progress_table, self.key(name), str(number).encode(), event)
+
+    # -- sending ----------------------------------------------------------------------------------------
+
+    def _outbox(self) -> Outbox:
+        return Outbox(aiokafka_producer(self.app), self.metrics, self.topic_prefix)
+
+    @staticmethod
+    def _headers(kind: str, number: int) -> dict[str, bytes]:
+        return {SHARD_HEADER: kind.encode(), STEP_HEADER: str(number).encode()}
+
+    async def _send_boundaries(self, step: StepProgress, out: StepOutput, outbox: Outbox) -> None:
+        """Send each own product other shards wait for, once it is final for this step."""
+        engine = self.engine
+        assert engine is not None
+        ready = step.to_send(engine.downstream_of(step.waiting()) if step.waiting() else set())
+        if not ready:
+            return
+        view, by_target = self._view(), {}
+        leaves = {u: self._inputs_read.get(f"leaf:{u}") for u in ready}
+        for product in ready:
+            step.sent.add(product)
+            supplier = leaves[product] if isinstance(leaves[product], Published) else None
+            footprint = view.published(product) or supplier
+            drivers = out.drivers.get(product) or (frozenset({supplier.pf_id}) if supplier is not None else frozenset())
+            boundary = Boundary(step.plan.step, product, engine.as_leaf(product), footprint, supplier,
+                                tuple(sorted(drivers)), out.upstream_of.get(product))
+            for target in step.plan.sends[product]:
+                by_target.setdefault(target, []).append(boundary)
+        for target, boundaries in sorted(by_target.items()):
+            await outbox.add(self.topic_names["recompute-steps"], str(step.plan.step).encode(),
+                             boundary_record(boundaries), self._headers(BOUNDARY, step.plan.step), partition=target)
+            self.metrics.shard_boundaries.inc(len(boundaries))
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
-        """Send the step's records and return once Kafka has acknowledged every one.
+        """Send the step's records; return the bytes of each new Active footprint by pf id.
 
-        Each footprint is encoded once: the same bytes go to ``derived`` and, returned by pf id, to
-        ``product_to_published``; an Active one also goes to ``label-inputs`` as its offer, keyed by its
-        product. A Deprecated one is the bytes of its Active predecessor (sent in this batch, else in the
-        table) with the status changed.
+        Each footprint is encoded once: the same bytes go to ``derived`` and to ``product_to_published``; an
+        Active one also goes to ``label-inputs`` as its offer, keyed by its product. A Deprecated one is the
+        bytes of its Active predecessor (sent in this batch, else in the table) with the status changed.
         """
         active: dict[str, bytes] = {}
         now_ms = int(time.time() * 1000)
         for footprint in out.footprints:
             if isinstance(footprint, Deprecation):
-                held = active.get(footprint.pf_id) or self.published.get(footprint.product_id)
+                held = active.get(footprint.pf_id) or self.published.get(self.key(footprint.product_id))
                 value = deprecated_bytes(held, footprint.pf_id)
                 await outbox.add(self.topic_names["derived"], footprint.pf_id.encode(), value, published_header(None))
                 continue
@@ -367,53 +501,91 @@ class Recomputer:
         await outbox.flush()
         return active
 
-    def _stage_tables(self, out: StepOutput, active: dict[str, bytes]) -> StagedWrites:
-        staged, event = StagedWrites(), current_event()  # the batch's last record (see ``processing``)
+    def _stage_tables(self, out: StepOutput, active: dict[str, bytes], event: EventT, staged: StagedWrites) -> StagedWrites:
         for key, model in out.inputs.items():
-            staged.put(self.inputs, key, None if model is None else encode_model(model), event)
+            staged.put(self.inputs, self.key(key), None if model is None else encode_model(model), event)
         for product_id, footprint in out.published.items():
-            staged.put(self.published, product_id, active[footprint.id], event)  # every one was just sent Active
+            staged.put(self.published, self.key(product_id), active[footprint.id], event)  # every one was just sent
         for product_id in out.withdrawn:
-            staged.put(self.published, product_id, None, event)
+            staged.put(self.published, self.key(product_id), None, event)
         for product_id, request in out.requested.items():
-            staged.put(self.requested, product_id, encode_model(request), event)
+            staged.put(self.requested, self.key(product_id), encode_model(request), event)
         return staged
 
-    async def _dead_letter(self, arrival: Arrival, error: Exception) -> None:
+    def _written(self, out: StepOutput) -> None:
+        """What the step wrote, into what the shard keeps read of its tables."""
+        for product_id in out.withdrawn:
+            self._published.pop(product_id, None)
+        self._published.update(out.summaries)
+        self._inputs_read.written(out.inputs)
+
+    async def _dead_letter(self, raw: bytes, origin: Origin, error: Exception) -> None:
         self.metrics.dead_letter("graph-updates", error)
-        letter = dead_letter(arrival.raw, arrival.origin, error, stage=STAGE, now_ms=int(time.time() * 1000))
-        await (await self.dead_letters.send(key=arrival.origin.key, value=encode_model(letter)))
-        log.error("recompute: dead-lettered %s[%d]@%d: %s", arrival.origin.topic, arrival.origin.partition,
-                  arrival.origin.offset, error)
+        letter = dead_letter(raw, origin, error, stage=STAGE, now_ms=int(time.time() * 1000))
+        await (await self.dead_letters.send(key=origin.key, value=encode_model(letter)))
+        log.error("recompute: dead-lettered %s[%d]@%d: %s", origin.topic, origin.partition, origin.offset, error)
+
+    # -- expiry -----------------------------------------------------------------------------------------
+
+    async def replay_expired(self) -> int:
+        """Send the supplier footprints whose validity just ended back to ``graph-updates``, as the table holds
+        them, marked as replays (the router routes them though their bytes are in force): the step withdraws
+        them, publishes their users' incomplete statuses and asks for fresh footprints, in order with every
+        other update. A shard not rebuilt yet watches nothing: its rebuild arms the watch."""
+        async with self.lock:
+            if self.engine is None:
+                return 0
+            due = self.expiries.due(utc_now())
+        codec = codec_for(ProductFootprint.avro_name)
+        outbox, sent = self._outbox(), 0
+        for key, pf_id in due:
+            raw = self.inputs.get(self.key(key))
+            if raw is not None and codec.string_field(raw, "id") == pf_id:  # still the footprint in force
+                await outbox.add(self.topic_names["graph-updates"], key.encode(), raw, {REPLAY_HEADER: b"expired"})
+                sent += 1
+        await outbox.flush()
+        if sent:
+            log.info("recompute shard %d: %d supplier footprint(s) reached their validity end; replayed to withdraw "
+                     "them", self.partition, sent)
+        return sent
 
 
 def register(wiring: Wiring) -> None:
-    """Declare ``recompute_products`` on the wiring's app, and the hook that drops its engine on a rebalance."""
+    """Declare ``recompute_products`` on the wiring's app, and the hook that drops a shard's engine on a rebalance."""
     app, settings = wiring.app, wiring.settings
-    recomputer = Recomputer(wiring)
-    graph_updates = settings.topic("graph-updates")
+    shards = {p: Shard(wiring, p) for p in range(settings.partitions)}
+    steps_topic = settings.topic("recompute-steps")
 
     @app.on_partitions_revoked.connect
-    def forget_engine(_app: faust.App, revoked: set[TP], **_: object) -> None:
+    def forget_engines(_app: faust.App, revoked: set[TP], **_: object) -> None:
         """Another worker may own the partition next and move the tables on: this engine would be stale."""
-        if any(tp.topic == graph_updates for tp in revoked):
-            recomputer.forget()
+        for tp in revoked:
+            if tp.topic == steps_topic and tp.partition in shards:
+                shards[tp.partition].forget()
 
-    @app.agent(wiring.topics["graph-updates"], name=STAGE)
+    @app.agent(wiring.topics["recompute-steps"], name=STAGE)
     async def recompute_products(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
-            wiring.metrics.records_consumed.labels(topic="graph-updates").inc(len(events))
+            wiring.metrics.records_consumed.labels(topic="recompute-steps").inc(len(events))
+            by_partition: dict[int, list[EventT]] = {}
+            for event in events:
+                by_partition.setdefault(event.message.partition, []).append(event)
+            for partition, group in sorted(by_partition.items()):
+                shard = shards[partition]
 
-            async def process() -> None:
-                with processing(events[-1]):  # all from the one graph-updates partition
-                    async with recomputer.lock:
-                        await recomputer.process(events)
+                async def process(shard: Shard = shard, group: list[EventT] = group) -> None:
+                    with processing(group[-1]):
+                        async with shard.lock:
+                            await shard.take(group)
 
-            await until_done(process, f"recompute: a batch of {len(events)}", on_failure=recomputer.forget)
+                await until_done(process, f"recompute shard {partition}: a batch of {len(group)}", on_failure=shard.forget)
 
     @app.timer(settings.label_expiry_check_s, name="replay_expired_inputs")
     async def replay_expired_inputs() -> None:
-        """On the worker that owns ``graph-updates``: withdraw supplier footprints past their validity end."""
-        if app.rebalancing or app.in_recovery or TP(graph_updates, 0) not in app.assignor.assigned_actives():
+        """On each shard this worker owns: withdraw supplier footprints past their validity end."""
+        if app.rebalancing or app.in_recovery:
             return
-        await recomputer.replay_expired()
+        assigned = app.assignor.assigned_actives()
+        for partition, shard in shards.items():
+            if TP(steps_topic, partition) in assigned:
+                await shard.replay_expired()

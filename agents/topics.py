@@ -75,7 +75,13 @@ RECIPES = TopicSpec(
 )
 GRAPH_UPDATES = TopicSpec(
     "graph-updates", "leaf:<product id> or recipe:<product id>", "ProductFootprint or ProductRecipe (as admitted)", 1, "delete", 7,
-    "Validated inputs of the engine; one partition so a cycle's products are solved in one process.",
+    "Validated inputs of the engine, in the order the router plans them into steps (one partition: one order).",
+)
+RECOMPUTE_STEPS = TopicSpec(
+    "recompute-steps", "step number (records go to the shard's partition)", "plan, handover or boundary (header pcfx-shard)",
+    FROM_SETTINGS, "delete", 7,
+    "Internal: the recompute's shards, one per partition. The router writes each shard its plan of a step; shards write "
+    "each other the results their products use and the records of products that move (docs/engine.md, Shards).",
 )
 LABEL_SOURCES = TopicSpec(
     "label-sources", "recipe:<product id>", "ProductRecipe (as admitted)", 1, "delete", 7,
@@ -139,7 +145,7 @@ PARTNERS = TopicSpec(
 INTERNAL = (LABEL_SOURCES, LABEL_INPUTS, LABELS, WEBHOOK_ATTEMPTS)  # written by pcfx, read by its agents
 UNREADABLE = "its agent could not read (written by another program or pcfx version; the partition went on)"
 CATALOGUE: tuple[TopicSpec, ...] = (
-    FOOTPRINTS, RECIPES, GRAPH_UPDATES, LABEL_SOURCES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
+    FOOTPRINTS, RECIPES, GRAPH_UPDATES, RECOMPUTE_STEPS, LABEL_SOURCES, DERIVED, PRODUCT_STATUS, LABELS, SUBSCRIPTIONS, REQUESTS, OUTBOUND_REQUESTS, RESPONSES, INBOUND_EVENTS,
     ENTITLEMENTS, SUBSCRIPTION_STATUS, LABEL_INPUTS, WEBHOOK_ATTEMPTS, PARTNERS,
     *(dead_letter(spec) for spec in INPUTS),
     dead_letter(GRAPH_UPDATES, "the recompute step failed on (a bug: the others of their batch went on)"),

@@ -142,6 +142,9 @@ class Metrics(NamedTuple):
     recomputes: Counter
     recompute_fanout: Histogram
     recompute_seconds: Histogram
+    products_solved: Counter
+    steps_routed: Counter
+    shard_boundaries: Counter
     derived_footprints: Counter
     carbon_labels: Counter
     end_to_end_latency: Histogram
@@ -194,6 +197,18 @@ class Metrics(NamedTuple):
                 "Time to recompute one micro-batch, in seconds.",
                 buckets=RECOMPUTE_BUCKETS_S,
                 registry=r,
+            ),
+            products_solved=Counter(
+                "pcfx_products_solved_total",
+                "Recipe products solved by this worker's shards (once per change each: the work a worker does).",
+                registry=r,
+            ),
+            steps_routed=Counter(
+                "pcfx_steps_routed_total", "Steps the router planned (a micro-batch of graph-updates, bulk changes whole).",
+                registry=r,
+            ),
+            shard_boundaries=Counter(
+                "pcfx_shard_boundaries_total", "Results a shard sent to the shards whose products use them.", registry=r
             ),
             derived_footprints=Counter(
                 "pcfx_derived_footprints_total", "Derived footprints published on the `derived` topic.", registry=r

@@ -7,7 +7,7 @@ and a read-only view of its tables, then writes the table changes and sends the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -42,7 +42,8 @@ from pcfx.streams.derive import (
 )
 from pcfx.streams.engine import Engine
 from pcfx.streams.labels import Offer
-from pcfx.streams.rollup import Derived, Event, RemoveLeaf, UpsertLeaf, UpsertRecipe
+from pcfx.streams.rollup import Derived, Event, RemoveLeaf, RemoveRecipe, UpsertLeaf, UpsertRecipe
+from pcfx.streams.shards import Boundary
 
 LEAF, RECIPE = "leaf", "recipe"
 REQUESTER = "pcfx-engine"  # requester_client_id of the engine's own requests for missing inputs
@@ -126,6 +127,10 @@ class StepOutput:
     offers: dict[str, Offer] = field(default_factory=dict)
     #: The validity bound of each cycle of recipes settled in this step (:func:`_cycle_bound`).
     cycle_bounds: dict[tuple[str, ...], list[Published | None]] = field(default_factory=dict)
+    #: Per product settled: the supplier footprints whose change it reflects, and the latest publish time among
+    #: them (what a shard tells the shards that use the product, :class:`~pcfx.streams.shards.Boundary`).
+    drivers: dict[str, frozenset[str]] = field(default_factory=dict)
+    upstream_of: dict[str, int] = field(default_factory=dict)
 
 
 def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput, now: datetime | None = None) -> list[Event]:
@@ -174,20 +179,65 @@ def _recipe_event(update: Update, current: Model | None) -> Event | None:
     return UpsertRecipe(recipe_of(recipe, update.product_id))
 
 
-def recompute(engine: Engine, updates: Sequence[Update], view: TableView, now: datetime, expire: bool = True) -> StepOutput:
+def recompute(
+    engine: Engine,
+    updates: Sequence[Update],
+    view: TableView,
+    now: datetime,
+    expire: bool = True,
+    *,
+    outside: Sequence[Boundary] = (),
+    wait: Iterable[str] = (),
+    leaving: Iterable[str] = (),
+    arriving: Iterable[str] = (),
+) -> StepOutput:
     """Fold ``updates`` into ``engine`` and return what must be written and published; ``expire`` withdraws
-    supplier footprints past their validity end (a restore leaves that to the expiry timer's replay)."""
+    supplier footprints past their validity end (a restore leaves that to the expiry timer's replay).
+
+    On a shard (docs/engine.md, "Shards"): ``outside`` are results of other shards' products this one uses,
+    ``wait`` the products of other shards whose result of this step has not arrived (what they feed is solved
+    later), and ``leaving`` the products that move to another shard: the engine drops them, nothing is
+    published or deprecated for them here (their footprints go with them); ``arriving`` the products that move
+    here, whose result this shard held as another shard's until now (their records come among ``updates``)."""
     out = StepOutput()
-    results = engine.apply(fold_updates(updates, view, out, now if expire else None))
+    leaving = set(leaving)
+    events: list[Event] = [RemoveLeaf(p) for p in sorted(leaving | set(arriving))]
+    events += [RemoveRecipe(p) for p in sorted(leaving)]
+    events += fold_updates(updates, view, out, now if expire else None)
+    events += [UpsertLeaf(b.leaf) if b.leaf is not None else RemoveLeaf(b.product_id) for b in outside]
+    results = engine.apply(events, wait=wait)
     publish_ms = _publish_times(updates)
+    tokens = {b.token: b for b in outside}
+    for b in outside:
+        if b.published_ms is not None:
+            publish_ms[b.token] = b.published_ms
     batch_ms = max((u.published_ms for u in updates), default=None)
     for derived in results:  # upstream products first, so a recipe line cites its input's new footprint
+        if derived.product_id in leaving:
+            continue
         upstream = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
+        if tokens:
+            derived = replace(derived, drivers=_through(derived.drivers, tokens))
+        out.drivers[derived.product_id] = derived.drivers
+        if upstream is not None:
+            out.upstream_of[derived.product_id] = upstream
         _settle(derived, view, out, upstream, now, engine.cycle_of(derived.product_id))
     return out
 
 
-def restore(engine: Engine, inputs: Sequence[Update], view: TableView, now: datetime) -> StepOutput:
+def _through(drivers: frozenset[str], tokens: Mapping[str, Boundary]) -> frozenset[str]:
+    """Drivers with each other shard's result replaced by the supplier footprints behind it."""
+    found: set[str] = set()
+    for driver in drivers:
+        boundary = tokens.get(driver)
+        found.update(boundary.drivers if boundary is not None else (driver,))
+    return frozenset(found)
+
+
+def restore(
+    engine: Engine, inputs: Sequence[Update], view: TableView, now: datetime, *, outside: Sequence[Boundary] = (),
+    wait: Iterable[str] = (),
+) -> StepOutput:
     """Rebuild a new ``engine`` from the inputs table and settle it against the published table.
 
     The agent sends a step's records before it writes the step's table entries, so a crash between the
@@ -195,7 +245,7 @@ def restore(engine: Engine, inputs: Sequence[Update], view: TableView, now: date
     same ids (:func:`pcfx.streams.derive.derived_id`). Everything else was both sent and recorded, so it
     emits nothing: the inputs are not written back and only republished products get a status.
     """
-    out = recompute(engine, inputs, view, now, expire=False)  # expiries come as replays, with their statuses
+    out = recompute(engine, inputs, view, now, expire=False, outside=outside, wait=wait)  # expiries come as replays
     out.inputs.clear()
     out.statuses = [status for status in out.statuses if status.product_id in out.published]
     out.upstream_ms.clear()  # the table keeps no publish times; latency metrics skip a restore
