@@ -239,12 +239,12 @@ class Shard:
         self.engine = engine
         outbox = self._outbox()
         active = await self._send(out, outbox)
+        self._written(out)  # (a failure from here on drops it all with the engine: until_done calls forget)
         if self.step is not None and self.step.started:
             await self._send_boundaries(self.step, out, outbox)
             await outbox.flush()
         staged = self._stage_tables(out, active, event, StagedWrites())
         await staged.commit(outbox)
-        self._written(out)
         self.expiries.watch(((u.key, u.model) for u in entries), None)  # the timer replays what expired meanwhile
         return engine
 
@@ -318,8 +318,12 @@ class Shard:
             return False
         started, updates, arriving = time.perf_counter(), [], []
         if not step.started:
-            updates, arriving = self._takes(step, staged, event), sorted(plan.takes)
-            updates += await self._updates(plan)
+            updates = self._takes(step, staged, event) + await self._updates(plan)
+            # products now solved here whose result came from another shard until now: a move, or a first record
+            arriving = sorted({u.product_id for u in updates if u.product_id in self.external} | set(plan.takes))
+            for product in arriving:
+                if self.external.pop(product, None) is not None:
+                    staged.put(self.boundaries, self.key(product), None, event)
         outside = self._arrived(step, staged, event)
         engine = self.engine
         assert engine is not None
@@ -339,6 +343,7 @@ class Shard:
             step.started = True
             self._mark(staged, "started", number, event)
         active = await self._send(out, outbox)
+        self._written(out)  # what the boundaries cite (a failure from here on drops it all: until_done calls forget)
         await self._send_boundaries(step, out, outbox)
         await outbox.flush()  # what the tables will say was sent, Kafka has
         finished = step.done(engine.deferred)
@@ -346,7 +351,6 @@ class Shard:
         if finished:
             self._finish(number, staged, event)
         await staged.commit(outbox)
-        self._written(out)
         self.expiries.watch(out.inputs.items(), utc_now())
         self.metrics.products_solved.inc(engine.stats.recipes_solved - solved)
         self.metrics.derived_footprints.inc(len(out.published))
@@ -381,8 +385,6 @@ class Shard:
                 self._published[product] = published_of(decode_model(ProductFootprint, published))
             if handover.records.get("requested") is not None:
                 staged.put(self.requested, self.key(product), handover.records["requested"], event)
-            if self.external.pop(product, None) is not None:
-                staged.put(self.boundaries, self.key(product), None, event)
         return updates
 
     async def _updates(self, plan: Plan) -> list[Update]:
@@ -451,10 +453,9 @@ class Shard:
         if not ready:
             return
         view, by_target = self._view(), {}
-        leaves = {u: self._inputs_read.get(f"leaf:{u}") for u in ready}
         for product in ready:
             step.sent.add(product)
-            supplier = leaves[product] if isinstance(leaves[product], Published) else None
+            supplier = self._supplier(product, out)
             footprint = view.published(product) or supplier
             drivers = out.drivers.get(product) or (frozenset({supplier.pf_id}) if supplier is not None else frozenset())
             boundary = Boundary(step.plan.step, product, engine.as_leaf(product), footprint, supplier,
@@ -465,6 +466,16 @@ class Shard:
             await outbox.add(self.topic_names["recompute-steps"], str(step.plan.step).encode(),
                              boundary_record(boundaries), self._headers(BOUNDARY, step.plan.step), partition=target)
             self.metrics.shard_boundaries.inc(len(boundaries))
+
+    def _supplier(self, product: str, out: StepOutput) -> Published | None:
+        """The product's supplier footprint in force: written by this step (its table write is not committed
+        yet), else the table's."""
+        key = f"{LEAF}:{product}"
+        if key in out.inputs:
+            model = out.inputs[key]
+            return published_of(model) if isinstance(model, ProductFootprint) else None
+        summary = self._inputs_read.get(key)
+        return summary if isinstance(summary, Published) else None
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Send the step's records; return the bytes of each new Active footprint by pf id.

@@ -18,7 +18,10 @@ from pcfx.settings import Settings
 T = TypeVar("T")
 POLL_MS = 200
 #: The worker's consumption, hop by hop: each stage's outputs are the next stage's inputs.
-SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"), ("label-inputs",))
+SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"), ("recompute-steps",), ("label-inputs",))
+#: Topics whose readers write more records to them (the recompute's shards pass results to each other): their
+#: stage has settled only when the workers committed every record and no new one came meanwhile.
+FEED_THEMSELVES = frozenset({"recompute-steps"})
 
 
 def producer(settings: Settings) -> KafkaProducer:
@@ -171,7 +174,13 @@ def settle(
                     show(index, now)
                     shown = now
                 if not late:
-                    break
+                    if FEED_THEMSELVES.isdisjoint(stage):
+                        break
+                    again = ends(stage)
+                    if again == wanted:
+                        break
+                    wanted = again
+                    continue
                 total = sum(late.values())
                 if last is None or total < last:
                     last, moved = total, now
