@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "shock": "pcfx.bench.e2e_shock",
     "steady": "pcfx.bench.e2e_steady",
     "dense": "pcfx.bench.dense",
+    "scale": "pcfx.bench.scale_out",
 }
 SEPARATE = {"engine": "pcfx.bench.engine", "web": "pcfx.bench.web_page"}  # web needs Chromium (see the README)
 

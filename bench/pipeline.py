@@ -22,7 +22,7 @@ from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 
-RECOMPUTED = ("footprints", "recipes", "graph-updates")  # once committed, every derived footprint is on Kafka
+RECOMPUTED = ("footprints", "recipes", "graph-updates", "recompute-steps")  # once committed, every derived footprint is on Kafka
 STAGES = (*RECOMPUTED, "label-sources", "label-inputs")  # every topic the worker consumes, in order
 TIMEOUT_S = 600.0
 

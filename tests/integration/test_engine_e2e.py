@@ -203,6 +203,64 @@ def test_two_workers_sharing_the_partitions_end_in_the_state_of_one(settings, tm
             stop_worker(second)
 
 
+def scaled_products(products: Path, factor: float, folder: Path) -> Path:
+    """A copy of products.csv with every product's own emissions multiplied by ``factor``."""
+    folder.mkdir(exist_ok=True)
+    with products.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = folder / "products.csv"
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "direct_kgco2e_per_unit": repr(float(row["direct_kgco2e_per_unit"]) * factor)} for row in rows)
+    return out
+
+
+def assert_never_two_active(footprints: list[ProductFootprint]) -> None:
+    """Every product's versions on ``derived`` form one chain: no version has two successors (two Active
+    footprints at once, e.g. from two workers), and every version but the last was deprecated."""
+    versions: dict[str, dict[str, tuple[tuple[str, ...], set[str]]]] = {}
+    for footprint in footprints:
+        known = versions.setdefault(footprint.product_ids[0], {})
+        preceding, statuses = known.setdefault(footprint.id, (tuple(footprint.preceding_pf_ids or ()), set()))
+        statuses.add(footprint.status)
+    for product, known in versions.items():
+        successors = [preceding for preceding, _ in known.values()]
+        assert len(successors) == len(set(successors)), f"{product}: a version with two successors"
+        heads = [pf for pf, (_, statuses) in known.items() if "Deprecated" not in statuses]
+        assert len(heads) == 1, f"{product}: {len(heads)} versions never deprecated"
+
+
+def test_three_workers_one_killed_and_one_joining_mid_shock_end_like_pcfx_compute(settings, tmp_path):
+    """The recompute's shards shared by three workers (one shard each); mid-shock one dies by SIGKILL and
+    another joins: the rebalances move shards with their state, and the end is what one worker reaches."""
+    shocked = settings.model_copy(update={"batch_max": 50, "worker_session_timeout_s": 10})
+    products, bom = write_graph_csv(tmp_path, 1500, seed=13)
+
+    def a_worker(name: str):  # noqa: ANN202
+        return start_worker(shocked.model_copy(update={"data_dir": tmp_path / name}), tmp_path / f"{name}.log")
+
+    workers = [a_worker(f"w{k}") for k in range(3)]
+    try:
+        publish(shocked, csv_recipes(products, bom))
+        settle(shocked, WAIT_S)
+        assert group_members(shocked) == 3
+        before = records_on(shocked, "derived")
+        shock = scaled_products(products, 1.1, tmp_path / "shock")  # every product's own emissions up 10 %
+        publish(shocked, csv_recipes(shock, bom))
+        while records_on(shocked, "derived") == before:
+            time.sleep(0.02)
+        stop_worker(workers[0], kill=True)  # mid-shock: no clean shutdown, no last commit
+        workers.append(a_worker("w3"))
+        settle(shocked, WAIT_S)
+        assert_same_totals_as_compute(shocked, shock, bom)
+        assert_never_two_active(derived_footprints(shocked))
+        assert all(len(ids) == 1 for ids in active_ids(derived_footprints(shocked)).values())
+    finally:
+        for worker in workers:
+            stop_worker(worker)
+
+
 def group_members(settings: Settings) -> int:
     with admin_client(settings) as admin:
         return len(admin.describe_groups([settings.app_id])[settings.app_id]["members"])

@@ -1,0 +1,112 @@
+"""Issue 13, scale-out: the recompute shared by 1, 2 and 3 workers, shown by work, not wall time.
+
+The broker and every worker share the machine's cores, so a second worker cannot make a shock finish
+sooner on two cores; what scaling out means is that each worker does its share of the recompute and the
+sharing itself costs little. Per run (a fresh set of topics, N workers that joined before the load):
+the 5-tier background graph of the shock benchmark, then a shock (its one supplier footprint changes,
+every product recomputes). Measured on each worker from its own ``/metrics`` and ``/proc``: recipe products
+solved (``pcfx_products_solved_total``) and CPU seconds during the shock. Reported: each worker's share of
+the solves (target 1/N +- 15 %), the summed worker CPU per derived footprint against one worker's (target
+<= 1.15x), whether the final totals equal the one-worker run's, and the wall-clock throughput as measured.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.request
+from contextlib import ExitStack
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from pcfx.agents.topics import admin_client
+from pcfx.bench.common import Run, cpu_seconds, drain, read_since, report, scratch, start_worker, stop, wait_until
+from pcfx.bench.flow import FIRST_VERSION, load
+from pcfx.bench.pipeline import RECOMPUTED, STAGES, TIMEOUT_S
+from pcfx.bench.workload import background_graph, footprint
+from pcfx.connectors.footprints_cli import current_statuses
+from pcfx.connectors.kafka_io import end_offsets
+from pcfx.connectors.supplier import SupplierClient
+from pcfx.ops.kafka import free_port
+from pcfx.schemas.models import ProductFootprint
+from pcfx.settings import Settings
+from pcfx.streams.codec import decode_model
+
+TIERS = 5
+WORKERS = (1, 2, 3)
+SHARE_TOLERANCE = 0.15
+CPU_TARGET = 1.15
+
+
+def solved(port: int) -> float:
+    """The worker's ``pcfx_products_solved_total``, read from its ``/metrics``."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: S310 (our own worker)
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "pcfx_products_solved":
+            return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
+    return 0.0
+
+
+def members(settings: Settings) -> int:
+    with admin_client(settings) as admin:
+        group = admin.describe_groups([settings.app_id])[settings.app_id]
+        return len(group["members"]) if group["state"] == "Stable" else 0
+
+
+def one_run(run: Run, count: int, products: int) -> dict:
+    graph = background_graph(products, TIERS)
+    with scratch(run, f"scale{count}") as settings, ExitStack() as stack:
+        ports = [free_port() for _ in range(count)]
+        processes: list[subprocess.Popen] = []
+        for k, port in enumerate(ports):
+            folder = settings.data_dir / f"worker{k}"
+            folder.mkdir()
+            process = start_worker(settings.model_copy(update={"data_dir": folder, "worker_web_port": port}))
+            stack.callback(stop, process)
+            processes.append(process)
+        wait_until(lambda: members(settings) == count, f"{count} workers in the group", TIMEOUT_S, 0.5)
+        load(settings, graph, [])
+        drain(settings, STAGES, TIMEOUT_S)
+        before_solved = [solved(port) for port in ports]
+        before_cpu = [cpu_seconds(p.pid) for p in processes]
+        offsets = end_offsets(settings, [settings.topic("derived"), settings.topic("footprints")])
+        with SupplierClient(settings) as client:
+            client.publish(footprint(graph.leaves[0], FIRST_VERSION + 1))
+        drain(settings, RECOMPUTED, TIMEOUT_S)
+        time.sleep(0.5)  # the metrics and /proc of the last micro-batch
+        work = [solved(port) - b for port, b in zip(ports, before_solved)]
+        cpu = [cpu_seconds(p.pid) - b for p, b in zip(processes, before_cpu)]
+        start = min(r.timestamp for r in read_since(settings, "footprints", offsets))
+        derived = [r for r in read_since(settings, "derived", offsets) if decode_model(ProductFootprint, r.value).status == "Active"]
+        seconds = (max(r.timestamp for r in derived) - start) / 1000
+        totals = {p: s.pcf_excluding_biogenic_uptake for p, s in current_statuses(settings).items()}
+        drain(settings, STAGES, TIMEOUT_S)
+    total_work = sum(work) or 1.0
+    return {
+        "workers": count, "derived": len(derived), "seconds": seconds, "derived_per_s": len(derived) / seconds,
+        "solved_per_worker": work, "share_per_worker": [w / total_work for w in work],
+        "cpu_s_per_worker": cpu, "cpu_s_per_derived": sum(cpu) / len(derived), "totals": totals,
+    }
+
+
+def main(run: Run) -> dict:
+    products = run.size(300, 3_000)
+    runs = [one_run(run, count, products) for count in WORKERS]
+    alone = runs[0]
+    rows, lines, met = [], [], True
+    for result in runs:
+        n = result["workers"]
+        deviation = max(abs(share * n - 1) for share in result["share_per_worker"])
+        cpu_ratio = result["cpu_s_per_derived"] / alone["cpu_s_per_derived"]
+        identical = result["totals"] == alone["totals"]
+        ok = deviation <= SHARE_TOLERANCE and cpu_ratio <= CPU_TARGET and identical
+        met &= ok or n == 1
+        rows.append({**{k: v for k, v in result.items() if k != "totals"}, "share_deviation": deviation,
+                     "cpu_vs_one_worker": cpu_ratio, "identical_to_one_worker": identical})
+        shares = "/".join(f"{share:.2f}" for share in result["share_per_worker"])
+        lines.append(f"{n} worker(s): shares {shares} (max {deviation:.0%} off 1/{n}), CPU per derived "
+                     f"{cpu_ratio:.2f}x one worker's, {result['derived_per_s']:.0f} derived/s, "
+                     f"{'identical' if identical else 'DIFFERENT'} totals")
+    summary = f"{len(alone['totals'])} products over {TIERS} tiers, one shock: " + "; ".join(lines)
+    return report("scale", run, {"products": products, "tiers": TIERS, "runs": rows, "met": met}, summary)
