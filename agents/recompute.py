@@ -304,7 +304,7 @@ class Shard:
     async def _round(self, step: StepProgress, staged: StagedWrites, event: EventT) -> bool:
         """One round of ``step``; True when the step finished (the next one may go on at once)."""
         number, plan, outbox = step.plan.step, step.plan, self._outbox()
-        if not step.started and self.marks["gave"] < number:
+        if not step.started and plan.gives and self.marks["gave"] < number:
             for product, target in sorted(plan.gives.items()):
                 records = {name: self._record(name, product) for name in HANDED}
                 handover = Handover(number, product, self.partition, records)

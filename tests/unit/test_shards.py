@@ -247,3 +247,37 @@ def test_each_product_is_solved_once_per_step() -> None:
     assert_same(alone, owners)
     assert sum(s.solved for s in shards.values()) == alone.stats.recipes_solved == 2 * len(names)
     assert {home_of(n, 4) for n in names} == {0, 1, 2, 3}  # the chain really crosses every shard
+
+
+def test_a_router_that_plans_a_step_again_from_its_table_writes_the_same_plans() -> None:
+    """What lets a restarted router re-send a step it may have half sent: same shape, same records, same bytes."""
+    from pcfx.streams.shards import ShapeEntry  # noqa: PLC0415
+
+    registry, first = Registry(), Shape(4)
+    steps = random_steps(random.Random(3), 30, 3)
+    for number, events in enumerate(steps[:-1], start=1):
+        first.plan(number, [registry.incoming(e) for e in events])
+    saved = {product: entry.to_bytes() for product, entry in first.entries.items()}
+    again = Shape(4)
+    for product, raw in saved.items():
+        again.load(product, ShapeEntry.from_bytes(raw))
+    last = [registry.incoming(e) for e in steps[-1]]
+    plans, _ = first.plan(len(steps), last)
+    replanned, _ = again.plan(len(steps), last)
+    assert {p: plan_records(plan) for p, plan in plans.items()} == {p: plan_records(plan) for p, plan in replanned.items()}
+
+
+def test_boundaries_and_handovers_cross_as_they_were_sent() -> None:
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    from pcfx.streams.derive import Published  # noqa: PLC0415
+    from pcfx.streams.shards import Handover, boundaries_of, boundary_record  # noqa: PLC0415
+
+    result = Leaf("steel", "steel@4", "kilogram", 1.0, 0.5, {EXCL: 0.1 + 0.2}, pds=12.5, dqr=(1.5, 2.0, 3.25),
+                  ipcc=(6,), incomplete=True)
+    cited = Published("pf-1", {EXCL: 0.30000000000000004}, 12.5, (1.5, 2.0, 3.25), (("ecoinvent", "3.9"),), ("AR6",), 2.0,
+                      datetime(2027, 1, 1, tzinfo=timezone.utc))
+    sent = [Boundary(4, "steel", result, cited, None, ("pf-ore",), 1_700_000_000_000), Boundary(4, "scrap", None, None, None)]
+    assert boundaries_of(boundary_record(sent)) == sent  # floats exact: JSON writes repr
+    handover = Handover(7, "steel", 2, {"leaf": None, "recipe": b"\x00\x01avro", "published": b"", "requested": None})
+    assert Handover.from_bytes(handover.to_bytes()) == handover
