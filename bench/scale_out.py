@@ -50,8 +50,7 @@ def solved(port: int) -> float:
 
 def members(settings: Settings) -> int:
     with admin_client(settings) as admin:
-        group = admin.describe_groups([settings.app_id])[settings.app_id]
-        return len(group["members"]) if group["state"] == "Stable" else 0
+        return len(admin.describe_groups([settings.app_id])[settings.app_id]["members"])
 
 
 def one_run(run: Run, count: int, products: int) -> dict:
