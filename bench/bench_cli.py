@@ -26,7 +26,7 @@ BENCHMARKS: dict[str, str] = {
     "steady": "pcfx.bench.e2e_steady",
     "dense": "pcfx.bench.dense",
 }
-SEPARATE = {"engine": "pcfx.bench.engine", "web": "pcfx.bench.web_page"}  # web needs Chromium (see the README)
+SEPARATE = {"engine": "pcfx.bench.engine", "web": "pcfx.bench.web_page", "flood": "pcfx.bench.token_flood"}  # web needs Chromium (see the README)
 
 
 @click.command()
