@@ -12,8 +12,9 @@ keyed ``void:<batch id>``, so the recompute agent still sees its batch complete.
 
 A footprint is also checked against the ``product_to_owner`` table (first publisher of a product id owns it,
 :mod:`pcfx.streams.ownership`): one from a company that does not own a product it names is dead-lettered.
-The table is keyed by product id on the partitions of ``footprints`` (keyed by first product id), backed by
-its changelog, so a restarted or rebalanced worker keeps every claim.
+The table is keyed by product id on the partitions of ``footprints`` (keyed ``<publisher>|<first product id>``,
+partitioned by the first product id: :func:`pcfx.streams.ownership.supplier_key`), backed by its changelog,
+so a restarted or rebalanced worker keeps every claim.
 """
 
 from __future__ import annotations

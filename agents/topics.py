@@ -66,8 +66,8 @@ def dead_letter(spec: TopicSpec, failure: str = "failed validation") -> TopicSpe
 
 
 FOOTPRINTS = TopicSpec(
-    "footprints", "product id", "ProductFootprint", FROM_SETTINGS, "compact", None,
-    "Supplier PCFs in; the latest per product is the input of every roll-up.",
+    "footprints", "publisher id + product id (partitioned by product id)", "ProductFootprint", FROM_SETTINGS, "compact", None,
+    "Supplier PCFs in; the latest of each product's owner is the input of every roll-up.",
 )
 RECIPES = TopicSpec(
     "recipes", "product id", "ProductRecipe", FROM_SETTINGS, "compact", None,

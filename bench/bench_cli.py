@@ -27,7 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "dense": "pcfx.bench.dense",
     "scale": "pcfx.bench.scale_out",
 }
-SEPARATE = {"engine": "pcfx.bench.engine", "web": "pcfx.bench.web_page"}  # web needs Chromium (see the README)
+SEPARATE = {"engine": "pcfx.bench.engine", "web": "pcfx.bench.web_page", "flood": "pcfx.bench.token_flood"}  # web needs Chromium (see the README)
 
 
 @click.command()

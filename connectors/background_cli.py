@@ -61,19 +61,22 @@ def import_database(source: str, version: str, ipcc: tuple[str, ...], standards:
 
 
 def latest_footprints(settings: Settings, keys: set[str]) -> dict[str, ProductFootprint]:
-    """The last footprint on the ``footprints`` topic for each product id in ``keys`` (what compaction keeps)."""
+    """The last footprint the worker admits on the ``footprints`` topic for each product id in ``keys`` (what
+    compaction keeps of its owner's records; another company's record of the product is refused)."""
     from pcfx.connectors.kafka_io import read_to_end  # noqa: PLC0415
     from pcfx.schemas.models import ProductFootprint  # noqa: PLC0415
     from pcfx.streams.codec import decode_model  # noqa: PLC0415
+    from pcfx.streams.ownership import admitted  # noqa: PLC0415
+
+    def decode(key: bytes | None, value: bytes | None) -> tuple[str, ProductFootprint | None]:
+        try:
+            footprint = decode_model(ProductFootprint, value)
+        except (TypeError, ValueError):
+            footprint = None  # a tombstone or an unreadable record leaves no footprint for the key
+        return (key.decode("utf-8", "replace") if key is not None else "", footprint)
 
     latest: dict[str, ProductFootprint] = {}
-    for key, value in read_to_end(settings, settings.topic("footprints"), lambda k, v: (k, v)):
-        name = key.decode("utf-8", "replace") if key is not None else ""
-        if name not in keys:
-            continue
-        latest.pop(name, None)  # a tombstone or an unreadable record leaves no footprint for the key
-        try:
-            latest[name] = decode_model(ProductFootprint, value)
-        except (TypeError, ValueError):
-            continue  # the worker dead-letters it; there is nothing the import could replace
+    for footprint in admitted(read_to_end(settings, settings.topic("footprints"), decode)).values():
+        if footprint.product_ids[0] in keys:
+            latest[footprint.product_ids[0]] = footprint  # in arrival order: the later record wins
     return latest

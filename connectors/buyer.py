@@ -123,20 +123,28 @@ class BuyerClient:
 
 def product_owners(settings: Settings, product: str) -> list[str] | None:
     """The companies that own ``product`` (a URN) as the exchange holds it now: the ``companyIds`` of the
-    latest supplier footprint or recipe naming it (whom the label agent treats as its supplier), or None if
-    neither topic names it yet."""
+    latest supplier footprint (of the product's owner: another company's is refused, streams/ownership.py)
+    or recipe naming it (whom the label agent treats as its supplier), or None if neither topic names it yet."""
     from pcfx.connectors.kafka_io import read_to_end  # noqa: PLC0415
     from pcfx.schemas.models import ProductFootprint, ProductRecipe  # noqa: PLC0415
     from pcfx.streams.codec import decode_model  # noqa: PLC0415
     from pcfx.streams.derive import product_urn  # noqa: PLC0415
+    from pcfx.streams.ownership import admitted  # noqa: PLC0415
 
-    latest: dict[tuple[str, bytes | None], list[str]] = {}
-    for topic, cls in (("footprints", ProductFootprint), ("recipes", ProductRecipe)):
-        for key, value in read_to_end(settings, settings.topic(topic), lambda k, v: (k, v)):
-            try:
-                model = decode_model(cls, value)
-            except ValueError:
-                continue  # a dead-lettered record owns nothing
-            if any(product_urn(pid) == product for pid in model.product_ids):
-                latest[(topic, key)] = [company.lower() for company in model.company_ids]
-    return sorted({company for companies in latest.values() for company in companies}) if latest else None
+    def footprint(key: bytes | None, value: bytes | None) -> tuple[str, ProductFootprint | None]:
+        try:
+            return (key or b"").decode("utf-8", "replace"), decode_model(ProductFootprint, value)
+        except (TypeError, ValueError):
+            return (key or b"").decode("utf-8", "replace"), None  # a tombstone or a dead-lettered record owns nothing
+
+    models: list[ProductFootprint | ProductRecipe] = list(admitted(read_to_end(settings, settings.topic("footprints"), footprint)).values())
+    recipes: dict[bytes | None, ProductRecipe] = {}
+    for key, value in read_to_end(settings, settings.topic("recipes"), lambda k, v: (k, v)):
+        recipes.pop(key, None)
+        try:
+            recipes[key] = decode_model(ProductRecipe, value)
+        except (TypeError, ValueError):
+            continue  # a tombstone or a dead-lettered record owns nothing
+    latest = [[company.lower() for company in model.company_ids] for model in [*models, *recipes.values()]
+              if any(product_urn(pid) == product for pid in model.product_ids)]
+    return sorted({company for companies in latest for company in companies}) if latest else None

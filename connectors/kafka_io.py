@@ -11,6 +11,7 @@ from typing import TypeVar
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.producer.future import FutureRecordMetadata
 
+from pcfx.agents.partition import partition_of
 from pcfx.agents.topics import admin_client
 from pcfx.ops.kafka import require_broker
 from pcfx.settings import Settings
@@ -43,17 +44,29 @@ def confirm(producer: KafkaProducer, futures: Iterable[FutureRecordMetadata]) ->
 
 
 def send_all(
-    producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]], headers: Iterable[dict[str, bytes]] | None = None
+    producer: KafkaProducer, topic: str, records: Iterable[tuple[bytes, bytes | None]], headers: Iterable[dict[str, bytes]] | None = None,
+    partition_by: Sequence[bytes] | None = None,
 ) -> None:
     """Send every ``(key, value)`` to ``topic`` (full name) and return once Kafka acknowledged them all;
-    ``headers``, if given, has each record's headers, in the same order."""
-    if headers is None:
+    ``headers``, if given, has each record's headers, in the same order. ``partition_by``, if given, has for
+    each record the bytes whose default partition it goes to (:func:`partition_for`) instead of its key's."""
+    if headers is None and partition_by is None:
         confirm(producer, [producer.send(topic, key=key, value=value) for key, value in records])
         return
+    records = list(records)
+    extras = [{} for _ in records] if headers is None else list(headers)
+    partitions = [None] * len(records) if partition_by is None else [partition_for(producer, topic, by) for by in partition_by]
     confirm(producer, [
-        producer.send(topic, key=key, value=value, headers=list(extra.items()))
-        for (key, value), extra in zip(records, headers, strict=True)
+        producer.send(topic, key=key, value=value, headers=list(extra.items()), partition=partition)
+        for (key, value), extra, partition in zip(records, extras, partitions, strict=True)
     ])
+
+
+def partition_for(producer: KafkaProducer, topic: str, by: bytes) -> int:
+    """The partition of ``topic`` that Kafka's default partitioner gives the key ``by`` (murmur2, as
+    kafka-python, aiokafka and Faust compute it): a record keyed otherwise still lands beside records keyed ``by``."""
+    partitions = sorted(producer.partitions_for(topic))  # waits for the topic's metadata (max_block_ms)
+    return partitions[partition_of(by, len(partitions))]
 
 
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:

@@ -5,8 +5,9 @@ Deprecated (§7), so (id, status) names everything that can change. The :class:`
 version handled (published, rejected or superseded) in SQLite at ``<data dir>/pull/<host>.sqlite``, so
 running twice, or again after a restart, publishes nothing twice.
 
-Kafka keys footprints by product id on a compacted topic, so the last record of a key is what survives
-and what the API serves. Versions are therefore published old to new per key (a Deprecated one before the
+Kafka keys a supplier's footprints by its company and product id on a compacted topic, so the last record
+of a key is what survives and what the API serves; one pull connector publishes for one supplier, so the
+product id alone tells its keys apart. Versions are therefore published old to new per key (a Deprecated one before the
 Active ones), and a deprecation that arrives after its successor was published is *superseded*: recorded,
 not published, since it would otherwise replace the successor.
 
@@ -159,7 +160,8 @@ def in_publishing_order(models: list[ProductFootprint], ledger: Ledger) -> tuple
 
 
 def product_key(model: ProductFootprint) -> str:
-    """The Kafka key the footprint is published under (:class:`SupplierClient` keys by first product id)."""
+    """What tells the footprint's Kafka key apart among one supplier's: its first product id (the key is
+    ``<supplier>|<first product id>``, :class:`SupplierClient`)."""
     return model.product_ids[0]
 
 

@@ -16,7 +16,7 @@ from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
 from pcfx.streams.batches import BATCH_HEADER, marks_for
 from pcfx.streams.codec import encode_model
-from pcfx.streams.ownership import PUBLISHER_HEADER
+from pcfx.streams.ownership import PUBLISHER_HEADER, claimed_publisher, partition_key, supplier_key
 
 Footprintish = ProductFootprint | dict[str, Any]
 RECORD_OVERHEAD = 1024  # bytes of a Kafka record batch besides the key and value: framing, headers
@@ -47,7 +47,11 @@ class RecordTooLarge(ValueError):
 
 
 class SupplierClient:
-    """Publishes footprints (topic ``footprints``) and recipes (``recipes``), keyed by first product id.
+    """Publishes footprints (topic ``footprints``) and recipes (``recipes``).
+
+    A footprint is keyed ``<publisher>|<first product id>`` and sent to the partition of its first product
+    id (:func:`pcfx.streams.ownership.supplier_key`), so another company's record of the same product can
+    never take its place under compaction; a recipe is keyed by its first product id.
 
     Use as a context manager, or call :meth:`close`; every ``publish_*`` call returns once Kafka has
     acknowledged the records (acks=all), so a returned call is never lost. The records of one call of more
@@ -92,7 +96,7 @@ class SupplierClient:
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
         """Encode and size every record first: all are sent, or none (a too-large one raises RecordTooLarge)."""
-        records = [(model.product_ids[0].encode(), encode_model(model)) for model in models]  # type: ignore[attr-defined]
+        records = [(self._key(model), encode_model(model)) for model in models]
         limit = self._producer.config["max_request_size"] - RECORD_OVERHEAD
         problems = [f"{kind_of(model)} {getattr(model, 'id', model.product_ids[0])}: {len(value)} bytes encoded, "  # type: ignore[attr-defined]
                     f"more than one Kafka record takes ({limit} bytes); split it or shorten it"
@@ -105,4 +109,12 @@ class SupplierClient:
             headers = [{BATCH_HEADER: mark.text().encode()} for mark in marks]
         if self.publisher:
             headers = [{**extra, PUBLISHER_HEADER: self.publisher.encode()} for extra in headers]
-        send_all(self._producer, self.settings.topic(topic), records, headers)  # raises if Kafka refused a record
+        partition_by = [partition_key(model.product_ids[0]) for model in models] if topic == "footprints" else None  # type: ignore[attr-defined]
+        send_all(self._producer, self.settings.topic(topic), records, headers, partition_by)  # raises if Kafka refused a record
+
+    def _key(self, model: ContractModel) -> bytes:
+        """A footprint's key names its publisher and first product id; a recipe's is its first product id."""
+        product_id = model.product_ids[0]  # type: ignore[attr-defined]
+        if isinstance(model, ProductFootprint):
+            return supplier_key(claimed_publisher(model.company_ids, self.publisher), product_id).encode()
+        return product_id.encode()

@@ -11,18 +11,25 @@ company, the pull connector's supplier, ``pcfx publish --company``); it must be 
 ``companyIds``. On a plaintext broker anyone who can write to the topic can set either: see the threat
 model in docs/operations.md for what an operator restricts with ACLs.
 
+Supplier footprints are keyed ``<publisher>|<first product id>`` (:func:`supplier_key`) and partitioned by
+the product id alone (:func:`partition_key`): two companies' records of one product never share a key, so
+compaction cannot drop the owner's record for a refused impostor's, and every record of a product still
+lands on one partition, in order, beside its ``product_to_owner`` entry. A record keyed by the bare product
+id (before this keying, or from a plain producer) is read the same way.
+
 Pure: the agent hands in the footprint, the header and a lookup of the current owners, and stores the claims
 that come back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pcfx.schemas.models import ProductFootprint
 
 PUBLISHER_HEADER = "pcfx-publisher"  # the publishing company's URN, as the producing connection knows it
+KEY_SEPARATOR = "|"  # as in the other company-qualified keys (schemas/subscriptions.py)
 
 
 class OwnershipError(ValueError):
@@ -40,6 +47,33 @@ class Verdict:
 def owner_key(product_id: str) -> str:
     """Product ids compare as published: ownership is of the exact id (pcfx ids are opaque strings)."""
     return product_id
+
+
+def supplier_key(publisher: str, product_id: str) -> str:
+    """The Kafka key of a supplier footprint: ``<publisher company URN>|<first product id>``, the publisher
+    lower-cased as :func:`publisher_of` compares it."""
+    return f"{publisher.strip().lower()}{KEY_SEPARATOR}{product_id}"
+
+
+def partition_key(product_id: str) -> bytes:
+    """What a supplier footprint is partitioned by: its first product id, as the bare-id key was, so the
+    murmur2 partition of the product (Kafka's default) is unchanged and the table stays co-partitioned."""
+    return product_id.encode()
+
+
+def claimed_publisher(company_ids: list[str], header: str | None) -> str:
+    """The company a producer publishes for, without judging it: the header, else the first companyId.
+    A producer keys by it; the worker still refuses it if it is not among the companyIds (:func:`publisher_of`)."""
+    return (header.strip() if header and header.strip() else company_ids[0]).lower()
+
+
+def publisher_in_key(key: str, product_id: str) -> str | None:
+    """The publisher a supplier footprint's key names, given the record's first product id; None for a key
+    of the bare product id (or any other shape). Product ids may hold ``|``, so the key is matched from its end."""
+    suffix = f"{KEY_SEPARATOR}{product_id}"
+    if not key.endswith(suffix) or len(key) == len(suffix):
+        return None
+    return key[: -len(suffix)]
 
 
 def publisher_of(company_ids: list[str], header: str | None) -> str:
@@ -72,3 +106,25 @@ def judge_ids(company_ids: list[str], product_ids: list[str], header: str | None
             raise OwnershipError(f"product {product_id!r} is owned by {owner}; this footprint's publisher is "
                                  f"{publisher}: only the owner may publish its footprint")
     return Verdict(publisher, tuple(claims))
+
+
+def admitted(records: Iterable[tuple[str, ProductFootprint | None]]) -> dict[str, ProductFootprint]:
+    """The footprints the worker admits from ``footprints`` records read in topic order, latest per key: a
+    reader's view of the topic (``pcfx background import``, ``product_owners``) that leaves out what the
+    ownership rule refuses. ``(key, None)`` is a tombstone (or an unreadable record): the key holds nothing.
+
+    The publisher is the one the key names (pcfx's producers key by the publisher they send in the header),
+    else the footprint's first companyId. Keys come back in the order their latest record arrived."""
+    owners: dict[str, str] = {}
+    latest: dict[str, ProductFootprint] = {}
+    for key, footprint in records:
+        latest.pop(key, None)
+        if footprint is None:
+            continue
+        try:
+            verdict = judge(footprint, publisher_in_key(key, footprint.product_ids[0]), owners.get)
+        except OwnershipError:
+            continue
+        owners.update(dict.fromkeys(verdict.claims, verdict.publisher))
+        latest[key] = footprint
+    return latest

@@ -83,15 +83,15 @@ async def issue_token(request: Request) -> JSONResponse:
         return oauth_error(400, code, f"grant_type must be client_credentials, not {form.get('grant_type')!r}")
     ttl, guard = host.settings.token_ttl_s, host.token_guard
     address = request.client.host if request.client else ""
-    try:
-        guard.admit(credentials[0], address)
+    try:  # decided from counts alone: a refused request costs no secret check
+        pool = guard.admit(credentials[0], address)
     except Refused as refused:
         return oauth_error(429, "invalid_client", refused.reason, retry_after_s=refused.retry_after_s)
     token = None
     try:  # in the guard's own pool: a flood of secret checks does not hold up other clients' requests
-        token = await asyncio.get_running_loop().run_in_executor(guard.pool, host.clients.issue_token, *credentials, ttl)
+        token = await asyncio.get_running_loop().run_in_executor(pool, host.clients.issue_token, *credentials, ttl)
     finally:
-        guard.done(credentials[0], address, token is not None)
+        guard.done(credentials[0], address, token is not None, pool)
     if token is None:
         return oauth_error(401, "invalid_client", "client authentication failed")
     body = {"access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": SCOPES}

@@ -18,6 +18,7 @@ from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, MessageSizeTooLargeError
 from starlette.requests import Request
 
+from pcfx.connectors.kafka_io import partition_for
 from pcfx.connectors.label_api import SCHEMA as LABELS_SCHEMA
 from pcfx.connectors.label_api import TOPIC as LABELS_TOPIC
 from pcfx.connectors.label_api import apply_label
@@ -44,7 +45,7 @@ from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import product_urn
-from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError
+from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, publisher_in_key
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +113,14 @@ class Host:
             return
         if topic == "footprints":
             try:
-                self.readmodel.claim(conn, footprint, publisher_header(record.headers))
+                publisher = self.readmodel.claim(conn, footprint, publisher_header(record.headers))
             except OwnershipError as error:  # the worker dead-letters it too; never served
                 self.readmodel.reject(conn, topic, record.partition, record.offset, str(error))
                 METRICS.reject(topic, error)
                 return
+            product_id = footprint["productIds"][0]
+            if publisher_in_key(key, product_id) == publisher:  # keyed <publisher>|<product>: replaces a bare-id row
+                self.readmodel.adopt(conn, topic, product_id, key)
         self.readmodel.put(conn, topic, key, footprint)
         METRICS.records_consumed.labels(topic=topic).inc()
 
@@ -186,14 +190,18 @@ class Host:
         self.token_guard.close()
         self.store.close()
 
-    def send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
-        """Put one record on Kafka and wait for the broker's acknowledgement (all in-sync replicas)."""
+    def send(self, topic: str, key: str, value: bytes, headers: list[tuple[str, bytes]] | None = None,
+             partition_by: bytes | None = None) -> None:
+        """Put one record on Kafka and wait for the broker's acknowledgement (all in-sync replicas); with
+        ``partition_by``, on the partition Kafka's default partitioner gives those bytes, not the key."""
         try:
             with self._producer_lock:
                 if self.producer is None:
                     self.producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap_servers, acks="all",
                                                   client_id="pcfx-api")
-            future = self.producer.send(self.settings.topic(topic), key=key.encode(), value=value, headers=headers or [])
+            name = self.settings.topic(topic)
+            partition = None if partition_by is None else partition_for(self.producer, name, partition_by)
+            future = self.producer.send(name, key=key.encode(), value=value, headers=headers or [], partition=partition)
             future.get(KAFKA_ACK_S)
         except MessageSizeTooLargeError as error:
             raise ApiError("BadRequest", "the event is larger than one Kafka record may be; send fewer footprints", 413) from error

@@ -47,6 +47,7 @@ from pcfx.schemas.status import ProductStatus
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import product_urn
+from pcfx.streams.ownership import PUBLISHER_HEADER, partition_key, supplier_key
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ FIRST_RETRY_S = 1.0  # wait after the first failed delivery; doubles each time, 
 LONGEST_RETRY_S = 300.0  # the backoff stops growing here, in seconds
 DUE_BATCH = 20  # requests attempted per pass
 
-Send = Callable[[str, str, bytes], None]  # (logical topic, key, value) onto Kafka, acknowledged
+Send = Callable[..., None]  # (logical topic, key, value[, headers, partition_by]) onto Kafka, acknowledged (PactHost.send)
 
 
 def request_created_event(request: FootprintRequest, source: str) -> dict[str, Any]:
@@ -218,8 +219,10 @@ class Outbound:
             for index, footprint in enumerate(data["pfs"]):
                 if supplier.lower() not in {c.lower() for c in footprint["companyIds"]}:
                     raise bad_request(f"data.pfs[{index}] is not a footprint of {supplier} (companyIds)")
-            for footprint in data["pfs"]:
-                self.send("footprints", footprint["productIds"][0], footprint_to_value(footprint))
+            for footprint in data["pfs"]:  # published by the answering supplier, keyed and partitioned as SupplierClient does
+                product_id = footprint["productIds"][0]
+                self.send("footprints", supplier_key(supplier, product_id), footprint_to_value(footprint),
+                          [(PUBLISHER_HEADER, supplier.lower().encode())], partition_key(product_id))
             state, answer = "fulfilled", ",".join(pf["id"] for pf in data["pfs"])
             response = FootprintResponse(request_id=row["request_id"], pf_ids=[pf["id"] for pf in data["pfs"]],
                                          responded_at=datetime.now(timezone.utc))

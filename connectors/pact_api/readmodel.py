@@ -1,6 +1,6 @@
 """The read model: footprints the exchange holds, materialised from Kafka into SQLite, and who may see them.
 
-Each row mirrors the latest record of one key of a compacted topic (``footprints`` keyed by product id,
+Each row mirrors the latest record of one key of a compacted topic (``footprints`` keyed by publisher and product id,
 ``derived`` keyed by footprint id), so the state after live consumption equals the state after replaying
 the topics from the beginning (:meth:`ReadModel.rebuild`). Rows keep the sequence number of their first
 arrival; pagination walks that order, so a link asks for the same rows however often it is called.
@@ -131,15 +131,24 @@ class ReadModel:
             conn.execute("DELETE FROM footprint_keys WHERE seq = ?", (seq,))
         conn.executemany("INSERT OR IGNORE INTO footprint_keys (kind, value, seq) VALUES (?, ?, ?)", _keys(footprint, seq))
 
-    def claim(self, conn: sqlite3.Connection, footprint: dict[str, Any], publisher: str | None) -> None:
+    def claim(self, conn: sqlite3.Connection, footprint: dict[str, Any], publisher: str | None) -> str:
         """Apply the ownership rule (:mod:`pcfx.streams.ownership`) to a supplier footprint in topic order:
-        raises ``OwnershipError`` for one its publisher may not publish, else stores the first claims."""
+        raises ``OwnershipError`` for one its publisher may not publish, else stores the first claims and
+        returns the publisher."""
         def owner_of(product: str) -> str | None:
             row = conn.execute("SELECT company FROM owners WHERE product = ?", (product,)).fetchone()
             return None if row is None else row["company"]
         verdict = judge_ids(footprint["companyIds"], footprint["productIds"], publisher, owner_of)
         conn.executemany("INSERT OR IGNORE INTO owners (product, company) VALUES (?, ?)",
                          [(product, verdict.publisher) for product in verdict.claims])
+        return verdict.publisher
+
+    def adopt(self, conn: sqlite3.Connection, topic: str, legacy_key: str, record_key: str) -> None:
+        """Move the row of a record keyed the old way (the bare product id) under the key its product's
+        records now carry (``<publisher>|<product id>``), so the new record supersedes it as a later record
+        of the same key would. Only the owner's record can hold either key here (:meth:`claim` ran first)."""
+        if legacy_key != record_key:
+            conn.execute("UPDATE footprints SET record_key = ? WHERE topic = ? AND record_key = ?", (record_key, topic, legacy_key))
 
     def delete(self, conn: sqlite3.Connection, topic: str, record_key: str) -> None:
         """A tombstone: the key is gone from the compacted topic, so its footprint leaves the read model."""

@@ -142,3 +142,85 @@ def test_reimporting_with_another_company_column_moves_the_ownership(settings: S
     refused = entitle("urn:pcfx:company:acme")
     assert refused.returncode == 1 and "owned by urn:pcfx:company:zenith" in refused.stderr
     assert entitle("urn:pcfx:company:zenith").returncode == 0
+
+
+def records_of(settings: Settings, topic: str) -> list:
+    """Every record of ``topic`` (logical name) now, with its partition and key, in offset order per partition."""
+    from kafka import KafkaConsumer  # noqa: PLC0415
+
+    from pcfx.connectors.kafka_io import end_offsets  # noqa: PLC0415
+
+    ends = {tp: end for tp, end in end_offsets(settings, [settings.topic(topic)]).items() if end > 0}
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    found: list = []
+    try:
+        consumer.assign(list(ends))
+        consumer.seek_to_beginning(*ends)
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                found.extend(record for record in batch if record.offset < ends[tp])
+    finally:
+        consumer.close()
+    return sorted(found, key=lambda record: (record.partition, record.offset))
+
+
+def compact_quickly(settings: Settings) -> None:
+    """Let the broker's log cleaner take this test's ``footprints`` soon: segments roll after a second and any
+    dirt makes a segment cleanable (the whole config is set: ``alter_configs`` replaces it)."""
+    from kafka.admin import ConfigResource, ConfigResourceType  # noqa: PLC0415
+
+    from pcfx.agents.topics import admin_client  # noqa: PLC0415
+
+    configs = {"cleanup.policy": "compact", "segment.ms": "1000", "min.cleanable.dirty.ratio": "0.01",
+               "min.compaction.lag.ms": "0", "delete.retention.ms": "1000"}
+    with admin_client(settings) as admin:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, settings.topic("footprints"), configs=configs)])
+
+
+def test_an_impostors_record_of_a_product_cannot_compact_the_owners_away(settings: Settings, tmp_path: Path) -> None:
+    """Issue 17 (a): footprints are keyed by publisher and product, partitioned by product. The impostor's record
+    of the owner's product gets a key of its own on the owner's partition, so it is dead-lettered by the worker and
+    log compaction, run for real, keeps the owner's record (under one shared key it kept the impostor's)."""
+    from pcfx.agents.partition import partition_of  # noqa: PLC0415
+
+    compact_quickly(settings)
+    ids = ["a1111111-1111-4111-8111-111111111111", "a2222222-2222-4222-8222-222222222222",
+           "a3333333-3333-4333-8333-333333333333", "a4444444-4444-4444-8444-444444444444",
+           "a5555555-5555-4555-8555-555555555555"]
+    # a second product of the owner on the same partition: two versions of it show that compaction ran
+    canary = next(f"urn:pcfx:product:canary-{n}" for n in range(100)
+                  if partition_of(f"urn:pcfx:product:canary-{n}".encode(), 3) == partition_of(PRODUCT.encode(), 3))
+
+    def canary_of(pf_id: str) -> ProductFootprint:
+        document = copy.deepcopy(FOOTPRINT)
+        document.update(id=pf_id, companyIds=[OWNER], productIds=[canary])
+        return ProductFootprint.from_json(document)
+
+    worker = start_worker(settings, tmp_path / "worker.log")
+    try:
+        with SupplierClient(settings, publisher=OWNER) as owner:
+            owner.publish(footprint_of(OWNER, ids[0], "2.5"))
+        with SupplierClient(settings, publisher=EVIL) as evil:
+            evil.publish(footprint_of(EVIL, ids[1], "2000"))
+        [letter] = wait_until(lambda: letters(settings))
+    finally:
+        stop_worker(worker)
+    assert letter.error_type == "OwnershipError" and f"owned by {OWNER}" in letter.error
+
+    mine, theirs = records_of(settings, "footprints")
+    assert mine.key == f"{OWNER}|{PRODUCT}".encode() and theirs.key == f"{EVIL}|{PRODUCT}".encode()
+    assert mine.partition == theirs.partition == partition_of(PRODUCT.encode(), 3)  # as the bare product id's
+    assert letter.key == theirs.key and (letter.partition, letter.offset) == (theirs.partition, theirs.offset)
+
+    with SupplierClient(settings, publisher=OWNER) as owner:
+        owner.publish(canary_of(ids[2]))
+        owner.publish(canary_of(ids[3]))
+        time.sleep(1.5)  # past segment.ms: the next record rolls the segment, leaving the others to the cleaner
+        owner.publish(canary_of(ids[4]))
+
+    def compacted() -> list | None:
+        left = [decode_model(ProductFootprint, record.value).id for record in records_of(settings, "footprints")]
+        return left if ids[2] not in left else None
+
+    left = wait_until(compacted, timeout_s=180)  # the broker's cleaner wakes every 15 s by default
+    assert ids[0] in left and ids[1] in left  # each company's latest record of the product is kept

@@ -48,3 +48,35 @@ def test_the_connection_names_the_publisher_and_it_must_be_among_the_companies()
     assert judge(both, OWNER, owners).publisher == OWNER  # the header picks which of its companies publishes
     with pytest.raises(OwnershipError, match="not one of the footprint's companyIds"):
         judge(footprint(EVIL, "urn:pcfx:product:coil"), OWNER, owners)  # naming the owner in a header is not enough
+
+
+# -- keys of supplier footprints (issue 17 (a)): company-qualified, partitioned by product ---------------------
+
+
+def test_two_companies_footprints_of_one_product_have_different_keys_and_one_partition() -> None:
+    from pcfx.agents.partition import partition_of  # noqa: PLC0415
+    from pcfx.streams.ownership import partition_key, supplier_key  # noqa: PLC0415
+
+    product = "urn:pcfx:product:coil"
+    assert supplier_key(OWNER, product) == f"{OWNER}|{product}" != supplier_key(EVIL, product)
+    assert partition_key(product) == product.encode()  # the bare-id key's partition: unchanged by the new keys
+    assert {partition_of(partition_key(product), 12)} == {partition_of(product.encode(), 12)}
+
+
+def test_the_key_names_its_publisher_read_from_its_end() -> None:
+    from pcfx.streams.ownership import publisher_in_key, supplier_key  # noqa: PLC0415
+
+    odd = "part|7 b"  # opaque product ids may hold the separator
+    assert publisher_in_key(supplier_key(OWNER.upper(), odd), odd) == OWNER
+    assert publisher_in_key(odd, odd) is None  # a bare product id: keyed before company keys
+    assert publisher_in_key(f"|{odd}", odd) is None
+
+
+def test_a_reader_of_the_topic_keeps_the_owners_latest_and_leaves_out_the_impostors() -> None:
+    from pcfx.streams.ownership import admitted, supplier_key  # noqa: PLC0415
+
+    product = "urn:pcfx:product:coil"
+    first, impostor, second = footprint(OWNER, product), footprint(EVIL, product), footprint(OWNER, product)
+    records = [(product, first), (supplier_key(EVIL, product), impostor), (supplier_key(OWNER, product), second)]
+    assert list(admitted(records).values()) == [first, second]  # bare-id key first, then the company key
+    assert admitted([*records, (supplier_key(OWNER, product), None)]) == {product: first}  # a tombstone

@@ -77,6 +77,21 @@ def test_a_key_holds_only_its_latest_footprint_like_a_compacted_topic(model):
     assert model.get(first["id"]) is None
 
 
+def test_a_company_keyed_record_replaces_the_owners_bare_id_row_and_another_companys_key_stays_apart(model):
+    """Issue 17 (a): records keyed by the product id alone (before company keys) give way to the owner's first
+    ``<publisher>|<product id>`` record, as a later record of one key does."""
+    product = footprint()["productIds"][0]
+    old = put(model, footprint(), key=product)
+    new = footprint()
+    with model.store.transaction() as conn:
+        model.adopt(conn, "footprints", product, f"{FRAMES}|{product}")
+        model.put(conn, "footprints", f"{FRAMES}|{product}", new)
+    assert ids(model, FRAMES) == [new["id"]] and model.get(old["id"]) is None
+    with model.store.transaction() as conn:
+        model.delete(conn, "footprints", f"{CELLS}|{product}")  # another company's key: not the owner's row
+    assert ids(model, FRAMES) == [new["id"]]
+
+
 def test_a_republished_footprint_keeps_its_place_and_shows_its_new_status(model):
     pf = put(model, footprint(), topic="derived", key="a")
     other = put(model, footprint(), topic="derived", key="b")

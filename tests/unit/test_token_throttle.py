@@ -86,3 +86,60 @@ def test_an_unknown_client_id_costs_one_secret_check_like_a_known_one(api, monke
     assert client.post("/auth/token", data=FORM, auth=("frames", "wrong")).status_code == 401
     assert client.post("/auth/token", data=FORM, auth=("nobody", "wrong")).status_code == 401
     assert len(checks) == 2 and checks[1] == auth.dummy_hash()  # the same scrypt work for an unknown id
+
+
+def test_checks_under_way_count_towards_the_lock_so_a_flood_gets_only_its_quota() -> None:
+    """Issue 17 (b): with 19 failures booked and a 20th check running, a 21st is refused before it is hashed
+    (counting only finished checks let a flood of many connections past its quota while the first ran)."""
+    guard = TokenGuard(Clock())
+    for n in range(FAILURES_PER_ADDRESS - 1):
+        attempt(guard, f"guess-{n}", "192.0.2.7", ok=False)
+    guard.admit("guess-last", "192.0.2.7")  # under way
+    with pytest.raises(Refused, match="under way"):
+        guard.admit("guess-more", "192.0.2.7")
+    guard.done("guess-last", "192.0.2.7", ok=False)
+    with pytest.raises(Refused, match="too many failed attempts"):
+        guard.admit("frames", "192.0.2.7")
+
+
+def test_one_address_holds_at_most_its_share_of_the_queue_and_others_still_get_in() -> None:
+    from pcfx.connectors.pact_api.throttle import WAITING_PER_ADDRESS  # noqa: PLC0415
+
+    guard = TokenGuard(Clock())
+    for n in range(WAITING_PER_ADDRESS):
+        guard.admit(f"guess-{n}", "192.0.2.7")
+    with pytest.raises(Refused, match="from this address"):
+        guard.admit("guess-x", "192.0.2.7")
+    guard.admit("frames", "192.0.2.8")  # another client, another address: in
+
+
+def test_the_secret_thread_runs_at_a_lower_priority() -> None:
+    import os  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from pcfx.connectors.pact_api.throttle import HASH_NICE  # noqa: PLC0415
+
+    guard = TokenGuard()
+    try:
+        niceness = guard.pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+    finally:
+        guard.close()
+    assert niceness >= min(os.getpriority(os.PRIO_PROCESS, 0) + HASH_NICE, 19)
+
+
+def test_an_address_that_got_a_token_lately_has_its_own_lane_when_a_spread_flood_fills_the_common_one() -> None:
+    from pcfx.connectors.pact_api.throttle import MAX_WAITING, TRUSTED_S  # noqa: PLC0415
+
+    clock = Clock()
+    guard = TokenGuard(clock)
+    attempt(guard, "frames", "10.0.0.1", ok=True)  # the working client got a token before
+    common = [guard.admit(f"guess-{n}", f"192.0.2.{n}") for n in range(MAX_WAITING)]  # one each from 16 addresses
+    assert {id(pool) for pool in common} == {id(guard.pool)}
+    with pytest.raises(Refused, match="at once"):
+        guard.admit("guess-x", "192.0.2.200")  # the common lane is full
+    lane = guard.admit("frames", "10.0.0.1")
+    assert lane is not guard.pool  # the trusted lane: the working client is not kept out
+    guard.done("frames", "10.0.0.1", True, lane)
+    clock.now += TRUSTED_S + 1
+    with pytest.raises(Refused, match="at once"):  # a day later the address is one like any other
+        guard.admit("frames", "10.0.0.1")

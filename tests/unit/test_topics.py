@@ -115,7 +115,7 @@ def test_list_prints_the_catalogue_table_without_a_broker():
     assert result.exit_code == 0
     rows = [line for line in result.output.splitlines() if line.startswith("| `")]
     assert len(rows) == len(CATALOGUE) + 1
-    assert "| `footprints` | product id | ProductFootprint | PCFX_PARTITIONS | compact |" in result.output
+    assert "| `footprints` | publisher id + product id (partitioned by product id) | ProductFootprint | PCFX_PARTITIONS | compact |" in result.output
     assert "| `dlq.footprints` | original key | DeadLetter | 1 | delete, 30 d |" in result.output
 
 
