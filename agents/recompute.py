@@ -140,6 +140,19 @@ class ExpiryWatch:
 
 
 
+class _Message:
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+
+
+class AtPartition:
+    """Stands for a record of a shard's partition where a table write has none to go by (the expiry timer
+    rebuilding a shard after a restart): stores and changelogs ask an event only for its partition."""
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Message(partition)
+
+
 def _step_name(kind: str, step: int, rest: str) -> str:
     """A held record's name: kind, step (zero-padded, so names sort by step) and what tells it apart."""
     return f"{kind}|{step:012d}|{rest}"
@@ -542,10 +555,13 @@ class Shard:
         """Send the supplier footprints whose validity just ended back to ``graph-updates``, as the table holds
         them, marked as replays (the router routes them though their bytes are in force): the step withdraws
         them, publishes their users' incomplete statuses and asks for fresh footprints, in order with every
-        other update. A shard not rebuilt yet watches nothing: its rebuild arms the watch."""
+        other update. A shard not rebuilt since the worker started is rebuilt first: what expired while no
+        worker ran is found there."""
         async with self.lock:
             if self.engine is None:
-                return 0
+                event = AtPartition(self.partition)
+                with processing(event):  # type: ignore[arg-type]
+                    await self.current(event)  # type: ignore[arg-type]
             due = self.expiries.due(utc_now())
         codec = codec_for(ProductFootprint.avro_name)
         outbox, sent = self._outbox(), 0
@@ -599,4 +615,9 @@ def register(wiring: Wiring) -> None:
         assigned = app.assignor.assigned_actives()
         for partition, shard in shards.items():
             if TP(steps_topic, partition) in assigned:
-                await shard.replay_expired()
+                try:
+                    await shard.replay_expired()
+                except Exception:  # noqa: BLE001  (Kafka or a table failed: the next tick tries again)
+                    log.exception("recompute shard %d: the expiry check failed; trying again in %.0f s", partition,
+                                  settings.label_expiry_check_s)
+                    shard.forget()

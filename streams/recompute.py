@@ -211,7 +211,10 @@ def recompute(
     for b in outside:
         if b.published_ms is not None:
             publish_ms[b.token] = b.published_ms
-    batch_ms = max((u.published_ms for u in updates), default=None)
+    batch_ms = max((u.published_ms for u in updates if u.published_ms > 0), default=None)  # 0: not known
+    for update in updates:  # a supplier footprint's own publish time, for the shards that use its product
+        if update.published_ms > 0:
+            out.upstream_of[update.product_id] = update.published_ms
     for derived in results:  # upstream products first, so a recipe line cites its input's new footprint
         if derived.product_id in leaving:
             continue
