@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -87,17 +88,25 @@ def arrival_from(value: bytes) -> tuple[Arrival, int]:
     return Arrival(meta["key"], raw, meta["published"], origin, meta.get("replay", False), parse_mark(meta.get("mark"))), meta["total"]
 
 
-def incoming_of(arrival: Arrival) -> Incoming:
+def content_digest(arrival: Arrival) -> int:
+    """What tells a record from the one in force: for a recipe, everything but its ``updated`` time (an
+    import stamps every recipe with its own time, and the same files imported again change nothing)."""
+    if not arrival.key.startswith("recipe:"):
+        return zlib.crc32(arrival.raw)
+    return zlib.crc32(codec_for(ProductRecipe.avro_name).without_field(arrival.raw, "updated"))
+
+
+def incoming_of(arrival: Arrival, digest: int) -> Incoming:
     """What the router needs of a record: for a recipe, its input product ids and ``updated`` time."""
     o = arrival.origin
     origin = (o.topic, o.partition, o.offset, o.timestamp_ms)
     if not arrival.key.startswith("recipe:"):
-        return Incoming(arrival.key, arrival.raw, arrival.published, origin, replay=arrival.replay)
+        return Incoming(arrival.key, arrival.raw, arrival.published, origin, replay=arrival.replay, content=digest)
     record = codec_for(ProductRecipe.avro_name).decode(arrival.raw)
     updated = record["updated"]
     updated_ms = updated if isinstance(updated, int) else int(updated.timestamp() * 1000)
     inputs = tuple(line["productId"] for line in record["inputs"])
-    return Incoming(arrival.key, arrival.raw, arrival.published, origin, inputs, updated_ms, arrival.replay)
+    return Incoming(arrival.key, arrival.raw, arrival.published, origin, inputs, updated_ms, arrival.replay, digest)
 
 
 class Router:
@@ -173,12 +182,17 @@ class Router:
         started = time.perf_counter()
         first, last = arrivals[0].origin.offset, arrivals[-1].origin.offset
         taken = self._batches.take([(a.mark, a) for a in arrivals], self._due)
-        incoming = []
+        incoming, seen = [], set()
         for arrival in taken.ready:
             if arrival.void:
                 continue
             try:
-                incoming.append(incoming_of(arrival))
+                digest = content_digest(arrival)
+                kind, _, product = arrival.key.partition(":")
+                if not arrival.replay and arrival.key not in seen and shape.in_force(kind, product, digest):
+                    continue  # the record in force again: nothing to decode, nothing to route
+                seen.add(arrival.key)
+                incoming.append(incoming_of(arrival, digest))
             except Exception as error:  # noqa: BLE001  (a record it cannot read must not cost the others)
                 await self._dead_letter(arrival, error)
         plans, changed = shape.plan(step, incoming)

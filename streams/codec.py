@@ -140,6 +140,22 @@ class Codec:
         text = value.encode()
         return data[:start] + _zigzag(len(text)) + text + data[end:]
 
+    def without_field(self, data: bytes, name: str) -> bytes:
+        """``data`` with the bytes of its top-level field ``name`` left out: what to compare when that field
+        alone may differ (a recipe's ``updated`` on a re-import of the same files). Not a record any more."""
+        writer, _ = self._writer_of(data)
+        named = writer.get("__named_schemas", {})
+        position = HEADER_SIZE
+        try:
+            for field in writer["fields"]:
+                end = _skip(field["type"], data, position, named)
+                if field["name"] == name:
+                    return data[:position] + data[end:]
+                position = end
+        except (IndexError, KeyError) as error:
+            raise DecodeError(f"{self.name}: truncated or corrupt body ({type(error).__name__}: {error})") from error
+        raise ValueError(f"{self.name} has no field {name!r}")
+
     def _string_span(self, data: bytes, name: str) -> tuple[int, int]:
         """Where the top-level string field ``name`` lies in ``data``, its length prefix included, found by
         skipping the fields written before it (in the writer's schema, which the header names)."""

@@ -61,6 +61,7 @@ class Incoming:
     inputs: tuple[str, ...] | None = None  # a recipe's input product ids
     updated: int | None = None  # a recipe's updated time, ms
     replay: bool = False  # sent again by an expiry timer: route it even though its bytes are in force
+    content: int | None = None  # digest of what counts in it (None: all its bytes), see :attr:`digest`
 
     @property
     def kind(self) -> str:
@@ -72,7 +73,8 @@ class Incoming:
 
     @property
     def digest(self) -> int:
-        return zlib.crc32(self.raw)
+        """What tells this record from the one in force: crc32 of its bytes, or of the part that counts."""
+        return zlib.crc32(self.raw) if self.content is None else self.content
 
 
 @dataclass
@@ -130,6 +132,11 @@ class Shape:
     def load(self, product_id: str, entry: ShapeEntry) -> None:
         self.entries[product_id] = entry
         self._stale = True
+
+    def in_force(self, kind: str, product_id: str, digest: int) -> bool:
+        """Whether the record of ``kind`` in force for the product has this digest (a re-import of it)."""
+        entry = self.entries.get(product_id)
+        return entry is not None and dict(entry.digests).get(kind) == digest
 
     def owner(self, product_id: str) -> int:
         entry = self.entries.get(product_id)
