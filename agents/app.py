@@ -69,6 +69,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
         broker_session_timeout=settings.worker_session_timeout_s,
+        table_standby_replicas=settings.standby_replicas,
         TableManager=TableManager,  # seeks the streams before resuming them (see agents/recovery.py)
         web_port=web_port or settings.worker_web_port,
         web_host=settings.bind_host,  # the host the worker advertises

@@ -34,7 +34,15 @@ class Settings(BaseModel):
     topic_prefix: str = Field(
         "pcfx.", description="Prefix of every topic name; tests isolate themselves with a unique prefix."
     )
-    partitions: int = Field(6, ge=1, description="Partitions of each keyed input topic created by `pcfx topics`.")
+    partitions: int = Field(
+        6, ge=1, description="Partitions of each keyed input topic created by `pcfx topics`, and shards of the recompute "
+        "(`recompute-steps`): the most workers that share the recompute.",
+    )
+    standby_replicas: int = Field(
+        0, ge=0, description="Standby copies of each worker's tables kept up to date by the other workers. 0: a worker "
+        "that takes over a shard reads its changelog then (slower failover) instead of every worker replaying every "
+        "other's tables all the time (docs/benchmarks.md, Scale-out).",
+    )
     replication_factor: int = Field(1, ge=1, description="Replication factor of created topics (1 for the local broker).")
     kafka_controller_port: int = Field(
         9093, description="KRaft controller port of the local broker started by `pcfx kafka start`."
