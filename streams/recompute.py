@@ -208,6 +208,7 @@ def recompute(
     results = engine.apply(events, wait=wait)
     publish_ms = _publish_times(updates)
     tokens = {b.token: b for b in outside}
+    expanded: dict[frozenset[str], frozenset[str]] = {}
     for b in outside:
         if b.published_ms is not None:
             publish_ms[b.token] = b.published_ms
@@ -219,8 +220,11 @@ def recompute(
         if derived.product_id in leaving:
             continue
         upstream = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
-        if tokens:
-            derived = replace(derived, drivers=_through(derived.drivers, tokens))
+        if tokens:  # results share their drivers' set when a batch has many (the engine's EXACT_DRIVERS): once each
+            through = expanded.get(derived.drivers)
+            if through is None:
+                through = expanded[derived.drivers] = _through(derived.drivers, tokens)
+            derived = replace(derived, drivers=through)
         out.drivers[derived.product_id] = derived.drivers
         if upstream is not None:
             out.upstream_of[derived.product_id] = upstream
