@@ -10,11 +10,9 @@ frame (tier 1). Wuxi Frames, the buyer, subscribes to the steel it buys:
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -40,7 +38,7 @@ from pcfx.connectors.pact_api.host import Host
 from pcfx.connectors.supplier import SupplierClient
 from pcfx.ops.kafka import free_port
 from pcfx.schemas.models import CarbonLabel, DeadLetter
-from pcfx.schemas.samples import FOOTPRINT, RECIPE
+from pcfx.schemas.samples import one_input_recipe, supplier_footprint
 from pcfx.schemas.subscriptions import Subscription, subscription_key
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
@@ -56,29 +54,12 @@ WAIT_S = 90.0
 
 def footprint(product: str, value: str, *, created: str, company: str = ORE_CO, preceding: str | None = None,
               validity_end: datetime | None = None) -> dict[str, Any]:
-    document = copy.deepcopy(FOOTPRINT)
-    document.update(id=str(uuid.uuid4()), created=created, companyName="Anhui Ore", companyIds=[company],
-                    productIds=[product])
-    document["pcf"].update(pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value)
-    if preceding:
-        document["precedingPfIds"] = [preceding]
-    if validity_end is not None:
-        reference_end = validity_end - timedelta(days=1)
-        reference_start = reference_end - timedelta(days=365)
-        document["pcf"].update(referencePeriodStart=_iso(reference_start), referencePeriodEnd=_iso(reference_end))
-        document.update(validityPeriodStart=_iso(reference_end), validityPeriodEnd=_iso(validity_end))
-    return document
+    return supplier_footprint(product, value, company=company, company_name="Anhui Ore", created=created,
+                              preceding=preceding, validity_end=validity_end)
 
 
 def recipe(product: str, company: str, name: str, own: str, input_product: str, quantity: str) -> dict[str, Any]:
-    document = copy.deepcopy(RECIPE)
-    document.update(recipeId=product, productIds=[product], companyName=name, companyIds=[company],
-                    productNameCompany=name + " product", declaredUnitOfMeasurement="kilogram",
-                    ownEmissions={"pcfExcludingBiogenicUptake": own, "fossilGhgEmissions": own},
-                    inputs=[{"productId": input_product, "quantity": quantity, "unit": "kilogram"}])
-    document.pop("categoryRuleId")
-    document["certificateNumber"] = "CN-JS-2025-0001"
-    return document
+    return one_input_recipe(product, company, name, own, input_product, quantity, certificate="CN-JS-2025-0001")
 
 
 def publish_chain(settings: Settings) -> str:
@@ -98,10 +79,6 @@ def update_ore(settings: Settings, previous: str, value: str, created: str) -> s
     with SupplierClient(settings) as supplier:
         supplier.publish(ore)
     return ore["id"]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def wait_for(check: Callable[[], T | None], what: str, timeout_s: float = WAIT_S) -> T:
