@@ -124,19 +124,33 @@ class BuyerClient:
 def product_owners(settings: Settings, product: str) -> list[str] | None:
     """The companies that own ``product`` (a URN) as the exchange holds it now: the ``companyIds`` of the
     latest supplier footprint or recipe naming it (whom the label agent treats as its supplier), or None if
-    neither topic names it yet."""
-    from pcfx.connectors.kafka_io import read_to_end  # noqa: PLC0415
-    from pcfx.schemas.models import ProductFootprint, ProductRecipe  # noqa: PLC0415
-    from pcfx.streams.codec import decode_model  # noqa: PLC0415
-    from pcfx.streams.derive import product_urn  # noqa: PLC0415
+    neither topic names it yet.
 
+    Read from the two topics themselves, so it holds before any worker has run (the workers' tables, such
+    as ``product_to_owner``, know only footprints, and only once a worker has read them)."""
+    from pcfx.connectors.kafka_io import read_to_end  # noqa: PLC0415
+
+    records = [(topic, key, value) for topic in ("footprints", "recipes")
+               for key, value in read_to_end(settings, settings.topic(topic), lambda k, v: (k, v))]
+    return owners_in(records, product)
+
+
+def owners_in(records: Iterable[tuple[str, bytes | None, bytes | None]], product: str) -> list[str] | None:
+    """:func:`product_owners` over ``(topic, key, value)`` records of ``footprints`` and ``recipes`` in topic
+    order. Only a record whose ``productIds`` (read from its bytes alone) name the product is decoded and
+    validated: the others (a dense table's hundreds of recipes of hundreds of lines each) cost a few bytes."""
+    from pcfx.schemas.models import ProductFootprint, ProductRecipe  # noqa: PLC0415
+    from pcfx.streams.codec import codec_for  # noqa: PLC0415
+
+    classes = {"footprints": ProductFootprint, "recipes": ProductRecipe}
     latest: dict[tuple[str, bytes | None], list[str]] = {}
-    for topic, cls in (("footprints", ProductFootprint), ("recipes", ProductRecipe)):
-        for key, value in read_to_end(settings, settings.topic(topic), lambda k, v: (k, v)):
-            try:
-                model = decode_model(cls, value)
-            except ValueError:
-                continue  # a dead-lettered record owns nothing
-            if any(product_urn(pid) == product for pid in model.product_ids):
-                latest[(topic, key)] = [company.lower() for company in model.company_ids]
+    for topic, key, value in records:
+        cls = classes[topic]
+        try:
+            if not any(product_urn(pid) == product for pid in codec_for(cls.avro_name).string_list_field(value, "productIds")):
+                continue
+            model = decode_model(cls, value)
+        except (ValueError, TypeError):
+            continue  # a dead-lettered record (bad bytes or a bad record) owns nothing
+        latest[(topic, key)] = [company.lower() for company in model.company_ids]
     return sorted({company for companies in latest.values() for company in companies}) if latest else None
