@@ -77,6 +77,7 @@ from pcfx.streams.labels import (
     issue,
     notes_of,
     offer_of,
+    recipe_outline,
     recipe_targets,
     use_key,
 )
@@ -164,7 +165,7 @@ def register(wiring: Wiring) -> None:
         for event in events:
             product_id = event.message.key.decode().partition(":")[2]
             try:
-                recipe = decode_model(ProductRecipe, event.message.value)
+                recipe = recipe_outline(event.message.value)  # validated upstream: read, not validated again
             except ValueError as error:
                 await outbox.add(topic_names["dlq.label-sources"], event.message.key, dead_letter_of(event, error, "route_recipes"))
                 continue

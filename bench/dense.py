@@ -16,7 +16,9 @@ Per repeat, on a scratch prefix with a real worker:
 
 Counted from the topics: new Active derived versions per product that got any (target 1.00);
 ``label-inputs`` records against the changed input lines + 1 per recipe version; labels (a buyer follows
-one product); every record written to Kafka per derived footprint.
+one product); every record written to Kafka per derived footprint. And by work: the CPU seconds of the
+import call (in this process) and of the worker per import, against ``pcfx compute``'s CPU seconds (on a
+shared machine wall times move 2x with the others' load; CPU seconds far less).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pcfx.bench.common import Run, drain, prefixed_topics, read_since, repeated, report, scratch, worker
+from pcfx.bench.common import Run, cpu_seconds, drain, prefixed_topics, read_since, repeated, report, scratch, worker
 from pcfx.bench.pipeline import STAGES, TIMEOUT_S
 from pcfx.connectors.buyer import BuyerClient
 from pcfx.connectors.compute_cli import compute
@@ -95,24 +97,27 @@ class Table:
         return products, bom
 
 
-def timed_compute(products: Path, bom: Path) -> tuple[float, dict[str, float]]:
-    """``pcfx compute`` in this process: seconds, and its totals."""
+def timed_compute(products: Path, bom: Path) -> tuple[float, float, dict[str, float]]:
+    """``pcfx compute`` in this process: seconds, CPU seconds, and its totals."""
     out = products.with_name("totals.csv")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     compute.callback(products, bom, out)  # type: ignore[misc]
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     with out.open(newline="") as handle:
-        return seconds, {row["product_id"]: float(row["total_kgco2e_per_unit"]) for row in csv.DictReader(handle)}
+        return seconds, cpu, {row["product_id"]: float(row["total_kgco2e_per_unit"]) for row in csv.DictReader(handle)}
 
 
-def imported(settings: Settings, products: Path, bom: Path, changed_lines: int) -> dict[str, float]:
-    """Import and settle; what it took and what it wrote."""
+def imported(settings: Settings, worker_pid: int, products: Path, bom: Path, changed_lines: int) -> dict[str, float]:
+    """Import and settle; what it took (wall, and CPU: the import call's and the worker's) and what it wrote."""
     topics = prefixed_topics(settings)
     before = end_offsets(settings, topics)
-    started = time.perf_counter()
+    worker_cpu = cpu_seconds(worker_pid)
+    started, cpu_started = time.perf_counter(), time.process_time()
     recipes = import_files(products, bom, settings)
+    import_cpu = time.process_time() - cpu_started
     drain(settings, STAGES, TIMEOUT_S)
     seconds = time.perf_counter() - started
+    worker_cpu = cpu_seconds(worker_pid) - worker_cpu
     derived = [decode_model(ProductFootprint, r.value) for r in read_since(settings, "derived", before)]
     active = Counter(f.product_ids[0] for f in derived if f.status == "Active")
     label_inputs = len(read_since(settings, "label-inputs", before))
@@ -120,7 +125,8 @@ def imported(settings: Settings, products: Path, bom: Path, changed_lines: int) 
     after = end_offsets(settings, prefixed_topics(settings))
     written = sum(end - before.get(tp, 0) for tp, end in after.items()) - len(recipes)  # the import's own records not
     return {
-        "seconds": seconds, "recipes": len(recipes), "derived_active": sum(active.values()),
+        "seconds": seconds, "import_cpu_seconds": import_cpu, "worker_cpu_seconds": worker_cpu,
+        "recipes": len(recipes), "derived_active": sum(active.values()),
         "products_with_new_version": len(active),
         "versions_per_changed_product": sum(active.values()) / len(active) if active else 0.0,
         "max_versions_of_a_product": max(active.values(), default=0),
@@ -141,7 +147,7 @@ def max_relative_difference(settings: Settings, computed: dict[str, float]) -> f
 def one_run(run: Run, repeat: int, products: int, block: int) -> dict[str, float]:
     table = Table(seed=13 + repeat, products=products, block=block)
     result: dict[str, float] = {"edges": table.edges()}
-    with scratch(run, "dense") as settings, worker(settings):
+    with scratch(run, "dense") as settings, worker(settings) as process:
         folder = settings.data_dir
         with BuyerClient(settings) as buyer:  # the csv importer's company buys every input: entitled to labels
             buyer.subscribe([Subscription(buyer_id=DEFAULT_COMPANY, product_id=product_urn(Table.product_id(0)),
@@ -150,9 +156,10 @@ def one_run(run: Run, repeat: int, products: int, block: int) -> dict[str, float
         for step in ("first", "change", "same"):
             changed_lines = table.edges() if step == "first" else table.change(CHANGED) if step == "change" else 0
             files = table.write(folder)
-            compute_s, totals = timed_compute(*files)
-            figures = imported(settings, *files, changed_lines)
-            figures.update(compute_seconds=compute_s, ratio=figures["seconds"] / compute_s,
+            compute_s, compute_cpu, totals = timed_compute(*files)
+            figures = imported(settings, process.pid, *files, changed_lines)
+            figures.update(compute_seconds=compute_s, ratio=figures["seconds"] / compute_s, compute_cpu_seconds=compute_cpu,
+                           cpu_ratio=(figures["import_cpu_seconds"] + figures["worker_cpu_seconds"]) / compute_cpu,
                            max_relative_difference=max_relative_difference(settings, totals))
             result.update({f"{step}_{name}": value for name, value in figures.items()})
     return result
@@ -176,7 +183,9 @@ def main(run: Run) -> dict:
         f"(bound {m['change_bound_per_recipe']:.3f}); identical re-import: {m['same_derived_records']:.0f} derived, "
         f"{m['same_labels']:.0f} labels, {m['same_label_inputs']:.0f} label-inputs; {m['first_records_per_derived']:.2f} and "
         f"{m['change_records_per_derived']:.2f} records written per derived footprint; target {TARGET_RATIO:.0f}x "
-        f"{'met' if met else 'not met'}"
+        f"{'met' if met else 'not met'}. By work (CPU seconds of the import call + the worker, / pcfx compute's): "
+        f"{m['first_cpu_ratio']:.2f}x, {m['change_cpu_ratio']:.2f}x changed, {m['same_cpu_ratio']:.2f}x identical "
+        f"(worker {m['first_worker_cpu_seconds']:.2f}, {m['change_worker_cpu_seconds']:.2f}, {m['same_worker_cpu_seconds']:.2f} s)"
     )
     return report("dense", run, {"products": products, "block": block, "changed": CHANGED, "runs": measured,
                                  "target_ratio": TARGET_RATIO, "met": met}, summary)

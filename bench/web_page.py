@@ -13,11 +13,9 @@ the steel. Update i sets ore to 3 + i, so the steel reads 0.5 + 1.5 x (3 + i).
 
 from __future__ import annotations
 
-import copy
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -31,7 +29,7 @@ from pcfx.connectors.pact_api.app import create_app
 from pcfx.connectors.pact_api.host import Host
 from pcfx.connectors.supplier import SupplierClient
 from pcfx.ops.kafka import free_port
-from pcfx.schemas.samples import FOOTPRINT, RECIPE
+from pcfx.schemas.samples import one_input_recipe, supplier_footprint
 from pcfx.settings import Settings
 
 ORE_CO, STEEL_CO, BUYER = ("urn:pact:ore.example:company-id:3", "urn:pact:steel.example:company-id:2",
@@ -50,22 +48,7 @@ new MutationObserver(function () {
 
 
 def ore(value: str, preceding: str | None) -> dict[str, Any]:
-    document = copy.deepcopy(FOOTPRINT)
-    document.update(id=str(uuid.uuid4()), companyName="Anhui Ore", companyIds=[ORE_CO], productIds=[ORE])
-    document["pcf"].update(pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value)
-    if preceding:
-        document["precedingPfIds"] = [preceding]
-    return document
-
-
-def recipe(product: str, company: str, name: str, own: str, input_product: str, quantity: str) -> dict[str, Any]:
-    document = copy.deepcopy(RECIPE)
-    document.update(recipeId=product, productIds=[product], companyName=name, companyIds=[company],
-                    productNameCompany=name + " product", declaredUnitOfMeasurement="kilogram",
-                    ownEmissions={"pcfExcludingBiogenicUptake": own, "fossilGhgEmissions": own},
-                    inputs=[{"productId": input_product, "quantity": quantity, "unit": "kilogram"}])
-    document.pop("categoryRuleId", None)
-    return document
+    return supplier_footprint(ORE, value, company=ORE_CO, company_name="Anhui Ore", preceding=preceding)
 
 
 @contextmanager
@@ -95,8 +78,8 @@ def measure(run: Run, settings: Settings, updates: int) -> list[float]:
         first = ore("2", None)
         with SupplierClient(settings) as supplier:
             supplier.publish(first)
-            supplier.publish_recipes([recipe("steel-1", STEEL_CO, "Jiangsu Steel", "0.5", ORE, "1.5"),
-                                      recipe("frame-1", BUYER, "Wuxi Frames", "1", "steel-1", "4")])
+            supplier.publish_recipes([one_input_recipe("steel-1", STEEL_CO, "Jiangsu Steel", "0.5", ORE, "1.5"),
+                                      one_input_recipe("frame-1", BUYER, "Wuxi Frames", "1", "steel-1", "4")])
         with BuyerClient(settings) as buyer:
             buyer.subscribe(subscriptions_for(BUYER, [STEEL]))
         wait_until(lambda: labels_of(host.store.conn, BUYER), "the first label on the host", READY_TIMEOUT_S, 0.3)

@@ -124,27 +124,43 @@ class BuyerClient:
 def product_owners(settings: Settings, product: str) -> list[str] | None:
     """The companies that own ``product`` (a URN) as the exchange holds it now: the ``companyIds`` of the
     latest supplier footprint (of the product's owner: another company's is refused, streams/ownership.py)
-    or recipe naming it (whom the label agent treats as its supplier), or None if neither topic names it yet."""
+    or recipe naming it (whom the label agent treats as its supplier), or None if neither topic names it yet.
+
+    Read from the two topics themselves, so it holds before any worker has run (the workers' tables, such
+    as ``product_to_owner``, know only footprints, and only once a worker has read them)."""
     from pcfx.connectors.kafka_io import read_to_end  # noqa: PLC0415
+
+    records = [(topic, key, value) for topic in ("footprints", "recipes")
+               for key, value in read_to_end(settings, settings.topic(topic), lambda k, v: (k, v))]
+    return owners_in(records, product)
+
+
+def owners_in(records: Iterable[tuple[str, bytes | None, bytes | None]], product: str) -> list[str] | None:
+    """:func:`product_owners` over ``(topic, key, value)`` records of ``footprints`` and ``recipes`` in topic
+    order. Only a record whose ``productIds`` (read from its bytes alone) name the product is decoded and
+    validated: the others (a dense table's hundreds of recipes of hundreds of lines each) cost a few bytes."""
     from pcfx.schemas.models import ProductFootprint, ProductRecipe  # noqa: PLC0415
-    from pcfx.streams.codec import decode_model  # noqa: PLC0415
-    from pcfx.streams.derive import product_urn  # noqa: PLC0415
+    from pcfx.streams.codec import codec_for  # noqa: PLC0415
     from pcfx.streams.ownership import admitted  # noqa: PLC0415
 
-    def footprint(key: bytes | None, value: bytes | None) -> tuple[str, ProductFootprint | None]:
-        try:
-            return (key or b"").decode("utf-8", "replace"), decode_model(ProductFootprint, value)
-        except (TypeError, ValueError):
-            return (key or b"").decode("utf-8", "replace"), None  # a tombstone or a dead-lettered record owns nothing
-
-    models: list[ProductFootprint | ProductRecipe] = list(admitted(read_to_end(settings, settings.topic("footprints"), footprint)).values())
+    classes = {"footprints": ProductFootprint, "recipes": ProductRecipe}
+    footprints: list[tuple[str, ProductFootprint | None]] = []
     recipes: dict[bytes | None, ProductRecipe] = {}
-    for key, value in read_to_end(settings, settings.topic("recipes"), lambda k, v: (k, v)):
-        recipes.pop(key, None)
+    for topic, key, value in records:
+        cls = classes[topic]
+        model = None
         try:
-            recipes[key] = decode_model(ProductRecipe, value)
-        except (TypeError, ValueError):
-            continue  # a tombstone or a dead-lettered record owns nothing
-    latest = [[company.lower() for company in model.company_ids] for model in [*models, *recipes.values()]
-              if any(product_urn(pid) == product for pid in model.product_ids)]
-    return sorted({company for companies in latest for company in companies}) if latest else None
+            if not any(product_urn(pid) == product for pid in codec_for(cls.avro_name).string_list_field(value, "productIds")):
+                continue
+            model = decode_model(cls, value)
+        except (ValueError, TypeError):
+            pass  # a tombstone or a dead-lettered record (bad bytes or a bad record): its key holds nothing
+        if topic == "footprints":
+            footprints.append(((key or b"").decode("utf-8", "replace"), model))
+            continue
+        recipes.pop(key, None)
+        if model is not None:
+            recipes[key] = model
+    models: list[ProductFootprint | ProductRecipe] = [*admitted(footprints).values(), *recipes.values()]
+    owners = {company.lower() for model in models for company in model.company_ids}
+    return sorted(owners) if models else None

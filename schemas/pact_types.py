@@ -122,6 +122,7 @@ IPCC_REPORT = re.compile(r"AR[0-9]+")
 COUNTRY = re.compile(r"[A-Z]{2}")
 SUBDIVISION = re.compile(r"[A-Z]{2}-[A-Z0-9]{1,3}")
 SPEC_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(-[0-9]{8})?")
+ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # C0 controls and DEL
 
 
 def uuid_text(text: str) -> str:
@@ -141,7 +142,12 @@ def urn(text: str) -> str:
 def printable_id(text: str) -> str:
     """An identifier holds no control, format or separator characters (NUL, BEL, newline, U+202E, ...):
     RFC 8141 allows none in a URN, and such a character makes an id print as another one in logs, CSV and
-    the terminal. Spaces are kept (pcfx product ids are opaque)."""
+    the terminal. Spaces are kept (pcfx product ids are opaque).
+
+    An ASCII text (almost every id) is checked by one regular expression: in ASCII, the only characters of
+    those categories are the C0 controls and DEL (category Cc)."""
+    if text.isascii() and not ASCII_CONTROL.search(text):
+        return text
     for index, char in enumerate(text):
         if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
             raise ValueError(f"character U+{ord(char):04X} at position {index}: identifiers hold no control "
@@ -206,7 +212,7 @@ def unit_name(text: str) -> str:
         raise ValueError("is empty (a unit name needs a non-blank text)")
     if len(text) > MAX_UNIT_NAME:
         raise ValueError(f"is longer than {MAX_UNIT_NAME} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if ASCII_CONTROL.search(text):
         raise ValueError("contains a control character")
     return text
 

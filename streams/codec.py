@@ -156,8 +156,40 @@ class Codec:
             raise DecodeError(f"{self.name}: truncated or corrupt body ({type(error).__name__}: {error})") from error
         raise ValueError(f"{self.name} has no field {name!r}")
 
+    def string_list_field(self, data: bytes, name: str) -> list[str]:
+        """The top-level array-of-strings field ``name`` (e.g. ``productIds``) of the record in ``data``, read
+        without decoding the rest (a recipe's hundreds of input lines after it are not even skipped)."""
+        position = self._field_start(data, name, {"type": "array", "items": "string"}, "an array of strings")
+        found: list[str] = []
+        try:
+            while True:  # blocks of items, a count of 0 ends; a negative count is followed by the block's size
+                count, position = _varint(data, position)
+                if count == 0:
+                    return found
+                if count < 0:
+                    count, (_, position) = -count, _varint(data, position)
+                for _ in range(count):
+                    size, position = _varint(data, position)
+                    if size < 0 or position + size > len(data):
+                        raise IndexError("string runs past the end")
+                    found.append(data[position:position + size].decode())
+                    position += size
+        except (IndexError, UnicodeDecodeError) as error:
+            raise DecodeError(f"{self.name}: truncated or corrupt body ({type(error).__name__}: {error})") from error
+
     def _string_span(self, data: bytes, name: str) -> tuple[int, int]:
-        """Where the top-level string field ``name`` lies in ``data``, its length prefix included, found by
+        """Where the top-level string field ``name`` lies in ``data``, its length prefix included."""
+        position = self._field_start(data, name, "string", "a string field")
+        try:
+            size, body = _varint(data, position)
+            if body + size > len(data):
+                raise IndexError("string runs past the end")
+        except IndexError as error:
+            raise DecodeError(f"{self.name}: truncated or corrupt body ({type(error).__name__}: {error})") from error
+        return position, body + size
+
+    def _field_start(self, data: bytes, name: str, kind: Any, kind_name: str) -> int:
+        """Where the value of the top-level field ``name`` (of Avro type ``kind``) starts in ``data``, found by
         skipping the fields written before it (in the writer's schema, which the header names)."""
         writer, _ = self._writer_of(data)
         named = writer.get("__named_schemas", {})
@@ -165,12 +197,9 @@ class Codec:
         try:
             for field in writer["fields"]:
                 if field["name"] == name:
-                    if field["type"] != "string":
-                        raise ValueError(f"{self.name}.{name} is not a string field")
-                    size, body = _varint(data, position)
-                    if body + size > len(data):
-                        raise IndexError("string runs past the end")
-                    return position, body + size
+                    if field["type"] != kind:
+                        raise ValueError(f"{self.name}.{name} is not {kind_name}")
+                    return position
                 position = _skip(field["type"], data, position, named)
         except (IndexError, KeyError) as error:
             raise DecodeError(f"{self.name}: truncated or corrupt body ({type(error).__name__}: {error})") from error

@@ -51,8 +51,12 @@ _DQR_ATTRIBUTES = ("technological_dqr", "geographical_dqr", "temporal_dqr")
 _REQUIRED_VALUES = ("pcfExcludingBiogenicUptake", "pcfIncludingBiogenicUptake", "fossilGhgEmissions", "fossilCarbonContent")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def product_urn(product_id: str) -> str:
-    """A PACT product id (a URN) for an opaque pcfx product id; URNs pass through unchanged."""
+    """A PACT product id (a URN) for an opaque pcfx product id; URNs pass through unchanged.
+
+    Cached: the label router and the recompute agent ask it for every input line of every recipe, of a few
+    thousand distinct ids, and percent-encoding is slow (a dense table: half a million calls per import)."""
     return product_id if _URN.match(product_id) else PRODUCT_URN_PREFIX + quote(product_id, safe="")
 
 

@@ -36,6 +36,7 @@ from pcfx.schemas.subscriptions import (
 )
 from pcfx.schemas.validity import VALIDITY_YEARS, add_years
 from pcfx.streams.access import Decision, may_see
+from pcfx.streams.codec import DecodeError, codec_for
 from pcfx.streams.derive import product_urn
 
 #: Namespace of label ids: uuid5(namespace, "<buyer>|<product>"), the same id on every worker and replay.
@@ -131,7 +132,7 @@ class FootprintSeen:
 
 class RecipeNote(BaseModel):
     """What the label stage needs of a recipe for one product it concerns (:func:`note_of`): made by the
-    router, which has the recipe decoded, so that the label stage decodes no recipe (a dense table's
+    router from the recipe's :class:`RecipeOutline`, so that the label stage decodes no recipe (a dense table's
     recipes have hundreds of lines, and one went to each of them)."""
 
     product_ids: list[str]
@@ -142,25 +143,70 @@ class RecipeNote(BaseModel):
     certification: dict[str, str] = {}  # the recipe's certification fields (PACT names), for its own products
 
 
-def note_of(recipe: ProductRecipe, product: str) -> RecipeNote:
+@dataclass(frozen=True)
+class RecipeOutline:
+    """What the label router reads of a recipe: its ids, buyers and time, the URNs of its own products and
+    of its inputs, and its certification fields (PACT names, the ones set). A dense table's recipe has
+    hundreds of lines; the router needs only their product ids, so it reads the recipe's Avro record as it
+    is (:func:`recipe_outline`) and never builds or validates the model, which ``validate_recipes`` did
+    before the recipe reached ``label-sources``."""
+
+    product_ids: list[str]
+    company_ids: list[str]
+    updated: datetime
+    own: frozenset[str]
+    inputs: frozenset[str]
+    certification: dict[str, str]
+
+
+#: Each certification field's PACT name, as a recipe's Avro record and ``model_dump(by_alias=True)`` spell it.
+CERTIFICATION_NAMES = tuple(ProductRecipe.model_fields[name].alias or name for name in CERTIFICATION_FIELDS)
+
+
+def outline_of(recipe: ProductRecipe | RecipeOutline) -> RecipeOutline:
+    """The outline of a recipe model (an outline is its own)."""
+    if isinstance(recipe, RecipeOutline):
+        return recipe
+    return RecipeOutline(
+        product_ids=list(recipe.product_ids), company_ids=list(recipe.company_ids), updated=recipe.updated,
+        own=frozenset(product_urn(p) for p in recipe.product_ids),
+        inputs=frozenset(product_urn(line.product_id) for line in recipe.inputs),
+        certification=recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS)),
+    )
+
+
+def recipe_outline(raw: bytes | None) -> RecipeOutline:
+    """The outline of a recipe's Avro bytes (as ``validate_recipes`` forwards them); :class:`DecodeError`
+    for bytes that are no recipe."""
+    if raw is None:
+        raise DecodeError("empty value (a tombstone): a recipe was expected")
+    record = codec_for(ProductRecipe.avro_name).decode(raw)
+    return RecipeOutline(
+        product_ids=list(record["productIds"]), company_ids=list(record["companyIds"]), updated=record["updated"],
+        own=frozenset(product_urn(p) for p in record["productIds"]),
+        inputs=frozenset(product_urn(line["productId"]) for line in record["inputs"]),
+        certification={name: record[name] for name in CERTIFICATION_NAMES if record.get(name) is not None},
+    )
+
+
+def note_of(recipe: ProductRecipe | RecipeOutline, product: str) -> RecipeNote:
     """The note of ``recipe`` for ``product`` (a URN)."""
     return notes_of(recipe, [product])[product]
 
 
-def notes_of(recipe: ProductRecipe, products: Iterable[str]) -> dict[str, RecipeNote]:
+def notes_of(recipe: ProductRecipe | RecipeOutline, products: Iterable[str]) -> dict[str, RecipeNote]:
     """The notes of ``recipe`` for each of ``products`` (URNs). A note names no product, so products in the
     same position (own or not, listed or not) share one note object: a dense recipe goes to hundreds."""
-    own_ids = {product_urn(p) for p in recipe.product_ids}
-    listed_ids = {product_urn(line.product_id) for line in recipe.inputs}
+    outline = outline_of(recipe)
     made: dict[tuple[bool, bool], RecipeNote] = {}
     notes = {}
     for product in products:
-        position = (product in own_ids, product in listed_ids)
+        position = (product in outline.own, product in outline.inputs)
         if position not in made:
             own, listed = position
-            certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS)) if own else {}
-            made[position] = RecipeNote(product_ids=list(recipe.product_ids), company_ids=list(recipe.company_ids),
-                                        updated=recipe.updated, own=own, listed=listed, certification=certification)
+            made[position] = RecipeNote(product_ids=outline.product_ids, company_ids=outline.company_ids,
+                                        updated=outline.updated, own=own, listed=listed,
+                                        certification=dict(outline.certification) if own else {})
         notes[product] = made[position]
     return notes
 
@@ -246,7 +292,7 @@ def expiry_due(state: ProductLabels, now: datetime) -> bool:
     )
 
 
-def recipe_targets(recipe: ProductRecipe, previous: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
+def recipe_targets(recipe: ProductRecipe | RecipeOutline, previous: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
     """Where a new recipe version must go so every product it concerns sees what changed for it, and no
     further: the inputs it adds or drops (each gains or loses a buyer), every input when its buyers (the
     companyIds) changed, and its own products when its certification changed. A version that changes none of
@@ -258,13 +304,11 @@ def recipe_targets(recipe: ProductRecipe, previous: dict[str, Any] | None) -> tu
     sends to everything once). Returns the product URNs to send to and what to remember; an older recipe
     arriving late goes nowhere and changes nothing (remembered None).
     """
-    updated_ms = int(recipe.updated.timestamp() * 1000)
+    outline = outline_of(recipe)
+    updated_ms = int(outline.updated.timestamp() * 1000)
     if previous is not None and updated_ms < previous["updated"]:
         return [], None
-    own = {product_urn(p) for p in recipe.product_ids}
-    inputs = {product_urn(line.product_id) for line in recipe.inputs}
-    buyers = sorted(recipe.company_ids)
-    certification = recipe.model_dump(by_alias=True, exclude_none=True, include=set(CERTIFICATION_FIELDS))
+    own, inputs, buyers, certification = outline.own, outline.inputs, sorted(outline.company_ids), outline.certification
     remembered = {"updated": updated_ms, "targets": sorted(own | inputs), "inputs": sorted(inputs), "buyers": buyers,
                   "certification": certification}
     if previous is not None and "inputs" not in previous:

@@ -72,15 +72,18 @@ def publish(settings: Settings, footprints: list[dict[str, Any]], topic: str = "
     producer.close()
 
 
-def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 60.0) -> Any:
-    """Poll until ``condition()`` is truthy and return it; fail naming ``what`` after ``timeout_s``."""
+def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = 60.0, poll_s: float = 0.1) -> Any:
+    """Poll until ``condition()`` is truthy and return it; fail naming ``what`` after ``timeout_s``.
+
+    ``poll_s`` is for conditions that read whole topics, which are worth asking less often.
+    """
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 @contextmanager

@@ -119,6 +119,16 @@ def run_session_with(pytester: pytest.Pytester, env: dict[str, str], tmp_path: P
     return probe.read_text(), leftovers
 
 
+def not_told_to_reuse(user_bootstrap: str, tmp_path: Path) -> dict[str, str]:
+    """A session's environment with the user's broker address set but no PCFX_TEST_BOOTSTRAP_SERVERS."""
+    return {
+        "PCFX_BOOTSTRAP_SERVERS": user_bootstrap,
+        "PCFX_TEST_BOOTSTRAP_SERVERS": "",
+        "PCFX_DATA_DIR": str(tmp_path / "data"),
+        "PCFX_KAFKA_LIBS": str(libs_dir(Settings.from_env())),
+    }
+
+
 def test_session_fixture_reuses_a_broker_only_when_told_to(pytester, kafka, tmp_path):
     env = {"PCFX_TEST_BOOTSTRAP_SERVERS": kafka, "PCFX_DATA_DIR": str(tmp_path / "data")}
     bootstrap, leftovers = run_session_with(pytester, env, tmp_path)
@@ -129,13 +139,7 @@ def test_session_fixture_reuses_a_broker_only_when_told_to(pytester, kafka, tmp_
 
 def test_session_fixture_starts_its_own_broker_though_one_answers_at_the_users_address(pytester, kafka, tmp_path):
     """A broker answering at PCFX_BOOTSTRAP_SERVERS may be somebody else's (a shared machine): not reused."""
-    env = {
-        "PCFX_BOOTSTRAP_SERVERS": kafka,
-        "PCFX_TEST_BOOTSTRAP_SERVERS": "",
-        "PCFX_DATA_DIR": str(tmp_path / "data"),
-        "PCFX_KAFKA_LIBS": str(libs_dir(Settings.from_env())),
-    }
-    bootstrap, leftovers = run_session_with(pytester, env, tmp_path)
+    bootstrap, leftovers = run_session_with(pytester, not_told_to_reuse(kafka, tmp_path), tmp_path)
     assert bootstrap.startswith("127.0.0.1:") and bootstrap != kafka
     assert leftovers == []
     assert not broker_answers(bootstrap)
@@ -143,13 +147,7 @@ def test_session_fixture_starts_its_own_broker_though_one_answers_at_the_users_a
 
 def test_session_fixture_starts_a_broker_when_none_answers_and_removes_it(pytester, tmp_path, refused_address):
     nothing_there = refused_address
-    env = {
-        "PCFX_BOOTSTRAP_SERVERS": nothing_there,
-        "PCFX_TEST_BOOTSTRAP_SERVERS": "",
-        "PCFX_DATA_DIR": str(tmp_path / "data"),
-        "PCFX_KAFKA_LIBS": str(libs_dir(Settings.from_env())),
-    }
-    bootstrap, leftovers = run_session_with(pytester, env, tmp_path)
+    bootstrap, leftovers = run_session_with(pytester, not_told_to_reuse(nothing_there, tmp_path), tmp_path)
     assert bootstrap.startswith("127.0.0.1:") and bootstrap != nothing_there
     assert leftovers == []  # its data dir is deleted at the end of that session
     assert not broker_answers(bootstrap)  # and the broker is stopped

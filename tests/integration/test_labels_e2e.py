@@ -10,11 +10,9 @@ frame (tier 1). Wuxi Frames, the buyer, subscribes to the steel it buys:
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -40,7 +38,7 @@ from pcfx.connectors.pact_api.host import Host
 from pcfx.connectors.supplier import SupplierClient
 from pcfx.ops.kafka import free_port
 from pcfx.schemas.models import CarbonLabel, DeadLetter
-from pcfx.schemas.samples import FOOTPRINT, RECIPE
+from pcfx.schemas.samples import one_input_recipe, supplier_footprint
 from pcfx.schemas.subscriptions import Subscription, subscription_key
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
@@ -56,29 +54,12 @@ WAIT_S = 90.0
 
 def footprint(product: str, value: str, *, created: str, company: str = ORE_CO, preceding: str | None = None,
               validity_end: datetime | None = None) -> dict[str, Any]:
-    document = copy.deepcopy(FOOTPRINT)
-    document.update(id=str(uuid.uuid4()), created=created, companyName="Anhui Ore", companyIds=[company],
-                    productIds=[product])
-    document["pcf"].update(pcfExcludingBiogenicUptake=value, pcfIncludingBiogenicUptake=value, fossilGhgEmissions=value)
-    if preceding:
-        document["precedingPfIds"] = [preceding]
-    if validity_end is not None:
-        reference_end = validity_end - timedelta(days=1)
-        reference_start = reference_end - timedelta(days=365)
-        document["pcf"].update(referencePeriodStart=_iso(reference_start), referencePeriodEnd=_iso(reference_end))
-        document.update(validityPeriodStart=_iso(reference_end), validityPeriodEnd=_iso(validity_end))
-    return document
+    return supplier_footprint(product, value, company=company, company_name="Anhui Ore", created=created,
+                              preceding=preceding, validity_end=validity_end)
 
 
 def recipe(product: str, company: str, name: str, own: str, input_product: str, quantity: str) -> dict[str, Any]:
-    document = copy.deepcopy(RECIPE)
-    document.update(recipeId=product, productIds=[product], companyName=name, companyIds=[company],
-                    productNameCompany=name + " product", declaredUnitOfMeasurement="kilogram",
-                    ownEmissions={"pcfExcludingBiogenicUptake": own, "fossilGhgEmissions": own},
-                    inputs=[{"productId": input_product, "quantity": quantity, "unit": "kilogram"}])
-    document.pop("categoryRuleId")
-    document["certificateNumber"] = "CN-JS-2025-0001"
-    return document
+    return one_input_recipe(product, company, name, own, input_product, quantity, certificate="CN-JS-2025-0001")
 
 
 def publish_chain(settings: Settings) -> str:
@@ -98,10 +79,6 @@ def update_ore(settings: Settings, previous: str, value: str, created: str) -> s
     with SupplierClient(settings) as supplier:
         supplier.publish(ore)
     return ore["id"]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def wait_for(check: Callable[[], T | None], what: str, timeout_s: float = WAIT_S) -> T:
@@ -307,7 +284,6 @@ def test_a_webhook_down_across_a_worker_restart_still_gets_every_version(setting
 
 def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Settings, tmp_path: Path) -> None:
     settings = settings.model_copy(update={"label_expiry_check_s": 0.5})
-    ends = datetime.now(UTC) + timedelta(seconds=8)
     battery = "urn:pact:ore.example:product-id:battery-9"
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     garbage_key = b"urn:pact:x.example:company-id:1|urn:pcfx:product:1"
@@ -316,20 +292,35 @@ def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Setting
                        producer.send(settings.topic("subscriptions"), key=b"someone-else", value=encode_model(misfiled))])
     producer.close()
     with running_worker(settings, tmp_path / "worker.log"):
+        # A long-valid first version proves the worker, the entitlement and the subscription live, so the short
+        # validity below is counted from a warm pipeline and not from a cold worker's start on a busy machine.
+        first = footprint(battery, "7", created="2025-01-10T00:00:00Z")
         with SupplierClient(settings) as supplier:
-            supplier.publish(footprint(battery, "7.5", created="2025-01-10T00:00:00Z", validity_end=ends))
-        settle(settings)
+            supplier.publish(first)
         assert pcfx(settings, "entitle", "--supplier", ORE_CO, "--buyer", FRAMES_CO, "--product", battery).exit_code == 0
         assert pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", battery).exit_code == 0
-        active = wait_for(lambda: latest(settings, battery, 1), "the battery label")
-        expired = wait_for(lambda: latest(settings, battery, 2), "the battery label expired")
+        wait_for(lambda: battery_versions(settings, battery).get(1), "the first battery label")
+        ends = datetime.now(UTC) + timedelta(seconds=8)
+        with SupplierClient(settings) as supplier:
+            supplier.publish(footprint(battery, "7.5", created="2025-01-11T00:00:00Z", preceding=first["id"],
+                                       validity_end=ends))
+        labels = wait_for(lambda: (found := battery_versions(settings, battery)) and found[max(found)].status == "Expired"
+                          and found, "the battery label expired")
         letters = wait_for(lambda: dead_letters(settings, 2), "two dead letters")
-    assert active.status == "Active" and active.validity_period_end == ends
-    assert expired.status == "Expired" and expired.value == "7.5"
+    assert sorted(labels) == [1, 2, 3], "one version each: the first footprint, its update, the update expired"
+    active, expired = labels[2], labels[3]
+    assert active.status == "Active", "the update's label was issued after its validity ended (a very slow machine)"
+    assert active.validity_period_end == ends and active.value == "7.5"
+    assert expired.status == "Expired" and expired.value == "7.5" and expired.validity_period_end == ends
     garbage, misfiled_letter = sorted(letters, key=lambda letter: letter.error_type)
     assert (garbage.error_type, garbage.original_bytes) == ("DecodeError", b"not avro")
     assert misfiled_letter.error_type == "RuleViolation" and misfiled_letter.key == b"someone-else"
     assert f"its key must be '{FRAMES_CO}|{battery}'" in misfiled_letter.error
+
+
+def battery_versions(settings: Settings, product: str) -> dict[int, CarbonLabel]:
+    """The buyer's labels of ``product`` by version (delivery is at least once: a version may come twice)."""
+    return {label.version: label for label in buyer_labels(settings).get(product, []) if label is not None}
 
 
 def unreadable_letters(settings: Settings, names: tuple[str, ...]) -> dict[str, DeadLetter] | None:

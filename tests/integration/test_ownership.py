@@ -4,10 +4,10 @@ on the real broker, across a worker crash."""
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 
 from kafka import KafkaProducer
+from pact_host import wait_for
 from workers import start_worker, stop_worker
 
 from pcfx.connectors.kafka_io import confirm, read_to_end
@@ -20,6 +20,7 @@ from pcfx.streams.codec import decode_model, encode_model
 PRODUCT = FOOTPRINT["productIds"][0]
 OWNER = FOOTPRINT["companyIds"][0]
 EVIL = "urn:pcfx:company:evil"
+WAIT_S = 120.0
 
 
 def footprint_of(company: str, pf_id: str, value: str) -> ProductFootprint:
@@ -39,14 +40,6 @@ def letters(settings: Settings) -> list[DeadLetter]:
     return [decode_model(DeadLetter, v) for v in read_to_end(settings, settings.topic("dlq.footprints"), lambda k, v: v)]
 
 
-def wait_until(condition, timeout_s: float = 120.0):
-    deadline = time.monotonic() + timeout_s
-    while not (found := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
-    return found
-
-
 def test_a_footprint_from_a_company_that_does_not_own_the_product_is_dead_lettered(settings: Settings, tmp_path: Path) -> None:
     ids = ["11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
            "33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444",
@@ -55,10 +48,10 @@ def test_a_footprint_from_a_company_that_does_not_own_the_product_is_dead_letter
         owner.publish(footprint_of(OWNER, ids[0], "2.5"))
     worker = start_worker(settings, tmp_path / "worker.log")
     try:
-        wait_until(lambda: leaves(settings) == [ids[0]])
+        wait_for(lambda: leaves(settings) == [ids[0]], "the owner's footprint to reach the engine", WAIT_S, poll_s=0.5)
         with SupplierClient(settings) as evil:  # the record's own companyIds say evil: refused
             evil.publish(footprint_of(EVIL, ids[1], "2000"))
-        [letter] = wait_until(lambda: letters(settings))
+        [letter] = wait_for(lambda: letters(settings), "the dead letter of the evil footprint", WAIT_S, poll_s=0.5)
     finally:
         stop_worker(worker, kill=True)  # a crash: the claim must survive in the table's changelog
     assert letter.error_type == "OwnershipError" and letter.stage == "validate_footprints"
@@ -76,9 +69,10 @@ def test_a_footprint_from_a_company_that_does_not_own_the_product_is_dead_letter
         owner.publish(footprint_of(OWNER, ids[3], "2.6"))
     worker = start_worker(settings, tmp_path / "worker2.log")
     try:
-        wait_until(lambda: len(leaves(settings)) >= 2)
+        wait_for(lambda: len(leaves(settings)) >= 2, "the owner's update to reach the engine", WAIT_S, poll_s=0.5)
         # by record: a crashed worker may dead-letter a record again when it resumes before its last commit
-        found = wait_until(lambda: len(by_record := {(x.partition, x.offset): x for x in letters(settings)}) >= 3 and by_record)
+        found = wait_for(lambda: len(by_record := {(x.partition, x.offset): x for x in letters(settings)}) >= 3 and by_record,
+                         "three dead letters", WAIT_S, poll_s=0.5)
     finally:
         stop_worker(worker)
     # the evil values never reached the engine (delivery is at least once: a batch retried after a failed table

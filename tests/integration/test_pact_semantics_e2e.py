@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pact_host import wait_for
 from supply_chains import recipe, supplier_footprint
 from workers import start_worker, stop_worker
 
@@ -57,16 +58,6 @@ def frame_derived(settings: Settings) -> list[ProductFootprint]:
             if f.product_ids == [product_urn("frame")]]
 
 
-def wait_until(condition, what: str, timeout_s: float = WAIT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_derived_declarations_roll_up_and_an_input_that_expires_holds_its_users(worker: Settings) -> None:
     settings = worker
     paint = supplier_footprint("paint", PAINT_ID, "0.5")
@@ -98,14 +89,15 @@ def test_derived_declarations_roll_up_and_an_input_that_expires_holds_its_users(
     assert footprint.extensions[0].data_schema == settings.api_base_url() + "/extensions/direct-inputs/1.0.0/schema.json"
 
     # Nothing is published from here on: the worker notices the expiry by itself.
-    held = wait_until(lambda: (s := current_statuses(settings)["frame"]).state == "incomplete" and s, "the frame held after the steel expired",
-                      timeout_s=VALID_FOR_S + WAIT_S)
+    held = wait_for(lambda: (s := current_statuses(settings)["frame"]).state == "incomplete" and s, "the frame held after the steel expired",
+                    timeout_s=VALID_FOR_S + WAIT_S, poll_s=0.5)
     assert datetime.now(UTC) >= ends
     assert held.missing == [STEEL] and held.pf_id is None
     assert held.reasons == [f"input {STEEL!r}: its footprint {STEEL_ID} expired at {_iso(ends)} (validityPeriodEnd)"]
-    requests = wait_until(lambda: [r for r in read_to_end(settings, settings.topic("outbound-requests"),
-                                                           lambda _k, v: decode_model(FootprintRequest, v))
-                                   if STEEL_ID in (r.comment or "")], "the request for a fresh steel footprint")
+    requests = wait_for(lambda: [r for r in read_to_end(settings, settings.topic("outbound-requests"),
+                                                         lambda _k, v: decode_model(FootprintRequest, v))
+                                 if STEEL_ID in (r.comment or "")], "the request for a fresh steel footprint",
+                        WAIT_S, poll_s=0.5)
     assert [r.product_id for r in requests] == [[STEEL]]
 
 
@@ -130,8 +122,8 @@ def test_an_input_that_expired_while_no_worker_ran_holds_its_users_after_the_res
     assert current_statuses(settings)["frame"].state == "complete"
     worker = start_worker(settings, tmp_path / "worker.log")
     try:
-        held = wait_until(lambda: (s := current_statuses(settings)["frame"]).state == "incomplete" and s,
-                          "the restarted worker holding the frame")
+        held = wait_for(lambda: (s := current_statuses(settings)["frame"]).state == "incomplete" and s,
+                        "the restarted worker holding the frame", WAIT_S, poll_s=0.5)
     finally:
         stop_worker(worker)
     assert held.missing == [STEEL] and "expired" in held.reasons[0]

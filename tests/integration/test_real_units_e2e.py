@@ -11,10 +11,10 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from pact_host import wait_for
 from supply_chains import derived_footprints
 from unit_graphs import all_graphs
 from workers import start_worker, stop_worker
@@ -73,7 +73,7 @@ def test_import_then_footprints_settle_gives_exact_totals_in_real_units(settings
         answer = subprocess.run([*pcfx, "subscribe", "--buyer", DEFAULT_COMPANY, "--product", product], env=env,
                                 capture_output=True, text=True)
         assert answer.returncode == 0, answer.stderr
-    labels = wait_for(lambda: owner_labels(settings, 2), "the owner's two labels")
+    labels = wait_for(lambda: owner_labels(settings, 2), "the owner's two labels", WAIT_S, poll_s=0.3)
     assert {(label.declared_unit_of_measurement, label.value) for label in labels.values()} == {
         ("USD (2013, producer price)", statuses["S07"].pcf_excluding_biogenic_uptake),
         ("kilometer", statuses["transport"].pcf_excluding_biogenic_uptake),
@@ -89,12 +89,3 @@ def owner_labels(settings: Settings, count: int) -> dict[str, CarbonLabel] | Non
     found = dict(read_to_end(settings, topic, lambda k, v: (k.decode(), decode_model(CarbonLabel, v))))
     return found if len(found) >= count else None
 
-
-def wait_for(check, what: str, timeout_s: float = WAIT_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")

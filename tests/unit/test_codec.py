@@ -200,6 +200,23 @@ def test_a_string_field_of_broken_bytes_or_a_field_that_is_no_string_raises(car_
         codec.string_field(car_door_bytes, "colour")
 
 
+@pytest.mark.parametrize("example", sorted((PACT / "v3").glob("example-*.json")), ids=lambda path: path.stem)
+def test_a_string_list_field_is_read_without_the_rest(example):
+    footprint = ProductFootprint.from_json(json.loads(example.read_text()))
+    codec, data = codec_for("ProductFootprint"), encode_model(footprint)
+    assert codec.string_list_field(data, "productIds") == footprint.product_ids  # behind unions, longs, strings
+    assert codec.string_list_field(data, "companyIds") == footprint.company_ids
+
+
+def test_a_string_list_field_of_broken_bytes_or_a_field_that_is_no_list_raises(car_door_bytes):
+    codec = codec_for("ProductFootprint")
+    with pytest.raises(DecodeError, match="truncated or corrupt body"):
+        cut = car_door_bytes.index(codec.string_list_field(car_door_bytes, "productIds")[0].encode()) + 2
+        codec.string_list_field(car_door_bytes[:cut], "productIds")  # inside the first id
+    with pytest.raises(ValueError, match="ProductFootprint.id is not an array of strings"):
+        codec.string_list_field(car_door_bytes, "id")
+
+
 @given(st.binary(max_size=400))
 def test_any_bytes_decode_or_raise_decode_error(body):
     codec = codec_for("ProductFootprint")

@@ -7,9 +7,12 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.schemas.samples import FOOTPRINT, RECIPE
 from pcfx.schemas.subscriptions import Entitlement, Subscription
+from pcfx.streams.codec import DecodeError, encode_model
 from pcfx.streams.labels import (
     ExpiryCheck,
     FootprintSeen,
@@ -24,6 +27,8 @@ from pcfx.streams.labels import (
     label_id,
     note_of,
     offer_of,
+    outline_of,
+    recipe_outline,
     recipe_targets,
     reverification_due,
     use_key,
@@ -321,6 +326,24 @@ def test_a_recipe_note_does_what_the_recipe_does():
     document = copy.deepcopy(RECIPE)
     document["certificateNumber"] = "CN-7"
     assert note_of(ProductRecipe.from_json(document), "urn:pcfx:product:0042").certification["certificateNumber"] == "CN-7"
+
+
+def test_the_router_reads_from_a_recipes_bytes_what_the_model_says():
+    certified = copy.deepcopy(RECIPE)
+    certified.update(certificateNumber="CN-7", certificationScheme="Jiangsu carbon label pilot")
+    bare = copy.deepcopy(RECIPE)
+    bare.pop("categoryRuleId")
+    bare["productIds"] = ["urn:pact:frames.example:product-id:7", "frame 8"]  # a URN, and an id that needs quoting
+    for recipe in (frames_recipe(), ProductRecipe.from_json(certified), ProductRecipe.from_json(bare)):
+        outline = recipe_outline(encode_model(recipe))
+        assert outline == outline_of(recipe)
+        assert recipe_targets(outline, None) == recipe_targets(recipe, None)
+    assert outline.own == {"urn:pact:frames.example:product-id:7", "urn:pcfx:product:frame%208"}
+    assert recipe_outline(encode_model(ProductRecipe.from_json(certified))).certification == {
+        "categoryRuleId": "PCR-BIKE-FRAME", "certificationScheme": "Jiangsu carbon label pilot", "certificateNumber": "CN-7"}
+    for broken in (None, b"not avro", encode_model(frames_recipe())[:-40]):
+        with pytest.raises(DecodeError):
+            recipe_outline(broken)
 
 
 def test_the_state_survives_its_table_round_trip():

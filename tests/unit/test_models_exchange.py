@@ -105,6 +105,13 @@ def test_recipe_unit_names_must_be_non_blank_short_text():
         ProductRecipe.from_json(changed(RECIPE, declaredUnitOfMeasurement="x" * 121))
 
 
+@pytest.mark.parametrize("product_id", ["bolt\n7", "bolt\x00", "bolt\x7f", "b\u00f6lt\x1b", "bolt\u202e7", "bolt\u2028"])
+def test_a_recipe_line_id_with_a_control_or_format_character_is_refused_naming_it(product_id):
+    with pytest.raises(ContractError, match=r"inputs\[0\].productId = .*character U\+[0-9A-F]{4} at position"):
+        ProductRecipe.from_json(changed(RECIPE, inputs=[{"productId": product_id, "quantity": "1"}]))
+    ProductRecipe.from_json(changed(RECIPE, inputs=[{"productId": "b\u00f6lt 7 (\u4ef6)", "quantity": "1"}]))  # spaces, letters
+
+
 def test_recipe_pds_is_a_percent_and_never_rescaled():
     """Only PACT footprints from outside get the fraction normalisation; a recipe's 0.52 means 0.52 %."""
     assert ProductRecipe.from_json(changed(RECIPE, primaryDataShare="0.52")).primary_data_share == "0.52"

@@ -10,13 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from pcfx.cli import main
-from pcfx.connectors.buyer import RequestError, entitlement_for, subscriptions_for
+import pcfx.connectors.buyer as buyer_module
+from pcfx.connectors.buyer import RequestError, entitlement_for, owners_in, subscriptions_for
 from pcfx.connectors.label_api import SCHEMA, apply_label, label_of, subscription_request
 from pcfx.connectors.pact_api.errors import ApiError
 from pcfx.connectors.watch_cli import age_text, change_text, for_people, render_table
 from pcfx.schemas.errors import ContractError
-from pcfx.schemas.models import CarbonLabel
-from pcfx.schemas.samples import LABEL
+from pcfx.schemas.models import CarbonLabel, ProductFootprint, ProductRecipe
+from pcfx.schemas.samples import FOOTPRINT, LABEL, RECIPE, one_input_recipe
 from pcfx.schemas.subscriptions import Entitlement, Subscription, SubscriptionStatus, WebhookAttempt
 from pcfx.streams.codec import decode_model, encode_model
 
@@ -72,6 +73,33 @@ def test_the_cli_refuses_bad_input_in_one_line_with_exit_2_before_touching_kafka
     assert result.exit_code == 2 and "supplierCompanyId = 'steel': not a URN" in result.output
     result = CliRunner().invoke(main, ["watch", "--buyer", "oem 1", "--once"], env=env)
     assert result.exit_code == 2 and "--buyer 'oem 1'" in result.output
+
+
+# -- who owns a product (pcfx entitle's check) ----------------------------------------------------------------
+
+
+def test_owners_are_the_companies_of_the_latest_records_naming_the_product_and_only_those_are_decoded(monkeypatch):
+    frame_owner, other = "urn:pact:wuxi-frames.cn:company-id:1", "urn:pact:other.example:company-id:9"
+    unrelated = [encode_model(ProductRecipe.from_json(one_input_recipe(f"part-{n}", other, "Other", "1", "ore", "2")))
+                 for n in range(20)]
+    frame = encode_model(ProductRecipe.from_json(RECIPE))  # product 0042
+    coil = encode_model(ProductFootprint.from_json(FOOTPRINT))
+    records = [("recipes", f"part-{n}".encode(), value) for n, value in enumerate(unrelated)]
+    records += [("recipes", b"0042", frame), ("footprints", b"coil", coil), ("recipes", b"bad", b"not avro")]
+    decoded = []
+
+    def counting(cls, data):
+        decoded.append(data)
+        return decode_model(cls, data)
+
+    monkeypatch.setattr(buyer_module, "decode_model", counting)
+    assert owners_in(records, "urn:pcfx:product:0042") == [frame_owner]
+    assert decoded == [frame]  # a record naming another product is never decoded whole
+    assert owners_in(records, "urn:pcfx:product:part-3") == [other]
+    assert owners_in(records, FOOTPRINT["productIds"][0]) == FOOTPRINT["companyIds"]
+    assert owners_in(records, "urn:pcfx:product:nowhere") is None
+    moved = encode_model(ProductRecipe.from_json({**RECIPE, "companyIds": [other]}))
+    assert owners_in([*records, ("recipes", b"0042", moved)], "urn:pcfx:product:0042") == [other]  # the latest wins
 
 
 # -- the watch table --------------------------------------------------------------------------------------
