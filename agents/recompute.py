@@ -255,7 +255,7 @@ class Shard:
         self._written(out)  # (a failure from here on drops it all with the engine: until_done calls forget)
         if self.step is not None and self.step.started:
             await self._send_boundaries(self.step, out, outbox)
-            await outbox.flush()
+        await outbox.flush()  # what the tables will say was sent, Kafka has
         staged = self._stage_tables(out, active, event, StagedWrites())
         await staged.commit(outbox)
         self.expiries.watch(((u.key, u.model) for u in entries), None)  # the timer replays what expired meanwhile
@@ -491,7 +491,7 @@ class Shard:
         return summary if isinstance(summary, Published) else None
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
-        """Send the step's records; return the bytes of each new Active footprint by pf id.
+        """Queue the step's records; return the bytes of each new Active footprint by pf id.
 
         Each footprint is encoded once: the same bytes go to ``derived`` and to ``product_to_published``; an
         Active one also goes to ``label-inputs`` as its offer, keyed by its product. A Deprecated one is the
@@ -522,8 +522,7 @@ class Shard:
             await outbox.add(self.topic_names["product-status"], status.product_id.encode(), encode_model(status), headers)
         for request in out.requested.values():
             await outbox.add(self.topic_names["outbound-requests"], request.request_id.encode(), encode_model(request))
-        await outbox.flush()
-        return active
+        return active  # queued: the caller flushes them with the boundaries, before any table write
 
     def _stage_tables(self, out: StepOutput, active: dict[str, bytes], event: EventT, staged: StagedWrites) -> StagedWrites:
         for key, model in out.inputs.items():
