@@ -596,15 +596,17 @@ def register(wiring: Wiring) -> None:
             by_partition: dict[int, list[EventT]] = {}
             for event in events:
                 by_partition.setdefault(event.message.partition, []).append(event)
-            for partition, group in sorted(by_partition.items()):
-                shard = shards[partition]
 
-                async def process(shard: Shard = shard, group: list[EventT] = group) -> None:
+            async def run(shard: Shard, group: list[EventT]) -> None:
+                async def process() -> None:
                     with processing(group[-1]):
                         async with shard.lock:
                             await shard.take(group)
 
-                await until_done(process, f"recompute shard {partition}: a batch of {len(group)}", on_failure=shard.forget)
+                await until_done(process, f"recompute shard {shard.partition}: a batch of {len(group)}", on_failure=shard.forget)
+
+            # Shards share nothing but the producer: while one waits for Kafka's acknowledgements, the others work
+            await asyncio.gather(*(run(shards[p], group) for p, group in sorted(by_partition.items())))
 
     @app.timer(settings.label_expiry_check_s, name="replay_expired_inputs")
     async def replay_expired_inputs() -> None:
