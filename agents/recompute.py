@@ -64,6 +64,7 @@ from pcfx.streams.shards import (
     StepProgress,
     boundaries_of,
     boundary_record,
+    boundary_records,
     plan_of,
     plan_part,
 )
@@ -476,8 +477,9 @@ class Shard:
             for target in step.plan.sends[product]:
                 by_target.setdefault(target, []).append(boundary)
         for target, boundaries in sorted(by_target.items()):
-            await outbox.add(self.topic_names["recompute-steps"], str(step.plan.step).encode(),
-                             boundary_record(boundaries), self._headers(BOUNDARY, step.plan.step), partition=target)
+            for record in boundary_records(boundaries):
+                await outbox.add(self.topic_names["recompute-steps"], str(step.plan.step).encode(), record,
+                                 self._headers(BOUNDARY, step.plan.step), partition=target)
             self.metrics.shard_boundaries.inc(len(boundaries))
 
     def _supplier(self, product: str, out: StepOutput) -> Published | None:

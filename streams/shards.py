@@ -291,22 +291,32 @@ def _unframe(raw: bytes) -> tuple[dict, list[bytes]]:
 
 
 def plan_records(plan: Plan) -> list[bytes]:
-    """A plan as one or more records (parts): each carries some of its updates; the first also the lists."""
-    chunks: list[list[Incoming]] = [[]]
-    size = 0
-    for item in plan.updates:
-        if chunks[-1] and size + len(item.raw) > PART_BYTES:
-            chunks.append([])
+    """A plan as one or more records (parts) of about :data:`PART_BYTES` at most: its updates and the entries
+    of its lists spread over them in order (a shock of a large graph lists tens of thousands of products)."""
+    parts: list[dict] = []
+    size = PART_BYTES
+
+    def part_for(weight: int) -> dict:
+        nonlocal size
+        if not parts or size + weight > PART_BYTES:
+            parts.append({"updates": [], "gives": {}, "takes": {}, "sends": {}, "expects": {}})
             size = 0
-        chunks[-1].append(item)
-        size += len(item.raw)
+        size += weight
+        return parts[-1]
+
+    for item in plan.updates:
+        part_for(len(item.raw) + len(item.key) + 64)["updates"].append(item)
+    for name in ("gives", "takes", "sends", "expects"):
+        for product, value in getattr(plan, name).items():
+            part_for(len(product) + 32)[name][product] = value
+    if not parts:
+        part_for(0)
     records = []
-    for number, chunk in enumerate(chunks):
-        meta: dict = {"step": plan.step, "partition": plan.partition, "part": number, "parts": len(chunks),
-                      "updates": [[u.key, u.published_ms, list(u.origin)] for u in chunk]}
-        if number == 0:
-            meta.update(gives=plan.gives, takes=plan.takes, sends=plan.sends, expects=plan.expects)
-        records.append(_frame(meta, [u.raw for u in chunk]))
+    for number, part in enumerate(parts):
+        meta: dict = {"step": plan.step, "partition": plan.partition, "part": number, "parts": len(parts),
+                      "updates": [[u.key, u.published_ms, list(u.origin)] for u in part["updates"]],
+                      **{name: part[name] for name in ("gives", "takes", "sends", "expects")}}
+        records.append(_frame(meta, [u.raw for u in part["updates"]]))
     return records
 
 
@@ -327,15 +337,14 @@ def plan_of(parts: Sequence[bytes]) -> Plan:
     """The plan its parts make (every part present, in any order)."""
     plan: Plan | None = None
     updates: dict[int, list[Incoming]] = {}
-    for raw in parts:
+    for raw in sorted(parts, key=lambda r: plan_part(r).part):
         meta, blobs = _unframe(raw)
         if plan is None:
             plan = Plan(meta["step"], meta["partition"])
-        if meta["part"] == 0:
-            plan.gives = {k: int(v) for k, v in meta["gives"].items()}
-            plan.takes = {k: int(v) for k, v in meta["takes"].items()}
-            plan.sends = {k: tuple(v) for k, v in meta["sends"].items()}
-            plan.expects = {k: int(v) for k, v in meta["expects"].items()}
+        plan.gives.update({k: int(v) for k, v in meta["gives"].items()})
+        plan.takes.update({k: int(v) for k, v in meta["takes"].items()})
+        plan.sends.update({k: tuple(v) for k, v in meta["sends"].items()})
+        plan.expects.update({k: int(v) for k, v in meta["expects"].items()})
         updates[meta["part"]] = [Incoming(key, blob, published, tuple(origin))  # type: ignore[arg-type]
                                  for (key, published, origin), blob in zip(meta["updates"], blobs)]
     assert plan is not None
@@ -366,6 +375,22 @@ class Boundary:
 
 def boundary_record(boundaries: Sequence[Boundary]) -> bytes:
     return json.dumps([_boundary_json(b) for b in boundaries], separators=(",", ":")).encode()
+
+
+def boundary_records(boundaries: Sequence[Boundary], limit: int = PART_BYTES) -> list[bytes]:
+    """The boundaries as records of at most about ``limit`` bytes each (a round of a large step may send
+    thousands to one shard; Kafka takes 1 MiB per record by default)."""
+    records, part, size = [], [], 2
+    for boundary in boundaries:
+        text = json.dumps(_boundary_json(boundary), separators=(",", ":"))
+        if part and size + len(text) + 1 > limit:
+            records.append(("[" + ",".join(part) + "]").encode())
+            part, size = [], 2
+        part.append(text)
+        size += len(text) + 1
+    if part:
+        records.append(("[" + ",".join(part) + "]").encode())
+    return records
 
 
 def boundaries_of(raw: bytes) -> list[Boundary]:

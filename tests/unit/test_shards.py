@@ -281,3 +281,25 @@ def test_boundaries_and_handovers_cross_as_they_were_sent() -> None:
     assert boundaries_of(boundary_record(sent)) == sent  # floats exact: JSON writes repr
     handover = Handover(7, "steel", 2, {"leaf": None, "recipe": b"\x00\x01avro", "published": b"", "requested": None})
     assert Handover.from_bytes(handover.to_bytes()) == handover
+
+
+def test_many_boundaries_are_cut_into_records_kafka_takes() -> None:
+    from pcfx.streams.shards import boundaries_of, boundary_records  # noqa: PLC0415
+
+    many = [Boundary(1, f"p{k}", Leaf(f"p{k}", f"p{k}@1", "kilogram", 1.0, None, {EXCL: float(k)}), None, None)
+            for k in range(5000)]
+    records = boundary_records(many, limit=50_000)
+    assert len(records) > 1 and all(len(r) <= 50_000 for r in records)
+    assert [b for r in records for b in boundaries_of(r)] == many
+
+
+def test_a_large_plan_is_cut_into_parts_and_put_together_again() -> None:
+    import pcfx.streams.shards as shards  # noqa: PLC0415
+
+    plan = Plan(9, 1, sends={f"p{k:05d}": (0, 2) for k in range(40_000)}, expects={f"q{k:05d}": 3 for k in range(40_000)},
+                gives={"a": 2}, takes={"b": 0})
+    records = plan_records(plan)
+    assert len(records) > 1 and all(len(r) < 1_000_000 for r in records)
+    again = plan_of(list(reversed(records)))
+    assert (again.sends, again.expects, again.gives, again.takes) == (plan.sends, plan.expects, plan.gives, plan.takes)
+    assert shards.plan_part(records[0]).parts == len(records)
