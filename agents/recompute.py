@@ -188,6 +188,7 @@ class Shard:
         self.step: StepProgress | None = None
         self.held: dict[str, bytes] = {}
         self.marks = {"done": 0, "started": 0, "gave": 0}
+        self._handed: dict[str, bytes] = {}  # Active footprints of products moving in, this round
 
     def key(self, name: str) -> str:
         return self.prefix + name
@@ -365,6 +366,7 @@ class Shard:
         if finished:
             self._finish(number, staged, event)
         await staged.commit(outbox)
+        self._handed.clear()
         self.expiries.watch(out.inputs.items(), utc_now())
         self.metrics.products_solved.inc(engine.stats.recipes_solved - solved)
         self.metrics.derived_footprints.inc(len(out.published))
@@ -397,6 +399,7 @@ class Shard:
             if published is not None:
                 staged.put(self.published, self.key(product), published, event)
                 self._published[product] = published_of(decode_model(ProductFootprint, published))
+                self._handed[product] = published  # what a Deprecated copy is made of until the table has it
             if handover.records.get("requested") is not None:
                 staged.put(self.requested, self.key(product), handover.records["requested"], event)
         return updates
@@ -503,7 +506,8 @@ class Shard:
         now_ms = int(time.time() * 1000)
         for footprint in out.footprints:
             if isinstance(footprint, Deprecation):
-                held = active.get(footprint.pf_id) or self.published.get(self.key(footprint.product_id))
+                held = (active.get(footprint.pf_id) or self._handed.get(footprint.product_id)
+                        or self.published.get(self.key(footprint.product_id)))
                 value = deprecated_bytes(held, footprint.pf_id)
                 await outbox.add(self.topic_names["derived"], footprint.pf_id.encode(), value, published_header(None))
                 continue

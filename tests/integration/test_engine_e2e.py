@@ -262,6 +262,57 @@ def test_three_workers_one_killed_and_one_joining_mid_shock_end_like_pcfx_comput
             stop_worker(worker)
 
 
+def handovers(settings: Settings) -> list[str]:
+    """Products handed from one shard to another so far (``recompute-steps`` records of kind handover)."""
+    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
+
+    from pcfx.streams.shards import Handover  # noqa: PLC0415
+
+    topic = settings.topic("recompute-steps")
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        found = []
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=500).values():
+                found += [Handover.from_bytes(r.value).product_id for r in records
+                          if dict(r.headers).get("pcfx-shard") == b"handover"]
+        return found
+    finally:
+        consumer.close()
+
+
+def test_a_product_joining_a_cycle_moves_to_its_shard_with_its_footprint(settings, worker):
+    """power and steel form a cycle (one shard); scrap, on another shard, joins it: it moves there in the step
+    that merges them, its Active footprint with it, so its next version deprecates the old one."""
+    from pcfx.streams.shards import home_of  # noqa: PLC0415
+
+    assert home_of("scrap", settings.partitions) != home_of("power", settings.partitions)  # the move is real
+    ore = product_urn("ore")
+    publish(settings, [as_footprint(supplier_footprint("ore", V1, "2")),
+                       *(as_recipe(r) for r in (recipe("power", {"steel": "0.5"}), recipe("steel", {"power": "0.2"}),
+                                                 recipe("scrap", {ore: "1"})))])
+    settle(settings, WAIT_S)
+    before = current_statuses(settings)["scrap"]
+    assert float(before.pcf_excluding_biogenic_uptake) == 1 + 2
+    later = "2025-02-02T10:00:00Z"
+    publish(settings, [as_recipe(recipe("scrap", {ore: "1", "power": "0.1"}, updated=later)),
+                       as_recipe(recipe("power", {"steel": "0.5", "scrap": "0.3"}, updated=later))])
+    settle(settings, WAIT_S)
+    assert handovers(settings) == ["scrap"]
+    now = current_statuses(settings)
+    power = 2.4 / 0.87  # power = 1 + 0.5 steel + 0.3 scrap, steel = 1 + 0.2 power, scrap = 1 + 2 + 0.1 power
+    for product, total in (("power", power), ("steel", 1 + 0.2 * power), ("scrap", 3 + 0.1 * power)):
+        assert math.isclose(float(now[product].pcf_excluding_biogenic_uptake), total, rel_tol=1e-12), product
+    footprints = derived_footprints(settings)
+    [moved] = [f for f in footprints if f.id == now["scrap"].pf_id]
+    assert moved.preceding_pf_ids == [before.pf_id]  # the footprint in force moved with the product
+    assert_never_two_active(footprints)
+
+
 def group_members(settings: Settings) -> int:
     with admin_client(settings) as admin:
         return len(admin.describe_groups([settings.app_id])[settings.app_id]["members"])
