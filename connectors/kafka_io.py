@@ -115,7 +115,7 @@ class Progress:
     waited_s: float
 
     def line(self) -> str:
-        """One line for a terminal: ``settling 12 s: footprints 0 recipes 0 | graph-updates 388 ... (stage 2/3)``."""
+        """One line for a terminal: ``settling 12 s: footprints 0 recipes 0 | graph-updates 388 ... (stage 2/4)``."""
         parts = [" ".join(f"{name} {self.behind.get(name, 0):,}" for name in stage) for stage in self.stages]
         return f"settling {self.waited_s:.0f} s: " + " | ".join(parts) + f" (stage {self.stage + 1}/{len(self.stages)})"
 
