@@ -4,6 +4,7 @@ on the real broker, across a worker crash."""
 from __future__ import annotations
 
 import copy
+import time
 from pathlib import Path
 
 from kafka import KafkaProducer
@@ -196,7 +197,7 @@ def test_an_impostors_record_of_a_product_cannot_compact_the_owners_away(setting
             owner.publish(footprint_of(OWNER, ids[0], "2.5"))
         with SupplierClient(settings, publisher=EVIL) as evil:
             evil.publish(footprint_of(EVIL, ids[1], "2000"))
-        [letter] = wait_until(lambda: letters(settings))
+        [letter] = wait_for(lambda: letters(settings), "the dead letter of the impostor's footprint", WAIT_S, poll_s=0.5)
     finally:
         stop_worker(worker)
     assert letter.error_type == "OwnershipError" and f"owned by {OWNER}" in letter.error
@@ -216,5 +217,5 @@ def test_an_impostors_record_of_a_product_cannot_compact_the_owners_away(setting
         left = [decode_model(ProductFootprint, record.value).id for record in records_of(settings, "footprints")]
         return left if ids[2] not in left else None
 
-    left = wait_until(compacted, timeout_s=180)  # the broker's cleaner wakes every 15 s by default
+    left = wait_for(compacted, "the log cleaner to compact the canary's versions", 180, poll_s=0.5)  # it wakes every 15 s
     assert ids[0] in left and ids[1] in left  # each company's latest record of the product is kept
