@@ -34,7 +34,8 @@ SEPARATE = {"engine": "pcfx.bench.engine", "web": "pcfx.bench.web_page", "flood"
 @click.argument("names", nargs=-1, type=click.Choice([*BENCHMARKS, *SEPARATE]))
 @click.option("--quick", is_flag=True, help="Small sizes, one repeat (a smoke run of about two minutes); figures are not meaningful.")
 @click.option("--shock-products", type=click.IntRange(min=5), default=None,
-              help="Products under the shock's changed footprint (default 3,000; the issue's 100,000 takes about 20 minutes).")
+              help="Products under the shock's changed footprint, in `shock` and `scale` (default 3,000; the issue's 100,000 "
+                   "takes about 20 minutes in `shock`).")
 def bench(names: tuple[str, ...], quick: bool, shock_products: int | None) -> None:
     """Run the named benchmarks (default: all but engine), each repeated 5 times, medians reported."""
     from pcfx.bench.common import Run  # noqa: PLC0415

@@ -90,7 +90,7 @@ def one_run(run: Run, count: int, products: int) -> dict:
 
 
 def main(run: Run) -> dict:
-    products = run.size(300, 3_000)
+    products = run.shock_products or run.size(300, 3_000)  # --shock-products sizes this graph too
     runs = [one_run(run, count, products) for count in WORKERS]
     alone = runs[0]
     rows, lines, met = [], [], True
