@@ -53,7 +53,7 @@ from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, leaf_of, product_urn, published_of, recipe_of, valid_until
 from pcfx.streams.engine import Engine
 from pcfx.streams.intake import Origin, dead_letter
-from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
+from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore, summary_in
 from pcfx.streams.shards import (
     BOUNDARY,
     HANDOVER,
@@ -472,7 +472,8 @@ class Shard:
         view, by_target = self._view(), {}
         for product in ready:
             step.sent.add(product)
-            supplier = self._supplier(product, out)
+            leaf = summary_in(LEAF, product, view, out)  # this step's write, not committed yet, else the table's
+            supplier = leaf if isinstance(leaf, Published) else None
             footprint = view.published(product) or supplier
             drivers = out.drivers.get(product) or (frozenset({supplier.pf_id}) if supplier is not None else frozenset())
             boundary = Boundary(step.plan.step, product, engine.as_leaf(product), footprint, supplier,
@@ -484,16 +485,6 @@ class Shard:
                 await outbox.add(self.topic_names["recompute-steps"], str(step.plan.step).encode(), record,
                                  self._headers(BOUNDARY, step.plan.step), partition=target)
             self.metrics.shard_boundaries.inc(len(boundaries))
-
-    def _supplier(self, product: str, out: StepOutput) -> Published | None:
-        """The product's supplier footprint in force: written by this step (its table write is not committed
-        yet), else the table's."""
-        key = f"{LEAF}:{product}"
-        if key in out.inputs:
-            model = out.inputs[key]
-            return published_of(model) if isinstance(model, ProductFootprint) else None
-        summary = self._inputs_read.get(key)
-        return summary if isinstance(summary, Published) else None
 
     async def _send(self, out: StepOutput, outbox: Outbox) -> dict[str, bytes]:
         """Queue the step's records; return the bytes of each new Active footprint by pf id.

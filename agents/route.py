@@ -38,10 +38,9 @@ from pcfx.agents.records import batch_mark, header, origin_of, processing, publi
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
-from pcfx.streams.codec import codec_for
+from pcfx.streams.codec import codec_for, encode_model
 from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, plan_records
-from pcfx.streams.codec import encode_model
 
 log = logging.getLogger(__name__)
 STAGE = "route_updates"

@@ -299,7 +299,7 @@ def _publish(
     cycle: tuple[str, ...] = (),
 ) -> tuple[str | None, Derived]:
     """Publish the new footprint; a result that breaks the contract comes back as an error instead."""
-    recipe = _summary(RECIPE, derived.product_id, view, out)
+    recipe = summary_in(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, RecipeCard)
     if pact_unit_of(recipe) is None:  # totals and status only: PACT has no unit to state them in
         if previous is not None:  # re-declared from a PACT unit: its footprint in force is no longer true
@@ -360,7 +360,7 @@ def result_offer(recipe: RecipeCard, derived: Derived, now: datetime, upstream_m
     )
 
 
-def _summary(kind: str, product_id: str, view: TableView, out: StepOutput) -> Summary | None:
+def summary_in(kind: str, product_id: str, view: TableView, out: StepOutput) -> Summary | None:
     """The summary of the product's recipe or supplier footprint in force: written by this batch, else before."""
     key = f"{kind}:{product_id}"
     if key not in out.inputs:
@@ -382,7 +382,7 @@ def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Publishe
     made = _published(product_id, view, out)
     if made is not None:
         return made
-    leaf = _summary(LEAF, product_id, view, out)
+    leaf = summary_in(LEAF, product_id, view, out)
     assert leaf is None or isinstance(leaf, Published)
     return leaf
 
@@ -392,7 +392,7 @@ def _validity_moved(derived: Derived, previous: Published, view: TableView, out:
     """True if the product's validity end is not what its footprint out already says, though its figures are:
     e.g. on the rebuild after an upgrade, or when a coverage change re-emits it. (An input replaced by one with
     the same figures and another validity re-emits nothing in the engine; docs/contract.md, known limits.)"""
-    recipe = _summary(RECIPE, derived.product_id, view, out)
+    recipe = summary_in(RECIPE, derived.product_id, view, out)
     assert isinstance(recipe, RecipeCard)
     return derived_validity(recipe, _bounding(recipe, derived.product_id, cycle, view, out), now)[1] != previous.valid_until
 
@@ -421,7 +421,7 @@ def _cycle_bound(cycle: tuple[str, ...], view: TableView, out: StepOutput) -> li
     members = set(cycle)
     ends = []
     for member in cycle:
-        card = _summary(RECIPE, member, view, out)
+        card = summary_in(RECIPE, member, view, out)
         if not isinstance(card, RecipeCard):
             continue
         ends.append(add_years(card.period[1], VALIDITY_YEARS))
@@ -437,7 +437,7 @@ def _expired_inputs(derived: Derived, view: TableView, out: StepOutput, now: dat
     """The missing inputs whose supplier footprint in force is past its validity end, with that footprint."""
     found = {}
     for missing in derived.missing:
-        leaf = _summary(LEAF, missing, view, out)
+        leaf = summary_in(LEAF, missing, view, out)
         if isinstance(leaf, Published) and is_expired(leaf, now):
             found[missing] = leaf
     return found
@@ -483,7 +483,7 @@ def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: da
     for missing in derived.missing:
         if missing in out.requested or view.requested(missing):
             continue
-        if is_expired(_summary(LEAF, missing, view, out), now):  # type: ignore[arg-type]
+        if is_expired(summary_in(LEAF, missing, view, out), now):  # type: ignore[arg-type]
             continue
         supplier = suppliers.get(missing)  # the recipe line's supplier: whom the request goes to
         out.requested[missing] = FootprintRequest(
