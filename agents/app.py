@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry
 
 from pcfx.agents.observe import install_worker_metrics
 from pcfx.agents.quiet import install as install_quiet
+from pcfx.agents import transport
 from pcfx.agents.recovery import TableManager
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         producer_linger=PRODUCER_LINGER_S,
         stream_wait_empty=True,
     )
+    transport.install(app)  # a 100 ms fetch wait, not Faust's 1.5 s (see agents/transport.py)
     metrics = install_worker_metrics(app, settings, registry)
     wiring = Wiring(app=app, settings=settings, metrics=metrics, topics={}, tables={})
     _declare_topics(wiring)

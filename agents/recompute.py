@@ -441,7 +441,7 @@ class Shard:
             staged.put(self.published, self.key(product), None, event)
             staged.put(self.requested, self.key(product), None, event)
             self._published.pop(product, None)
-            self._inputs_read.written([f"leaf:{product}", f"recipe:{product}"])
+            self._inputs_read.forget([f"leaf:{product}", f"recipe:{product}"])
 
     def _finish(self, number: int, staged: StagedWrites, event: EventT) -> None:
         for name in [n for n in self.held if n.split("|", 2)[1] == f"{number:012d}"]:

@@ -78,7 +78,8 @@ def summary_of(model: Model) -> Summary:
 class InputSummaries:
     """The summary of each record of the inputs table (:func:`summary_of`), made once per record in force,
     so that a recompute decodes no recipe and no supplier footprint. ``input`` reads the table; after each
-    batch, :meth:`written` drops the keys the batch wrote."""
+    batch, :meth:`written` takes the summaries of what the batch wrote (the models are at hand: reading
+    them back from the table would decode every recipe of a dense block again on its next change)."""
 
     def __init__(self, input: Callable[[str], Model | None]) -> None:
         self._input = input
@@ -91,7 +92,13 @@ class InputSummaries:
             self._made[key] = None if model is None else summary_of(model)
         return self._made[key]
 
-    def written(self, keys: Iterable[str]) -> None:
+    def written(self, inputs: Mapping[str, Model | None]) -> None:
+        """What a batch wrote to the table under each key (None: deleted)."""
+        for key, model in inputs.items():
+            self._made[key] = None if model is None else summary_of(model)
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Keys no longer read here (their product moved to another shard)."""
         for key in keys:
             self._made.pop(key, None)
 
