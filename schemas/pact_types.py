@@ -139,14 +139,24 @@ def urn(text: str) -> str:
     return printable_id(text)
 
 
+KNOWN_IDS_MAX = 100_000  # ids remembered as checked: a few MB at most
+_known_ids: set[str] = set()
+
+
 def printable_id(text: str) -> str:
     """An identifier holds no control, format or separator characters (NUL, BEL, newline, U+202E, ...):
     RFC 8141 allows none in a URN, and such a character makes an id print as another one in logs, CSV and
     the terminal. Spaces are kept (pcfx product ids are opaque).
 
     An ASCII text (almost every id) is checked by one regular expression: in ASCII, the only characters of
-    those categories are the C0 controls and DEL (category Cc)."""
+    those categories are the C0 controls and DEL (category Cc). Ids recur (a dense table names each
+    input in hundreds of recipes), so the ids found good are remembered, up to :data:`KNOWN_IDS_MAX`."""
+    if text in _known_ids:
+        return text
     if text.isascii() and not ASCII_CONTROL.search(text):
+        if len(_known_ids) >= KNOWN_IDS_MAX:
+            _known_ids.clear()
+        _known_ids.add(text)
         return text
     for index, char in enumerate(text):
         if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp"):
