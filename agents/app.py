@@ -26,9 +26,10 @@ import aiokafka
 import faust
 from prometheus_client import CollectorRegistry
 
+from pcfx.agents import transport
+from pcfx.agents.batching import Stream
 from pcfx.agents.observe import install_worker_metrics
 from pcfx.agents.quiet import install as install_quiet
-from pcfx.agents import transport
 from pcfx.agents.recovery import TableManager
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         broker_session_timeout=settings.worker_session_timeout_s,
         table_standby_replicas=settings.standby_replicas,
         TableManager=TableManager,  # seeks the streams before resuming them (see agents/recovery.py)
+        Stream=Stream,  # batches without a timer while idle (see agents/batching.py)
         web_port=web_port or settings.worker_web_port,
         web_host=settings.bind_host,  # the host the worker advertises
         web_bind=settings.bind_host,  # the interface it listens on (Faust binds 0.0.0.0 unless told)
