@@ -139,7 +139,7 @@ def urn(text: str) -> str:
     return printable_id(text)
 
 
-KNOWN_IDS_MAX = 100_000  # ids remembered as checked: a few MB at most
+KNOWN_IDS_MAX = 100_000  # ids remembered as checked: 12.5 MiB for 100k ids of 40 characters
 _known_ids: set[str] = set()
 
 
