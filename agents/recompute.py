@@ -537,7 +537,7 @@ class Shard:
         for product_id in out.withdrawn:
             self._published.pop(product_id, None)
         self._published.update(out.summaries)
-        self._inputs_read.written(out.inputs)
+        self._inputs_read.written(out.input_summaries)
 
     async def _dead_letter(self, raw: bytes, origin: Origin, error: Exception) -> None:
         self.metrics.dead_letter("graph-updates", error)

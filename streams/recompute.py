@@ -78,8 +78,8 @@ def summary_of(model: Model) -> Summary:
 class InputSummaries:
     """The summary of each record of the inputs table (:func:`summary_of`), made once per record in force,
     so that a recompute decodes no recipe and no supplier footprint. ``input`` reads the table; after each
-    batch, :meth:`written` takes the summaries of what the batch wrote (the models are at hand: reading
-    them back from the table would decode every recipe of a dense block again on its next change)."""
+    batch, :meth:`written` takes the summaries of what the batch wrote (the step made them: reading the
+    records back from the table would decode every recipe of a dense block again on its next change)."""
 
     def __init__(self, input: Callable[[str], Model | None]) -> None:
         self._input = input
@@ -92,10 +92,9 @@ class InputSummaries:
             self._made[key] = None if model is None else summary_of(model)
         return self._made[key]
 
-    def written(self, inputs: Mapping[str, Model | None]) -> None:
-        """What a batch wrote to the table under each key (None: deleted)."""
-        for key, model in inputs.items():
-            self._made[key] = None if model is None else summary_of(model)
+    def written(self, summaries: Mapping[str, Summary | None]) -> None:
+        """The summaries of what a batch wrote to the table under each key (None: deleted)."""
+        self._made.update(summaries)
 
     def forget(self, keys: Iterable[str]) -> None:
         """Keys no longer read here (their product moved to another shard)."""
@@ -120,6 +119,9 @@ class StepOutput:
     """What one micro-batch changes: table writes (None deletes) and records to send, in order."""
 
     inputs: dict[str, Model | None] = field(default_factory=dict)
+    #: The same inputs as the view gives them (:func:`summary_of`), made once when the step writes them:
+    #: the step reads them and the agent keeps them for the next step (:meth:`InputSummaries.written`).
+    input_summaries: dict[str, Summary | None] = field(default_factory=dict)
     published: dict[str, ProductFootprint] = field(default_factory=dict)
     summaries: dict[str, Published] = field(default_factory=dict)  # the same footprints, as the view gives them
     requested: dict[str, FootprintRequest] = field(default_factory=dict)
@@ -153,7 +155,9 @@ def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput, no
             event = _recipe_event(update, current)
         if event is None:
             continue
-        out.inputs[update.key] = None if isinstance(event, RemoveLeaf) else update.model
+        written = None if isinstance(event, RemoveLeaf) else update.model
+        out.inputs[update.key] = written
+        out.input_summaries[update.key] = None if written is None else summary_of(written)
         events.append(event if now is None else _unless_expired(event, update, now))
     return events
 
@@ -261,6 +265,7 @@ def restore(
     """
     out = recompute(engine, inputs, view, now, expire=False, outside=outside, wait=wait)  # expiries come as replays
     out.inputs.clear()
+    out.input_summaries.clear()
     out.statuses = [status for status in out.statuses if status.product_id in out.published]
     out.upstream_ms.clear()  # the table keeps no publish times; latency metrics skip a restore
     out.offers.clear()  # sent with their batch, whose inputs the table holds only once it was sent
@@ -370,10 +375,7 @@ def result_offer(recipe: RecipeCard, derived: Derived, now: datetime, upstream_m
 def summary_in(kind: str, product_id: str, view: TableView, out: StepOutput) -> Summary | None:
     """The summary of the product's recipe or supplier footprint in force: written by this batch, else before."""
     key = f"{kind}:{product_id}"
-    if key not in out.inputs:
-        return view.summary(key)
-    model = out.inputs[key]
-    return None if model is None else summary_of(model)
+    return out.input_summaries[key] if key in out.input_summaries else view.summary(key)
 
 
 def _published(product_id: str, view: TableView, out: StepOutput) -> Published | None:

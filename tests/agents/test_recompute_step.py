@@ -67,7 +67,7 @@ class Tables:
             self.inputs.pop(key, None) if model is None else self.inputs.__setitem__(key, model)
         self.published.update(out.published)
         self.requested.update(out.requested)
-        self.summaries.written(out.inputs)
+        self.summaries.written(out.input_summaries)
 
 
 def step(engine: Engine, tables: Tables, *updates: Update) -> StepOutput:
