@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import subprocess
 import time
-from statistics import median
 import urllib.request
 from contextlib import ExitStack
+from statistics import median
 
 from prometheus_client.parser import text_string_to_metric_families
 

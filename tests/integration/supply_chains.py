@@ -116,6 +116,26 @@ def derived_footprints(settings: Settings) -> list[ProductFootprint]:
     return list(read_to_end(settings, settings.topic("derived"), lambda _key, value: decode_model(ProductFootprint, value)))
 
 
+def records_of(settings: Settings, topic: str) -> list:
+    """Every record of ``topic`` (logical name) now, with its partition and key, in offset order per partition."""
+    from kafka import KafkaConsumer  # noqa: PLC0415
+
+    from pcfx.connectors.kafka_io import end_offsets  # noqa: PLC0415
+
+    ends = {tp: end for tp, end in end_offsets(settings, [settings.topic(topic)]).items() if end > 0}
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    found: list = []
+    try:
+        consumer.assign(list(ends))
+        consumer.seek_to_beginning(*ends)
+        while any(consumer.position(tp) < end for tp, end in ends.items()):
+            for tp, batch in consumer.poll(timeout_ms=500).items():
+                found.extend(record for record in batch if record.offset < ends[tp])
+    finally:
+        consumer.close()
+    return sorted(found, key=lambda record: (record.partition, record.offset))
+
+
 def active_ids(footprints: list[ProductFootprint]) -> dict[str, list[str]]:
     """Product URN -> ids of its footprints whose latest record on ``derived`` is Active (PACT: exactly one)."""
     latest = {footprint.id: footprint for footprint in footprints}

@@ -33,6 +33,7 @@ from supply_chains import (
     final_state,
     offline_state,
     recipe,
+    records_of,
     stream_totals,
     supplier_footprint,
     write_graph_csv,
@@ -264,25 +265,10 @@ def test_three_workers_one_killed_and_one_joining_mid_shock_end_like_pcfx_comput
 
 def handovers(settings: Settings) -> list[str]:
     """Products handed from one shard to another so far (``recompute-steps`` records of kind handover)."""
-    from kafka import KafkaConsumer, TopicPartition  # noqa: PLC0415
-
     from pcfx.streams.shards import Handover  # noqa: PLC0415
 
-    topic = settings.topic("recompute-steps")
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        ends = consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        found = []
-        while any(consumer.position(tp) < ends[tp] for tp in partitions):
-            for records in consumer.poll(timeout_ms=500).values():
-                found += [Handover.from_bytes(r.value).product_id for r in records
-                          if dict(r.headers).get("pcfx-shard") == b"handover"]
-        return found
-    finally:
-        consumer.close()
+    return [Handover.from_bytes(r.value).product_id for r in records_of(settings, "recompute-steps")
+            if dict(r.headers).get("pcfx-shard") == b"handover"]
 
 
 def test_a_product_joining_a_cycle_moves_to_its_shard_with_its_footprint(settings, worker):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kafka import KafkaProducer
 from pact_host import wait_for
+from supply_chains import records_of
 from workers import start_worker, stop_worker
 
 from pcfx.connectors.kafka_io import confirm, read_to_end
@@ -137,26 +138,6 @@ def test_reimporting_with_another_company_column_moves_the_ownership(settings: S
     refused = entitle("urn:pcfx:company:acme")
     assert refused.returncode == 1 and "owned by urn:pcfx:company:zenith" in refused.stderr
     assert entitle("urn:pcfx:company:zenith").returncode == 0
-
-
-def records_of(settings: Settings, topic: str) -> list:
-    """Every record of ``topic`` (logical name) now, with its partition and key, in offset order per partition."""
-    from kafka import KafkaConsumer  # noqa: PLC0415
-
-    from pcfx.connectors.kafka_io import end_offsets  # noqa: PLC0415
-
-    ends = {tp: end for tp, end in end_offsets(settings, [settings.topic(topic)]).items() if end > 0}
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    found: list = []
-    try:
-        consumer.assign(list(ends))
-        consumer.seek_to_beginning(*ends)
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            for tp, batch in consumer.poll(timeout_ms=500).items():
-                found.extend(record for record in batch if record.offset < ends[tp])
-    finally:
-        consumer.close()
-    return sorted(found, key=lambda record: (record.partition, record.offset))
 
 
 def compact_quickly(settings: Settings) -> None:
