@@ -44,7 +44,7 @@ class PureExchange:
         out = recompute(self.engine, updates, self.view, datetime.now(timezone.utc))
         self.inputs.update(out.inputs)
         self.published.update(out.summaries)
-        self.summaries.written(out.inputs)
+        self.summaries.written(out.input_summaries)
         return out
 
 
