@@ -8,6 +8,11 @@ product partition issues the labels.
     entitlements ──────────────────────────────── route_entitlements ─────┘   (+ expiry ticks)            │
     labels (key buyer|product), labels.buyer.<buyer> (key product), subscription-status <───────────────┘
 
+The label router counts, per product, how many recipes of each buyer list it as an input
+(``product_to_recipe_counts``) beside what it last routed of each recipe (``recipe_to_label_targets``), and
+tells a product only the buyers whose count changed, as absolute counts: the label stage needs no entry
+per (product, recipe) pair, and a note sent twice by a retried batch changes nothing.
+
 Footprints are routed by the agents that send them: reading them back from ``graph-updates`` or ``derived``
 cost a consume and a decode per footprint (two for a derived one, with its Deprecated predecessor) to
 learn what the sender already knew. A recipe needs the router's table of whom it concerns.
@@ -16,8 +21,7 @@ Records on ``label-inputs`` say what they are in the header ``pcfx-label-input``
 the JSON of its :class:`~pcfx.streams.labels.Offer`, made by the sender, which has the footprint decoded
 already (decoding it here again cost a tenth of a worker's CPU in a shock); the others keep their Avro bytes.
 ``issue_labels`` keeps one :class:`~pcfx.streams.labels.ProductLabels` per product in the table
-``product_to_labels``, and one :class:`~pcfx.streams.labels.Use` per (product, recipe listing it) in
-``product_recipe_to_use``, and calls the pure :func:`~pcfx.streams.labels.issue`, a micro-batch at a time:
+``product_to_labels`` and calls the pure :func:`~pcfx.streams.labels.issue`, a micro-batch at a time:
 the batch's records go out through the :class:`~pcfx.agents.outbox.Outbox`, then its table entries are
 committed (:class:`~pcfx.agents.state.StagedWrites`), so state never runs ahead of what Kafka has. The expiry
 timer sends an empty ``expiry`` record for each product whose label passed its validity end, so the table is
@@ -33,8 +37,6 @@ import time
 from datetime import datetime, timezone
 
 import faust
-from pydantic import TypeAdapter
-
 from pcfx.agents import webhooks
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table, track_producer_topics
 from pcfx.agents.outbox import Outbox, until_done
@@ -44,8 +46,7 @@ from pcfx.agents.records import (
     FOOTPRINT,
     KIND_HEADER,
     OFFER,
-    RECIPE,
-    RECIPE_NOTES,
+    RECIPE_NOTE,
     SUBSCRIPTION,
     header,
     label_input_headers,
@@ -59,7 +60,7 @@ from pcfx.agents.topics import ensure_buyer_topic
 from pcfx.metrics import Stage
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.errors import ContractError, RuleViolation
-from pcfx.schemas.models import DeadLetter, ProductFootprint, ProductRecipe
+from pcfx.schemas.models import DeadLetter, ProductFootprint
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement, Subscription, subscription_key
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.intake import Admission, Origin, admit
@@ -72,27 +73,16 @@ from pcfx.streams.labels import (
     ProductLabels,
     RecipeNote,
     RecipeSeen,
-    Use,
     expiry_due,
     issue,
-    notes_of,
     offer_of,
     recipe_outline,
-    recipe_targets,
-    use_key,
+    recipe_notes,
 )
 
 log = logging.getLogger(__name__)
-RECIPE_NOTE_LIST = TypeAdapter(list[RecipeNote])
 
 WEBHOOK_HEADER = webhooks.WEBHOOK_HEADER
-
-
-def decode_label_inputs(event: faust.types.EventT) -> list[LabelEvent]:
-    """A ``label-inputs`` record back into the events :func:`issue` takes (several for a router's notes)."""
-    if header(event, KIND_HEADER) == RECIPE_NOTES:
-        return [RecipeSeen(note) for note in RECIPE_NOTE_LIST.validate_json(event.message.value)]
-    return [decode_label_input(event)]
 
 
 def decode_label_input(event: faust.types.EventT) -> LabelEvent:
@@ -102,8 +92,8 @@ def decode_label_input(event: faust.types.EventT) -> LabelEvent:
         return FootprintSeen(Offer.model_validate_json(raw))
     if kind == FOOTPRINT:
         return FootprintSeen(offer_of(decode_model(ProductFootprint, raw), published_ms(event)))
-    if kind == RECIPE:
-        return RecipeSeen(decode_model(ProductRecipe, raw))
+    if kind == RECIPE_NOTE:
+        return RecipeSeen(RecipeNote.model_validate_json(raw))
     if kind == SUBSCRIPTION:
         return decode_model(Subscription, raw)
     if kind == ENTITLEMENT:
@@ -141,9 +131,9 @@ def register(wiring: Wiring) -> None:
     app, settings, metrics, topics = wiring.app, wiring.settings, wiring.metrics, wiring.topics
     label_inputs = topics["label-inputs"]
     targets = bytes_table(app, "recipe_to_label_targets", key_type=bytes, partitions=1)  # on label-sources
+    counts = bytes_table(app, "product_to_recipe_counts", key_type=bytes, partitions=1)  # on label-sources, by product URN
     states = bytes_table(app, "product_to_labels", key_type=bytes)  # on label-inputs, keyed like it
-    uses = bytes_table(app, "product_recipe_to_use", key_type=bytes)  # on label-inputs, keyed by use_key
-    wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states, product_recipe_to_use=uses)
+    wiring.tables.update(recipe_to_label_targets=targets, product_to_recipe_counts=counts, product_to_labels=states)
     buyer_topics: dict[str, str] = {}  # buyer id -> its label topic's full name
     topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status", "dlq.label-inputs", "dlq.label-sources")}
     label_inputs_name = settings.topic("label-inputs")
@@ -153,42 +143,47 @@ def register(wiring: Wiring) -> None:
         metrics.records_produced.labels(topic="label-inputs").inc()
 
     async def route_batch(events: list[faust.types.EventT]) -> None:
-        """Route a micro-batch of recipes: one ``label-inputs`` record per product concerned, carrying the
-        notes of every recipe of the batch that concerns it; then (once Kafka has them) what was routed.
+        """Route a micro-batch of recipes (:func:`recipe_notes`): one ``label-inputs`` record per product whose
+        buyers or certification changed; then (once Kafka has them) what was routed and the new counts.
 
-        Tables are written after the sends (a failed send or write retries the batch whole, from the same
-        table; the label stage takes the notes sent twice as duplicates), so no note is lost to a retry.
+        Tables are written after the sends: a failed send or write retries the batch whole, from the same
+        tables, and sends the same absolute counts again, which the label stage takes as no change.
         """
         outbox, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites()
-        per_product: dict[str, list[bytes]] = {}
-        published = None
+        recipes, published = [], None
         for event in events:
-            product_id = event.message.key.decode().partition(":")[2]
             try:
-                recipe = recipe_outline(event.message.value)  # validated upstream: read, not validated again
+                outline = recipe_outline(event.message.value)  # validated upstream: read, not validated again
             except ValueError as error:
                 await outbox.add(topic_names["dlq.label-sources"], event.message.key, dead_letter_of(event, error, "route_recipes"))
                 continue
-            previous = staged.get(targets, product_id.encode())
-            send_to, remembered = recipe_targets(recipe, None if previous is None else json.loads(previous))
-            if remembered is not None:
-                staged.put(targets, product_id.encode(), json.dumps(remembered).encode(), event)
-            encoded: dict[int, bytes] = {}
-            for product, note in notes_of(recipe, send_to).items():
-                if id(note) not in encoded:  # products in the same position share a note: encode it once
-                    encoded[id(note)] = note.model_dump_json().encode()
-                per_product.setdefault(product, []).append(encoded[id(note)])
+            recipes.append((event.message.key.decode().partition(":")[2], outline, event))  # key: its product id
             published = published_ms(event)
-        for product, notes in per_product.items():
-            await outbox.add(label_inputs_name, product.encode(), b"[" + b",".join(notes) + b"]",
-                             label_input_headers(RECIPE_NOTES, published))
+
+        def remembered_of(key: str) -> dict | None:
+            raw = targets.get(key.encode())
+            return None if raw is None else json.loads(raw)
+
+        def counts_of(product: str) -> dict[str, int]:
+            raw = counts.get(product.encode())
+            return {} if raw is None else json.loads(raw)
+
+        routed = recipe_notes([(key, recipe) for key, recipe, _ in recipes], remembered_of, counts_of)
+        for product, note in routed.notes.items():
+            await outbox.add(label_inputs_name, product.encode(), note.model_dump_json(exclude_none=True).encode(),
+                             label_input_headers(RECIPE_NOTE, published))
+        by_key = {key: event for key, _, event in recipes}  # the last event of each recipe key
+        for key, remembered in routed.remembered.items():
+            staged.put(targets, key.encode(), json.dumps(remembered).encode(), by_key[key])
+        for product, count in routed.counts.items():
+            staged.put(counts, product.encode(), json.dumps(count).encode() if count else None, recipes[-1][2])
         await outbox.flush()
         await staged.commit(outbox)
 
     @app.agent(topics["label-sources"], name="route_recipes")
     async def route_recipes(stream: faust.StreamT) -> None:
         """A validated recipe goes where who-uses-what changed: inputs it adds or drops (all of them when its
-        buyers changed), its own products when its certification changed (:func:`recipe_targets`); a
+        buyers changed), its own products when its certification changed (:func:`recipe_notes`); a
         micro-batch's recipes reach each product in one record."""
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):
             metrics.records_consumed.labels(topic="label-sources").inc(len(events))
@@ -265,27 +260,20 @@ def register(wiring: Wiring) -> None:
             key = event.message.key
             product = key.decode()
             try:
-                label_events = decode_label_inputs(event)
+                label_event = decode_label_input(event)
             except ValueError as error:  # every record error is one: DecodeError, ContractError, ValidationError
                 await outbox.add(topic_names["dlq.label-inputs"], key, dead_letter_of(event, error, "issue_labels"))
                 unread.append(error)
                 continue
-            for label_event in label_events:
-                if isinstance(label_event, RecipeSeen):
-                    use_at = use_key(product, label_event.recipe).encode()
-                    known = staged.get(uses, use_at)
-                    label_event = RecipeSeen(label_event.recipe, None if known is None else Use.model_validate_json(known))
-                if key in parsed:
-                    state = parsed[key][0]
-                else:
-                    raw = states.get(key)
-                    state = None if raw is None else ProductLabels.model_validate_json(raw)
-                state, out = issue(state, product, label_event, now)
-                parsed[key] = (state, event)
-                if out.use is not None:
-                    staged.put(uses, use_at, out.use.model_dump_json().encode(), event)
-                await send(outbox, product, out)
-                issued.append((out, label_event.offer.published_ms if isinstance(label_event, FootprintSeen) else None))
+            if key in parsed:
+                state = parsed[key][0]
+            else:
+                raw = states.get(key)
+                state = None if raw is None else ProductLabels.model_validate_json(raw)
+            state, out = issue(state, product, label_event, now)
+            parsed[key] = (state, event)
+            await send(outbox, product, out)
+            issued.append((out, label_event.offer.published_ms if isinstance(label_event, FootprintSeen) else None))
         for key, (state, event) in parsed.items():  # a product's state is written once per batch, as it ends
             staged.put(states, key, state.model_dump_json().encode(), event)
         await outbox.flush()

@@ -27,10 +27,10 @@ KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of t
 LEAF, RECIPE = "leaf", "recipe"  # the two kinds of graph-updates keys
 #: ``offer``: the JSON of a footprint's :class:`~pcfx.streams.labels.Offer`, what pcfx's own agents send;
 #: ``footprint``: a PACT ProductFootprint in Avro, the contract's form (any other producer may send that).
-#: ``recipe-notes``: a JSON list of :class:`~pcfx.streams.labels.RecipeNote`, of the recipes of one of the label
-#: router's micro-batches that concern the record's product; ``recipe``: a ProductRecipe in Avro.
+#: ``recipe-note``: the JSON of a :class:`~pcfx.streams.labels.RecipeNote`, what one of the label router's
+#: micro-batches changed for the record's product (its buyers' recipe counts, its own certification).
 OFFER, FOOTPRINT, SUBSCRIPTION, ENTITLEMENT, EXPIRY = "offer", "footprint", "subscription", "entitlement", "expiry"
-RECIPE_NOTES = "recipe-notes"
+RECIPE_NOTE = "recipe-note"
 
 
 def origin_of(event: faust.types.EventT) -> Origin:

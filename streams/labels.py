@@ -2,9 +2,9 @@
 
 Everything that decides the labels of one product lives in one :class:`ProductLabels` (the agent keeps it
 in a table keyed by product URN): the footprint in force (its :class:`Offer`), the product's own recipe
-(certification fields), how many recipes of each buyer list the product as an input (who buys it; each
-recipe's own entry is kept beside, see :class:`Use`), suppliers' grants, subscriptions, and what was last
-sent to each buyer. After each event every buyer is settled again: a
+(certification fields), how many recipes of each buyer list the product as an input (who buys it; counted
+by the label router, :func:`recipe_notes`), suppliers' grants, subscriptions, and what was last sent to
+each buyer. After each event every buyer is settled again: a
 label goes out when its content changed, a status when the answer to the subscription changed.
 
 Entitlement (:func:`entitlement`): a buyer (a company URN) sees a product it owns, a product an owner
@@ -18,7 +18,7 @@ Values are PACT decimal text in kgCO2e per declared unit, compared as :class:`~d
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -77,19 +77,6 @@ class Grant(BaseModel):
     at: datetime
 
 
-class Use(BaseModel):
-    """A recipe that lists the product as an input; ``buyers`` are its companyIds (empty: no longer).
-
-    Not part of :class:`ProductLabels`: the agent keeps one table entry per (product, recipe), under
-    :func:`use_key`, and hands the entry of the recipe in a :class:`RecipeSeen` to :func:`issue`. A product
-    as widely used as a grid's electricity is listed by tens of thousands of recipes; as one state their
-    uses outgrew Kafka's 1 MB record limit and crashed the worker (a 100,000-product shock, 20,000 users).
-    """
-
-    buyers: list[str]
-    updated: datetime
-
-
 class Follower(BaseModel):
     """A subscription as the product sees it."""
 
@@ -131,16 +118,14 @@ class FootprintSeen:
 
 
 class RecipeNote(BaseModel):
-    """What the label stage needs of a recipe for one product it concerns (:func:`note_of`): made by the
-    router from the recipe's :class:`RecipeOutline`, so that the label stage decodes no recipe (a dense table's
-    recipes have hundreds of lines, and one went to each of them)."""
+    """What the label router tells one product about the recipes that concern it (:func:`recipe_notes`):
+    who buys it now, for the buyers whose count changed, and its own recipe's certification when that changed.
+    Counts are absolute, not differences, so a note sent twice (a retried router batch) changes nothing the
+    second time."""
 
-    product_ids: list[str]
-    company_ids: list[str]
-    updated: datetime
-    own: bool  # the product is one of the recipe's own products
-    listed: bool  # the recipe lists the product as an input
-    certification: dict[str, str] = {}  # the recipe's certification fields (PACT names), for its own products
+    recipes_of: dict[str, int] = {}  # buyer -> how many of its recipes list the product now (0: none any more)
+    certification: dict[str, str] | None = None  # the product's own recipe's certification fields (PACT names)
+    updated: datetime | None = None  # that recipe's `updated`, when certification is set
 
 
 @dataclass(frozen=True)
@@ -189,36 +174,11 @@ def recipe_outline(raw: bytes | None) -> RecipeOutline:
     )
 
 
-def note_of(recipe: ProductRecipe | RecipeOutline, product: str) -> RecipeNote:
-    """The note of ``recipe`` for ``product`` (a URN)."""
-    return notes_of(recipe, [product])[product]
-
-
-def notes_of(recipe: ProductRecipe | RecipeOutline, products: Iterable[str]) -> dict[str, RecipeNote]:
-    """The notes of ``recipe`` for each of ``products`` (URNs). A note names no product, so products in the
-    same position (own or not, listed or not) share one note object: a dense recipe goes to hundreds."""
-    outline = outline_of(recipe)
-    made: dict[tuple[bool, bool], RecipeNote] = {}
-    notes = {}
-    for product in products:
-        position = (product in outline.own, product in outline.inputs)
-        if position not in made:
-            own, listed = position
-            made[position] = RecipeNote(product_ids=outline.product_ids, company_ids=outline.company_ids,
-                                        updated=outline.updated, own=own, listed=listed,
-                                        certification=dict(outline.certification) if own else {})
-        notes[product] = made[position]
-    return notes
-
-
 @dataclass(frozen=True)
 class RecipeSeen:
-    """A recipe that names this product: as its own product, or as an input (now or before), whole or as
-    its :class:`RecipeNote`; ``use`` is what the product's table holds for this recipe (under
-    :func:`use_key`), None if nothing yet."""
+    """What changed in the recipes that name this product (as their own product or as an input)."""
 
-    recipe: ProductRecipe | RecipeNote
-    use: Use | None = None
+    note: RecipeNote
 
 
 @dataclass(frozen=True)
@@ -242,12 +202,6 @@ class LabelOutput:
     labels: list[LabelSent] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
     statuses: list[SubscriptionStatus] = field(default_factory=list)
-    use: Use | None = None  # a RecipeSeen's new use entry, for the agent to store under use_key
-
-
-def use_key(product_id: str, recipe: ProductRecipe | RecipeNote) -> str:
-    """The table key of what ``recipe`` says about ``product_id`` as an input: ``<product>|<recipe product>``."""
-    return subscription_key(product_id, recipe.product_ids[0])
 
 
 def label_id(buyer_id: str, product_id: str) -> str:
@@ -292,34 +246,72 @@ def expiry_due(state: ProductLabels, now: datetime) -> bool:
     )
 
 
-def recipe_targets(recipe: ProductRecipe | RecipeOutline, previous: dict[str, Any] | None) -> tuple[list[str], dict[str, Any] | None]:
-    """Where a new recipe version must go so every product it concerns sees what changed for it, and no
-    further: the inputs it adds or drops (each gains or loses a buyer), every input when its buyers (the
-    companyIds) changed, and its own products when its certification changed. A version that changes none of
-    these goes nowhere (a first version without certification goes to its inputs only): before, each version went to every input line, changed or not (a dense 388-product
-    table sent 224 records per recipe version to ``label-inputs``).
+@dataclass
+class RoutedRecipes:
+    """What the label router does with a micro-batch of recipes (:func:`recipe_notes`)."""
 
-    ``previous`` is what the last call returned as remembered (``{"updated": ms, "targets": [...],
-    "inputs": [...], "buyers": [...], "certification": {...}}``; one without ``inputs`` was remembered by an older pcfx and
-    sends to everything once). Returns the product URNs to send to and what to remember; an older recipe
-    arriving late goes nowhere and changes nothing (remembered None).
+    notes: dict[str, RecipeNote] = field(default_factory=dict)  # product URN -> what changed for it
+    remembered: dict[str, dict[str, Any]] = field(default_factory=dict)  # recipe key -> its latest version, as routed
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # product URN -> buyer -> recipes listing it
+
+
+def recipe_notes(
+    recipes: Iterable[tuple[str, ProductRecipe | RecipeOutline]],
+    remembered_of: Callable[[str], dict[str, Any] | None],
+    counts_of: Callable[[str], dict[str, int]],
+) -> RoutedRecipes:
+    """Route recipe versions (``(key, recipe)`` in arrival order) to the products whose labels they change.
+
+    The router remembers of each recipe (under its key; ``remembered_of``) the inputs, buyers (companyIds) and
+    certification it last routed, and counts per product how many recipes of each buyer list it as an input
+    (``counts_of``). A new version changes the count of each input it adds or drops, of every input when its
+    buyers changed, and the certification of its own products when that changed; only those products get a
+    note, with their new absolute counts. A version identical in these tells nobody, and an older version
+    arriving late changes nothing. Before, each version went to every input line (a dense 388-product table
+    sent 224 ``label-inputs`` records per recipe version), and the label stage kept one table entry per
+    (input, recipe) pair to count buyers: 85,000 changelog records for one import of that table.
+
+    The result holds one note per product for the whole batch, what to remember per recipe and the new counts
+    of the products whose counts changed (a product no recipe lists any more maps to ``{}``).
     """
-    outline = outline_of(recipe)
-    updated_ms = int(outline.updated.timestamp() * 1000)
-    if previous is not None and updated_ms < previous["updated"]:
-        return [], None
-    own, inputs, buyers, certification = outline.own, outline.inputs, sorted(outline.company_ids), outline.certification
-    remembered = {"updated": updated_ms, "targets": sorted(own | inputs), "inputs": sorted(inputs), "buyers": buyers,
-                  "certification": certification}
-    if previous is not None and "inputs" not in previous:
-        return sorted(own | inputs | set(previous["targets"])), remembered
-    old_inputs = set(previous["inputs"]) if previous is not None else set()
-    send = old_inputs ^ inputs
-    if previous is not None and previous["buyers"] != buyers:
-        send |= old_inputs | inputs
-    if certification != (previous["certification"] if previous is not None else {}):
-        send |= own
-    return sorted(send), remembered
+    routed = RoutedRecipes()
+    changed: dict[str, set[str]] = {}  # product -> the buyers whose count changed
+    certified: dict[str, tuple[dict[str, str], datetime]] = {}  # own product -> certification, recipe time
+    for key, recipe in recipes:
+        outline = outline_of(recipe)
+        previous = routed.remembered[key] if key in routed.remembered else remembered_of(key)
+        updated_ms = int(outline.updated.timestamp() * 1000)
+        if previous is not None and updated_ms < previous["updated"]:
+            continue
+        buyers, inputs = set(outline.company_ids), outline.inputs
+        old_buyers, old_inputs = (set(previous["buyers"]), set(previous["inputs"])) if previous else (set(), set())
+        for product in old_inputs | inputs:
+            before = old_buyers if product in old_inputs else set()
+            after = buyers if product in inputs else set()
+            if before == after:
+                continue
+            count = routed.counts.get(product)
+            if count is None:
+                count = routed.counts[product] = dict(counts_of(product))
+            for buyer in after - before:
+                count[buyer] = count.get(buyer, 0) + 1
+            for buyer in before - after:
+                if count.get(buyer, 0) <= 1:
+                    count.pop(buyer, None)
+                else:
+                    count[buyer] -= 1
+            changed.setdefault(product, set()).update(before ^ after)
+        if outline.certification != (previous["certification"] if previous else {}):
+            for product in outline.own:
+                certified[product] = (outline.certification, outline.updated)
+        routed.remembered[key] = {"updated": updated_ms, "inputs": sorted(inputs), "buyers": sorted(buyers),
+                                  "certification": outline.certification}
+    for product in sorted(changed.keys() | certified.keys()):
+        count = routed.counts.get(product, {})
+        certification, updated = certified.get(product, (None, None))
+        routed.notes[product] = RecipeNote(recipes_of={b: count.get(b, 0) for b in sorted(changed.get(product, ()))},
+                                           certification=certification, updated=updated)
+    return routed
 
 
 def reverification_due(value: str, last_verified: str) -> bool:
@@ -383,7 +375,7 @@ def _apply(state: ProductLabels, event: LabelEvent, out: LabelOutput) -> str | N
     if isinstance(event, FootprintSeen):
         _apply_footprint(state, event)
     elif isinstance(event, RecipeSeen):
-        out.use = _apply_recipe(state, event)
+        _apply_recipe(state, event.note)
     elif isinstance(event, Subscription):
         known = state.followers.get(event.buyer_id)
         if known is None or event.created_at >= known.created_at:
@@ -415,28 +407,18 @@ def _apply_footprint(state: ProductLabels, event: FootprintSeen) -> None:
         state.verified_value = state.offer.value
 
 
-def _apply_recipe(state: ProductLabels, event: RecipeSeen) -> Use | None:
-    """Take the recipe's certification if it is the product's own; count the buyers of a recipe that lists
-    it as an input. Returns the recipe's new use entry, None if it changes nothing."""
-    use, product = event.use, state.product_id
-    note = event.recipe if isinstance(event.recipe, RecipeNote) else note_of(event.recipe, product)
-    if note.own:
+def _apply_recipe(state: ProductLabels, note: RecipeNote) -> None:
+    """Take the buyers' new counts (0: no recipe of theirs lists the product any more), and the certification
+    of the product's own recipe unless an older recipe's note arrives after a newer one's."""
+    for buyer, count in note.recipes_of.items():
+        if count > 0:
+            state.recipes_of[buyer] = count
+        else:
+            state.recipes_of.pop(buyer, None)
+    if note.certification is not None and note.updated is not None:
         if state.recipe_updated is None or note.updated >= state.recipe_updated:
             state.certification = dict(note.certification)
             state.recipe_updated = note.updated
-    if use is not None and note.updated < use.updated:
-        return None
-    if not note.listed and use is None:
-        return None
-    new = Use(buyers=list(note.company_ids) if note.listed else [], updated=note.updated)
-    before, after = set(use.buyers if use else ()), set(new.buyers)
-    for buyer in after - before:
-        state.recipes_of[buyer] = state.recipes_of.get(buyer, 0) + 1
-    for buyer in before - after:
-        state.recipes_of[buyer] -= 1
-        if not state.recipes_of[buyer]:
-            del state.recipes_of[buyer]
-    return new
 
 
 def _decide(state: ProductLabels, buyer: str) -> tuple[SubscriptionState, str]:

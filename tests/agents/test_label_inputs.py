@@ -42,14 +42,10 @@ def test_a_record_of_an_unknown_kind_is_refused_by_name():
         decode_label_input(record(b"{}", label_input_headers("price")))
 
 
-def test_a_routers_record_carries_the_notes_of_several_recipes_for_its_product():
-    from datetime import datetime, timezone
-
-    from pcfx.agents.labels import decode_label_inputs
-    from pcfx.agents.records import RECIPE_NOTES
+def test_a_routers_record_carries_its_products_note():
+    from pcfx.agents.records import RECIPE_NOTE
     from pcfx.streams.labels import RecipeNote, RecipeSeen
 
-    notes = [RecipeNote(product_ids=[p], company_ids=["urn:pcfx:company:c"], updated=datetime(2025, 1, 1, tzinfo=timezone.utc),
-                        own=False, listed=True) for p in ("a", "b")]
-    raw = b"[" + b",".join(n.model_dump_json().encode() for n in notes) + b"]"
-    assert decode_label_inputs(record(raw, label_input_headers(RECIPE_NOTES))) == [RecipeSeen(n) for n in notes]
+    note = RecipeNote(recipes_of={"urn:pcfx:company:c": 2, "urn:pcfx:company:d": 0})
+    raw = note.model_dump_json(exclude_none=True).encode()
+    assert decode_label_input(record(raw, label_input_headers(RECIPE_NOTE))) == RecipeSeen(note)

@@ -19,19 +19,17 @@ from pcfx.streams.labels import (
     LabelEvent,
     LabelOutput,
     ProductLabels,
+    RecipeNote,
     RecipeSeen,
-    Use,
     entitlement,
     expiry_due,
     issue,
     label_id,
-    note_of,
     offer_of,
     outline_of,
+    recipe_notes,
     recipe_outline,
-    recipe_targets,
     reverification_due,
-    use_key,
 )
 
 STEEL = "urn:pact:js-steel.example:product-id:coil-7"  # the product of FOOTPRINT
@@ -68,22 +66,36 @@ def grant(buyer: str, granted: bool = True, supplier: str = STEEL_CO, at: dateti
 Run = tuple[ProductLabels, list[LabelOutput]]
 
 
-USES: dict[int, dict[str, Use]] = {}  # what the agent's product_recipe_to_use table holds, per state object
+ROUTERS: dict[int, tuple[dict, dict]] = {}  # what the label router's two tables hold, per state object
 
 
-def run(*events: LabelEvent, state: ProductLabels | None = None, now: datetime = NOW) -> Run:
-    """Feed events to the steel coil's state as the agent does, looking up and storing each recipe's use."""
-    outputs, uses = [], {} if state is None else USES[id(state)]
+def run(*events: LabelEvent | ProductRecipe, state: ProductLabels | None = None, now: datetime = NOW) -> Run:
+    """Feed events to the steel coil's state as the agents do: a recipe goes through the label router first
+    (its tables kept per state object), and its note for the steel, if any, to the label stage."""
+    outputs = []
+    remembered, counts = ({}, {}) if state is None else ROUTERS[id(state)]
     for event in events:
-        if isinstance(event, RecipeSeen):
-            event = RecipeSeen(event.recipe, uses.get(use_key(STEEL, event.recipe)))
+        if isinstance(event, ProductRecipe):
+            routed = recipe_notes([(event.product_ids[0], event)], remembered.get, lambda p: counts.get(p, {}))
+            remembered.update(routed.remembered)
+            counts.update(routed.counts)
+            if STEEL not in routed.notes:
+                state = state or ProductLabels(product_id=STEEL)
+                outputs.append(LabelOutput())
+                continue
+            event = RecipeSeen(routed.notes[STEEL])
         state, out = issue(state, STEEL, event, now)
-        if out.use is not None:
-            uses[use_key(STEEL, event.recipe)] = out.use
         outputs.append(out)
     assert state is not None
-    USES[id(state)] = uses
+    ROUTERS[id(state)] = remembered, counts
     return state, outputs
+
+
+def targets(recipe: ProductRecipe, remembered: dict) -> list[str]:
+    """The products a new recipe version is routed to, given what the router remembers of its recipes."""
+    routed = recipe_notes([(recipe.product_ids[0], recipe)], remembered.get, lambda p: {})
+    remembered.update(routed.remembered)
+    return sorted(routed.notes)
 
 
 def seen(footprint: ProductFootprint, published_ms: int = 1_740_000_000_000) -> FootprintSeen:
@@ -94,7 +106,7 @@ def seen(footprint: ProductFootprint, published_ms: int = 1_740_000_000_000) -> 
 
 
 def test_a_buyer_whose_recipe_lists_the_product_gets_its_label():
-    state, (_, _, out) = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    state, (_, _, out) = run(seen(steel()), frames_recipe(), subscribe())
     [sent] = out.labels
     assert (sent.label.buyer_id, sent.label.value, sent.label.version) == (FRAMES, "2.31", 1)
     assert sent.webhook_url == "https://oem.example/hook"
@@ -112,7 +124,7 @@ def test_a_buyer_nobody_sells_the_product_to_is_rejected_and_gets_nothing():
 def test_a_grant_by_the_owner_entitles_and_a_withholding_overrides_the_recipe():
     state, (_, _, out) = run(seen(steel()), subscribe(OTHER), grant(OTHER))
     assert [s.label.buyer_id for s in out.labels] == [OTHER]
-    state, (_, _, out) = run(RecipeSeen(frames_recipe()), subscribe(), grant(FRAMES, granted=False, at=NOW + timedelta(1)),
+    state, (_, _, out) = run(frames_recipe(), subscribe(), grant(FRAMES, granted=False, at=NOW + timedelta(1)),
                              state=state)
     assert out.withdrawn == [FRAMES]  # the steel maker withholds its coil from Wuxi Frames
     assert entitlement(state, FRAMES) == (False, f"{STEEL} was withheld to {FRAMES} by its supplier {STEEL_CO}")
@@ -131,15 +143,15 @@ def test_an_unknown_product_is_rejected_as_unknown_and_an_entitled_one_waits_for
     _, (out,) = run(subscribe(OTHER))
     assert out.statuses[0].state == "rejected"
     assert out.statuses[0].reason.startswith(f"unknown product {STEEL}: no footprint of it has reached the exchange")
-    state, (_, out) = run(RecipeSeen(frames_recipe()), subscribe())
+    state, (_, out) = run(frames_recipe(), subscribe())
     assert out.statuses[0].state == "pending" and out.labels == []
     _, (out,) = run(seen(steel()), state=state)
     assert [s.label.version for s in out.labels] == [1] and out.statuses[0].state == "active"
 
 
 def test_a_recipe_that_drops_the_product_takes_the_buyer_off_it():
-    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
-    _, (out,) = run(RecipeSeen(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")), state=state)
+    state, _ = run(seen(steel()), frames_recipe(), subscribe())
+    _, (out,) = run(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z"), state=state)
     assert out.withdrawn == [FRAMES] and out.statuses[0].state == "rejected"
 
 
@@ -151,33 +163,42 @@ def frames_recipe_for(product: str, *, uses_steel: bool = True, updated: str = "
 
 def test_a_buyer_stays_entitled_until_the_last_of_its_recipes_drops_the_product():
     first, second = (frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in (1, 2))
-    state, (*_, out) = run(seen(steel()), RecipeSeen(first), RecipeSeen(second), RecipeSeen(first), subscribe())
+    state, (*_, out) = run(seen(steel()), first, second, first, subscribe())
     assert out.statuses[0].reason == f"{STEEL} is an input of 2 of {FRAMES}'s recipes"  # a duplicate counts once
     later = "2025-03-01T00:00:00Z"
-    state, (out,) = run(RecipeSeen(frames_recipe_for("urn:pcfx:product:frame-1", uses_steel=False, updated=later)), state=state)
+    state, (out,) = run(frames_recipe_for("urn:pcfx:product:frame-1", uses_steel=False, updated=later), state=state)
     assert out.withdrawn == [] and state.recipes_of == {FRAMES: 1}
-    _, (out,) = run(RecipeSeen(frames_recipe_for("urn:pcfx:product:frame-2", uses_steel=False, updated=later)), state=state)
+    _, (out,) = run(frames_recipe_for("urn:pcfx:product:frame-2", uses_steel=False, updated=later), state=state)
     assert out.withdrawn == [FRAMES] and out.statuses[0].state == "rejected"
 
 
 def test_the_state_of_a_product_20000_recipes_use_stays_small():
-    """A grid's electricity is an input of most products: its state must fit one Kafka record (1 MB) and
-    not be rewritten whole for every user; each recipe's use is its own table entry."""
-    recipes = [RecipeSeen(frames_recipe_for(f"urn:pcfx:product:frame-{n}")) for n in range(20_000)]
+    """A grid's electricity is an input of most products: its state, the router's count and each note must
+    stay far from Kafka's 1 MB record limit however many recipes list it."""
+    recipes = [frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in range(20_000)]
     state, outputs = run(seen(steel()), *recipes)
     assert state.recipes_of == {FRAMES: 20_000}
     assert len(state.model_dump_json()) < 4_000
-    assert all(out.use is not None and len(out.use.model_dump_json()) < 200 for out in outputs[1:])
+    assert ROUTERS[id(state)][1][STEEL] == {FRAMES: 20_000}
+
+
+def test_a_note_sent_twice_changes_nothing_the_second_time():
+    state, _ = run(seen(steel()), frames_recipe(), subscribe())
+    note = recipe_notes([("0042", frames_recipe())], lambda key: None, lambda p: {}).notes[STEEL]
+    assert note == RecipeNote(recipes_of={FRAMES: 1})
+    before = state.model_dump()
+    _, (out,) = run(RecipeSeen(note), state=state)
+    assert state.model_dump() == before and out.labels == [] and out.withdrawn == []
 
 
 def test_an_older_recipe_arriving_late_changes_nothing():
-    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
-    _, (out,) = run(RecipeSeen(frames_recipe(uses_steel=False, updated="2025-01-01T00:00:00Z")), state=state)
+    state, _ = run(seen(steel()), frames_recipe(), subscribe())
+    _, (out,) = run(frames_recipe(uses_steel=False, updated="2025-01-01T00:00:00Z"), state=state)
     assert out == LabelOutput()
 
 
 def test_unsubscribing_withdraws_the_label_and_says_cancelled():
-    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    state, _ = run(seen(steel()), frames_recipe(), subscribe())
     _, (out,) = run(subscribe(active=False, at=NOW + timedelta(seconds=1)), state=state)
     assert out.withdrawn == [FRAMES] and out.statuses[0].state == "cancelled"
 
@@ -186,7 +207,7 @@ def test_unsubscribing_withdraws_the_label_and_says_cancelled():
 
 
 def test_each_new_footprint_is_a_new_version_with_the_previous_value():
-    state, _ = run(seen(steel("2.31")), RecipeSeen(frames_recipe()), subscribe())
+    state, _ = run(seen(steel("2.31")), frames_recipe(), subscribe())
     _, (out,) = run(seen(steel("2.40", created="2025-02-15T00:00:00Z")), state=state)
     [sent] = out.labels
     assert (sent.label.version, sent.label.value, sent.label.previous_value) == (2, "2.40", "2.31")
@@ -196,13 +217,13 @@ def test_each_new_footprint_is_a_new_version_with_the_previous_value():
 
 def test_a_replayed_or_older_footprint_sends_nothing():
     current = steel("2.31", created="2025-02-01T00:00:00Z")
-    state, _ = run(seen(current), RecipeSeen(frames_recipe()), subscribe())
+    state, _ = run(seen(current), frames_recipe(), subscribe())
     _, outs = run(seen(current), seen(steel("9", created="2025-01-01T00:00:00Z")), state=state)
     assert outs == [LabelOutput(), LabelOutput()]
 
 
 def test_a_version_number_survives_withdrawal_so_event_ids_never_repeat():
-    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    state, _ = run(seen(steel()), frames_recipe(), subscribe())
     state, _ = run(subscribe(active=False, at=NOW + timedelta(seconds=1)), state=state)
     _, (out,) = run(subscribe(at=NOW + timedelta(seconds=2)), state=state)
     assert [s.label.version for s in out.labels] == [2]
@@ -216,12 +237,12 @@ def test_ten_percent_from_the_last_verified_value_makes_reverification_due():
 
 
 def test_the_last_verified_value_is_the_last_verified_footprint_else_the_first_label():
-    state, (_, _, out) = run(seen(steel("2", verified=True)), RecipeSeen(frames_recipe()), subscribe())
+    state, (_, _, out) = run(seen(steel("2", verified=True)), frames_recipe(), subscribe())
     assert out.labels[0].label.last_verified_value == "2"
     _, (out,) = run(seen(steel("2.3", created="2025-02-01T00:00:00Z")), state=state)
     label = out.labels[0].label
     assert (label.last_verified_value, label.reverification_due) == ("2", True)  # 0.3 >= 10 % of 2
-    state, _ = run(seen(steel("4")), RecipeSeen(frames_recipe()), subscribe())  # never verified
+    state, _ = run(seen(steel("4")), frames_recipe(), subscribe())  # never verified
     _, (out,) = run(seen(steel("4.2", created="2025-02-01T00:00:00Z")), state=state)
     assert (out.labels[0].label.last_verified_value, out.labels[0].label.reverification_due) == ("4", False)
 
@@ -231,14 +252,14 @@ def test_a_label_carries_the_product_and_its_company_only():
     deeper["extensions"] = [{"specVersion": "2.0.0", "dataSchema": "https://pcfx.dev/x.json",
                              "data": {"directInputs": [{"pfId": "secret-supplier-pf"}]}}]
     deeper["comment"] = "made from Anhui Ore's ore"
-    _, (_, _, out) = run(seen(ProductFootprint.from_json(deeper)), RecipeSeen(frames_recipe()), subscribe())
+    _, (_, _, out) = run(seen(ProductFootprint.from_json(deeper)), frames_recipe(), subscribe())
     text = json.dumps(out.labels[0].label.to_json())
     assert "secret-supplier-pf" not in text and "Anhui" not in text
     assert out.labels[0].label.company_ids == [STEEL_CO]
 
 
 def test_certification_comes_from_the_footprint_verification_and_rules():
-    _, (_, _, out) = run(seen(steel(verified=True)), RecipeSeen(frames_recipe()), subscribe())
+    _, (_, _, out) = run(seen(steel(verified=True)), frames_recipe(), subscribe())
     label = out.labels[0].label
     assert (label.certification_scheme, label.certification_body) == ("GB/T 24067", "CQC")
 
@@ -247,14 +268,14 @@ def test_certification_comes_from_the_footprint_verification_and_rules():
 
 
 def test_validity_defaults_to_three_years_after_the_reference_period():
-    _, (_, _, out) = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    _, (_, _, out) = run(seen(steel()), frames_recipe(), subscribe())
     label = out.labels[0].label  # referencePeriodEnd 2025-01-01
     assert label.validity_period_start == datetime(2025, 1, 1, tzinfo=UTC)
     assert label.validity_period_end == datetime(2028, 1, 1, tzinfo=UTC)
 
 
 def test_a_label_past_its_validity_end_expires_as_a_new_version():
-    state, _ = run(seen(steel()), RecipeSeen(frames_recipe()), subscribe())
+    state, _ = run(seen(steel()), frames_recipe(), subscribe())
     later = datetime(2028, 1, 1, tzinfo=UTC)
     assert not expiry_due(state, later - timedelta(seconds=1)) and expiry_due(state, later)
     state, (out,) = run(ExpiryCheck(), state=state, now=later)
@@ -267,7 +288,7 @@ def test_a_label_past_its_validity_end_expires_as_a_new_version():
 
 def test_deprecating_the_footprint_in_force_deprecates_the_label():
     current = steel()
-    state, _ = run(seen(current), RecipeSeen(frames_recipe()), subscribe())
+    state, _ = run(seen(current), frames_recipe(), subscribe())
     withdrawn = current.model_copy(update={"status": "Deprecated"})
     _, (out,) = run(seen(withdrawn), state=state)
     assert out.labels[0].label.status == "Deprecated"
@@ -277,55 +298,58 @@ def test_deprecating_the_footprint_in_force_deprecates_the_label():
 
 
 def test_a_recipe_goes_to_its_products_and_to_old_and_new_inputs():
-    recipe = frames_recipe()  # product 0042, inputs coil-7 (now STEEL) and scrap
-    targets, remembered = recipe_targets(recipe, None)
-    assert targets == sorted(["urn:pcfx:product:0042", STEEL, "urn:pcfx:product:scrap"])
+    remembered: dict = {}
+    recipe = frames_recipe()  # product 0042 (certified: categoryRuleId), inputs coil-7 (now STEEL) and scrap
+    assert targets(recipe, remembered) == sorted(["urn:pcfx:product:0042", STEEL, "urn:pcfx:product:scrap"])
     later = frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")
-    targets, _ = recipe_targets(later, remembered)
-    assert STEEL in targets and "urn:pact:other.example:product-id:1" in targets  # old input told, new one too
-    assert recipe_targets(frames_recipe(updated="2024-01-01T00:00:00Z"), remembered) == ([], None)
+    assert targets(later, remembered) == sorted([STEEL, "urn:pact:other.example:product-id:1"])  # dropped, added
+    assert targets(frames_recipe(updated="2024-01-01T00:00:00Z"), remembered) == []  # older: goes nowhere
 
 
 def test_a_new_recipe_version_goes_only_where_who_uses_what_changed():
-    _, remembered = recipe_targets(frames_recipe(), None)
-    same = frames_recipe(updated="2025-03-01T00:00:00Z")  # identical lines, newer version: tells nobody
-    targets, remembered = recipe_targets(same, remembered)
-    assert targets == []
+    remembered: dict = {}
+    targets(frames_recipe(), remembered)
+    assert targets(frames_recipe(updated="2025-03-01T00:00:00Z"), remembered) == []  # identical lines, newer version
     rewired = frames_recipe(uses_steel=False, updated="2025-04-01T00:00:00Z")  # steel dropped, another added
-    targets, remembered = recipe_targets(rewired, remembered)
-    assert targets == sorted([STEEL, "urn:pact:other.example:product-id:1"])  # scrap and the product: unchanged
+    assert targets(rewired, remembered) == sorted([STEEL, "urn:pact:other.example:product-id:1"])
 
 
 def test_new_buyers_tell_every_input_and_new_certification_the_own_product():
-    _, remembered = recipe_targets(frames_recipe(), None)
+    remembered: dict = {}
+    targets(frames_recipe(), remembered)
     document = copy.deepcopy(RECIPE)
     document.update(updated="2025-03-01T00:00:00Z", companyIds=[OTHER])
     document["inputs"][0]["productId"] = STEEL
-    targets, remembered = recipe_targets(ProductRecipe.from_json(document), remembered)
-    assert targets == sorted([STEEL, "urn:pcfx:product:scrap"])
+    assert targets(ProductRecipe.from_json(document), remembered) == sorted([STEEL, "urn:pcfx:product:scrap"])
     document.update(updated="2025-04-01T00:00:00Z", certificateNumber="CN-7")
-    targets, _ = recipe_targets(ProductRecipe.from_json(document), remembered)
-    assert targets == ["urn:pcfx:product:0042"]
+    assert targets(ProductRecipe.from_json(document), remembered) == ["urn:pcfx:product:0042"]
 
 
-def test_an_entry_remembered_without_inputs_sends_everywhere_once():
-    _, remembered = recipe_targets(frames_recipe(), None)
-    older = {"updated": remembered["updated"], "targets": remembered["targets"]}
-    targets, _ = recipe_targets(frames_recipe(updated="2025-03-01T00:00:00Z"), older)
-    assert targets == remembered["targets"]
+def test_the_router_counts_each_buyers_recipes_per_input_across_a_batch():
+    """Two frames of Wuxi Frames and one of another company list the steel; then one frame drops it, in the
+    same batch: the steel hears once, with the counts as the batch leaves them."""
+    frame = {n: frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in (1, 2)}
+    document = frames_recipe_for("urn:pcfx:product:frame-3").to_json()
+    document["companyIds"] = [OTHER]
+    dropped = frames_recipe_for("urn:pcfx:product:frame-1", uses_steel=False, updated="2025-03-01T00:00:00Z")
+    batch = [("1", frame[1]), ("2", frame[2]), ("3", ProductRecipe.from_json(document)), ("1", dropped)]
+    routed = recipe_notes(batch, lambda key: None, lambda p: {})
+    assert routed.counts[STEEL] == {FRAMES: 2 - 1, OTHER: 1}
+    assert routed.notes[STEEL] == RecipeNote(recipes_of={FRAMES: 1, OTHER: 1})
+    assert routed.remembered["1"]["inputs"] == sorted(["urn:pact:other.example:product-id:1", "urn:pcfx:product:scrap"])
+    assert routed.counts["urn:pcfx:product:scrap"] == {FRAMES: 2, OTHER: 1}
 
 
-def test_a_recipe_note_does_what_the_recipe_does():
-    events = (seen(steel()), subscribe())
-    whole, _ = run(*events, RecipeSeen(frames_recipe()), RecipeSeen(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")))
-    noted, _ = run(*events, RecipeSeen(note_of(frames_recipe(), STEEL)),
-                   RecipeSeen(note_of(frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z"), STEEL)))
-    assert noted.model_dump() == whole.model_dump()
-    own = note_of(frames_recipe(), "urn:pcfx:product:0042")
-    assert own.own and not own.listed
+def test_own_certification_goes_with_the_recipes_time_and_an_older_one_does_not_win():
     document = copy.deepcopy(RECIPE)
-    document["certificateNumber"] = "CN-7"
-    assert note_of(ProductRecipe.from_json(document), "urn:pcfx:product:0042").certification["certificateNumber"] == "CN-7"
+    document.update(productIds=[STEEL], certificateNumber="CN-7", updated="2025-03-01T00:00:00Z")
+    newer = ProductRecipe.from_json(document)
+    document.update(certificateNumber="CN-6", updated="2025-02-01T00:00:00Z")
+    note_of_older = recipe_notes([("x", ProductRecipe.from_json(document))], lambda key: None, lambda p: {}).notes[STEEL]
+    state, _ = run(newer)
+    assert state.certification["certificateNumber"] == "CN-7"
+    run(RecipeSeen(note_of_older), state=state)  # a note of an older recipe, arriving late
+    assert state.certification["certificateNumber"] == "CN-7"
 
 
 def test_the_router_reads_from_a_recipes_bytes_what_the_model_says():
@@ -337,7 +361,7 @@ def test_the_router_reads_from_a_recipes_bytes_what_the_model_says():
     for recipe in (frames_recipe(), ProductRecipe.from_json(certified), ProductRecipe.from_json(bare)):
         outline = recipe_outline(encode_model(recipe))
         assert outline == outline_of(recipe)
-        assert recipe_targets(outline, None) == recipe_targets(recipe, None)
+        assert recipe_notes([("r", outline)], lambda key: None, lambda p: {}) == recipe_notes([("r", recipe)], lambda key: None, lambda p: {})
     assert outline.own == {"urn:pact:frames.example:product-id:7", "urn:pcfx:product:frame%208"}
     assert recipe_outline(encode_model(ProductRecipe.from_json(certified))).certification == {
         "categoryRuleId": "PCR-BIKE-FRAME", "certificationScheme": "Jiangsu carbon label pilot", "certificateNumber": "CN-7"}
@@ -347,5 +371,5 @@ def test_the_router_reads_from_a_recipes_bytes_what_the_model_says():
 
 
 def test_the_state_survives_its_table_round_trip():
-    state, _ = run(seen(steel(verified=True)), RecipeSeen(frames_recipe()), subscribe(), grant(OTHER))
+    state, _ = run(seen(steel(verified=True)), frames_recipe(), subscribe(), grant(OTHER))
     assert ProductLabels.model_validate_json(state.model_dump_json()) == state
