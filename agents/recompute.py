@@ -37,6 +37,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import faust
@@ -411,7 +412,8 @@ class Shard:
         for item in plan.updates:
             try:
                 update = decode_update(item.key, item.raw, item.published_ms)
-                (leaf_of if isinstance(update.model, ProductFootprint) else recipe_of)(update.model, update.product_id)
+                made = (leaf_of if isinstance(update.model, ProductFootprint) else recipe_of)(update.model, update.product_id)
+                update = replace(update, raw=item.raw, item=made)  # the step writes the bytes and takes what was made
             except Exception as error:  # noqa: BLE001  (one bad record must not cost the step)
                 await self._dead_letter(item.raw, Origin(item.origin[0], item.origin[1], item.origin[2], item.key.encode(),
                                                           item.origin[3]), error)
@@ -523,7 +525,8 @@ class Shard:
 
     def _stage_tables(self, out: StepOutput, active: dict[str, bytes], event: EventT, staged: StagedWrites) -> StagedWrites:
         for key, model in out.inputs.items():
-            staged.put(self.inputs, self.key(key), None if model is None else encode_model(model), event)
+            value = None if model is None else out.input_bytes.get(key) or encode_model(model)
+            staged.put(self.inputs, self.key(key), value, event)
         for product_id, footprint in out.published.items():
             staged.put(self.published, self.key(product_id), active[footprint.id], event)  # every one was just sent
         for product_id in out.withdrawn:

@@ -42,7 +42,7 @@ from pcfx.streams.derive import (
 )
 from pcfx.streams.engine import Engine
 from pcfx.streams.labels import Offer
-from pcfx.streams.rollup import Derived, Event, RemoveLeaf, RemoveRecipe, UpsertLeaf, UpsertRecipe
+from pcfx.streams.rollup import Derived, Event, Leaf, Recipe, RemoveLeaf, RemoveRecipe, UpsertLeaf, UpsertRecipe
 from pcfx.streams.shards import Boundary
 
 LEAF, RECIPE = "leaf", "recipe"
@@ -61,6 +61,8 @@ class Update:
     key: str
     model: Model
     published_ms: int  # the supplier's publish time, ms since the epoch
+    raw: bytes | None = None  # the record's Avro bytes: the step writes them to the table as they came
+    item: Leaf | Recipe | None = None  # the engine's form of ``model``, if the caller made it already
 
     @property
     def kind(self) -> str:
@@ -122,6 +124,7 @@ class StepOutput:
     #: The same inputs as the view gives them (:func:`summary_of`), made once when the step writes them:
     #: the step reads them and the agent keeps them for the next step (:meth:`InputSummaries.written`).
     input_summaries: dict[str, Summary | None] = field(default_factory=dict)
+    input_bytes: dict[str, bytes] = field(default_factory=dict)  # inputs whose Avro bytes came with their update
     published: dict[str, ProductFootprint] = field(default_factory=dict)
     summaries: dict[str, Published] = field(default_factory=dict)  # the same footprints, as the view gives them
     requested: dict[str, FootprintRequest] = field(default_factory=dict)
@@ -158,6 +161,10 @@ def fold_updates(updates: Sequence[Update], view: TableView, out: StepOutput, no
         written = None if isinstance(event, RemoveLeaf) else update.model
         out.inputs[update.key] = written
         out.input_summaries[update.key] = None if written is None else summary_of(written)
+        if written is not None and update.raw is not None:
+            out.input_bytes[update.key] = update.raw
+        else:
+            out.input_bytes.pop(update.key, None)
         events.append(event if now is None else _unless_expired(event, update, now))
     return events
 
@@ -179,7 +186,7 @@ def _leaf_event(update: Update, current: Model | None) -> Event | None:
         return RemoveLeaf(update.product_id) if current is not None and current.id == footprint.id else None
     if isinstance(current, ProductFootprint) and footprint.created < current.created:
         return None  # an older version arriving late
-    return UpsertLeaf(leaf_of(footprint, update.product_id))
+    return UpsertLeaf(update.item if isinstance(update.item, Leaf) else leaf_of(footprint, update.product_id))
 
 
 def _recipe_event(update: Update, current: Model | None) -> Event | None:
@@ -187,7 +194,7 @@ def _recipe_event(update: Update, current: Model | None) -> Event | None:
     assert isinstance(recipe, ProductRecipe)
     if isinstance(current, ProductRecipe) and recipe.updated < current.updated:
         return None
-    return UpsertRecipe(recipe_of(recipe, update.product_id))
+    return UpsertRecipe(update.item if isinstance(update.item, Recipe) else recipe_of(recipe, update.product_id))
 
 
 def recompute(

@@ -116,6 +116,17 @@ def test_inputs_read_in_an_earlier_batch_are_read_again_once_they_change() -> No
     assert frame.extensions[0].data["directInputs"] == [{"pfId": new.id, "quantity": "5", "unit": "kilogram"}]
 
 
+def test_the_step_writes_an_updates_bytes_as_they_came_and_an_older_one_writes_nothing() -> None:
+    engine, tables = Engine(), Tables()
+    recipe, steel = frame_recipe(), supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
+    raw = encode_model(recipe)
+    out = step(engine, tables, Update("recipe:frame-0042", recipe, 1, raw=raw), Update(f"leaf:{STEEL}", steel, 2))
+    assert out.input_bytes == {"recipe:frame-0042": raw}  # the steel came without bytes: the agent encodes it
+    older = ProductRecipe.from_json({**frame_recipe("4").to_json(), "updated": "2025-01-01T00:00:00Z"})
+    out = step(engine, tables, Update("recipe:frame-0042", older, 3, raw=encode_model(older)))
+    assert out.inputs == {} and out.input_bytes == {}
+
+
 def test_an_unchanged_result_publishes_nothing() -> None:
     engine, tables = Engine(), Tables()
     steel = supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW)
