@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pcfx.schemas.pact_types import DECIMAL_PATTERN, MAX_DECIMAL_LENGTH, pact_decimal
+
 MAX_VALUE_TEXT = 80  # characters of an offending value quoted in a message
 MISSING = object()  # the value of a Problem about a field that is not there
 
@@ -63,8 +65,20 @@ def _problem(detail: dict[str, Any]) -> Problem:
         return Problem(_path([*loc, cause.field]), cause.value, str(cause))
     if detail["type"] == "missing":
         return Problem(_path(loc), MISSING, "missing (a required field)")
+    if _is_decimal_constraint(detail):
+        try:
+            pact_decimal(detail["input"])
+        except ValueError as why:
+            return Problem(_path(loc), detail["input"], str(why))
     reason = detail["msg"].removeprefix("Value error, ")
     return Problem(_path(loc), detail.get("input"), reason)
+
+
+def _is_decimal_constraint(detail: dict[str, Any]) -> bool:
+    """A PACT decimal refused by the constraints pydantic-core checks for :data:`~pcfx.schemas.pact_types.PactDecimal`."""
+    ctx = detail.get("ctx") or {}
+    return ((detail["type"] == "string_pattern_mismatch" and ctx.get("pattern") == DECIMAL_PATTERN)
+            or (detail["type"] == "string_too_long" and ctx.get("max_length") == MAX_DECIMAL_LENGTH))
 
 
 def _path(loc: list[Any]) -> str:

@@ -285,7 +285,8 @@ def recipe_notes(
             continue
         buyers, inputs = set(outline.company_ids), outline.inputs
         old_buyers, old_inputs = (set(previous["buyers"]), set(previous["inputs"])) if previous else (set(), set())
-        for product in old_inputs | inputs:
+        moved = old_inputs ^ inputs if buyers == old_buyers else old_inputs | inputs  # the others keep their buyers
+        for product in moved:
             before = old_buyers if product in old_inputs else set()
             after = buyers if product in inputs else set()
             if before == after:

@@ -58,6 +58,15 @@ def test_decimal_pattern(text):
     )
 
 
+def test_a_decimal_longer_than_100_characters_is_refused_and_one_of_100_is_taken():
+    longest = "1." + "5" * 98
+    taken = ProductFootprint.from_json(footprint(pcf={"pcfExcludingBiogenicUptake": longest, "pcfIncludingBiogenicUptake": longest}))
+    assert taken.pcf.pcf_excluding_biogenic_uptake == longest
+    assert "101 characters: pcfx takes decimals of at most 100 characters" in rejection(
+        footprint(pcf={"pcfExcludingBiogenicUptake": longest + "5"})
+    )
+
+
 def test_decimal_as_json_number_is_refused():
     assert "pcf.pcfExcludingBiogenicUptake = 2.31: Input should be a valid string" in rejection(
         footprint(pcf={"pcfExcludingBiogenicUptake": 2.31})
