@@ -4,7 +4,10 @@ Each input partition is validated where it lands (these agents scale out with th
 micro-batch at a time. An accepted record is forwarded unchanged, once per product id it describes, to
 ``graph-updates`` (the engine), keyed ``leaf:<product id>`` or ``recipe:<product id>``; a footprint also to
 ``label-inputs`` (its product's labels, keyed by product URN; as its offer), a recipe to ``label-sources``
-(the label router, which knows whom a recipe concerns). A rejected record goes to ``dlq.<topic>`` with the reason.
+(the label router, which knows whom a recipe concerns; as its outline, :func:`~pcfx.streams.labels.outline_bytes`).
+A recipe's ``graph-updates`` record carries the digest of its content but ``updated`` in the header
+``pcfx-content`` (:func:`~pcfx.streams.shards.content_of`), which the router compares with the recipe in force.
+A rejected record goes to ``dlq.<topic>`` with the reason.
 
 A record of a bulk change carries a batch mark (:mod:`pcfx.streams.batches`); each ``graph-updates`` record
 made from it carries its own part of the mark, and a rejected marked record makes as many empty records
@@ -25,7 +28,7 @@ import faust
 
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import LEAF, RECIPE, batch_mark, header, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.records import CONTENT_HEADER, LEAF, RECIPE, batch_mark, header, offer_input, origin_of, published_header, published_ms
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
@@ -33,7 +36,9 @@ from pcfx.streams.codec import encode_model
 from pcfx.streams.batches import BATCH_HEADER, VOID, Mark
 from pcfx.streams.derive import product_urn
 from pcfx.streams.intake import Admission, admit, dead_letter
+from pcfx.streams.labels import outline_bytes
 from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
+from pcfx.streams.shards import content_of
 
 
 def register(wiring: Wiring) -> None:
@@ -64,13 +69,18 @@ def register(wiring: Wiring) -> None:
         """To the engine once per product id; a footprint also to its products' labels (as its offer), a
         recipe to the label router."""
         offer = offer_input(model, published) if isinstance(model, ProductFootprint) else None
+        headers = published_header(published)
+        outline = None
+        if offer is None:  # a recipe
+            outline = outline_bytes(model)  # type: ignore[arg-type]
+            headers = {**headers, CONTENT_HEADER: str(content_of(model)).encode()}  # type: ignore[arg-type]
         for k, product_id in enumerate(model.product_ids):
             key = f"{LEAF if offer else RECIPE}:{product_id}".encode()
-            await outbox.add(graph_updates, key, value, marked(published_header(published), mark, k))
+            await outbox.add(graph_updates, key, value, marked(headers, mark, k))
             if offer is not None:
                 await outbox.add(label_inputs, product_urn(product_id).encode(), *offer)
             else:
-                await outbox.add(label_sources, key, value, published_header(published))
+                await outbox.add(label_sources, key, outline, published_header(published))
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""

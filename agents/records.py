@@ -23,6 +23,7 @@ from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.labels import offer_of
 
 PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, ms since the epoch, as decimal text
+CONTENT_HEADER = "pcfx-content"  # a recipe's content digest on graph-updates (pcfx.streams.shards.content_of)
 KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of the kinds below
 LEAF, RECIPE = "leaf", "recipe"  # the two kinds of graph-updates keys
 #: ``offer``: the JSON of a footprint's :class:`~pcfx.streams.labels.Offer`, what pcfx's own agents send;

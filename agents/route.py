@@ -34,7 +34,7 @@ from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import batch_mark, header, origin_of, processing, published_ms
+from pcfx.agents.records import CONTENT_HEADER, batch_mark, header, origin_of, processing, published_ms
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
@@ -60,6 +60,7 @@ class Arrival:
     origin: Origin
     replay: bool = False
     mark: Mark | None = None
+    content: int | None = None  # a recipe's content digest, from the header validate_recipes set
 
     @property
     def void(self) -> bool:
@@ -67,8 +68,9 @@ class Arrival:
 
 
 def arrival_of(event: EventT) -> Arrival:
+    content = header(event, CONTENT_HEADER)
     return Arrival(event.message.key.decode(), event.message.value or b"", published_ms(event), origin_of(event),
-                   header(event, REPLAY_HEADER) is not None, batch_mark(event))
+                   header(event, REPLAY_HEADER) is not None, batch_mark(event), None if content is None else int(content))
 
 
 def arrival_bytes(arrival: Arrival, total: int = 0) -> bytes:
@@ -76,7 +78,7 @@ def arrival_bytes(arrival: Arrival, total: int = 0) -> bytes:
     o = arrival.origin
     meta = {"key": arrival.key, "published": arrival.published, "total": total, "topic": o.topic, "replay": arrival.replay,
             "partition": o.partition, "offset": o.offset, "timestamp": o.timestamp_ms,
-            "mark": None if arrival.mark is None else arrival.mark.text()}
+            "mark": None if arrival.mark is None else arrival.mark.text(), "content": arrival.content}
     return json.dumps(meta).encode() + b"\n" + arrival.raw
 
 
@@ -84,14 +86,20 @@ def arrival_from(value: bytes) -> tuple[Arrival, int]:
     line, _, raw = value.partition(b"\n")
     meta = json.loads(line)
     origin = Origin(meta["topic"], meta["partition"], meta["offset"], meta["key"].encode(), meta["timestamp"])
-    return Arrival(meta["key"], raw, meta["published"], origin, meta.get("replay", False), parse_mark(meta.get("mark"))), meta["total"]
+    return Arrival(meta["key"], raw, meta["published"], origin, meta.get("replay", False), parse_mark(meta.get("mark")),
+                   meta.get("content")), meta["total"]
 
 
 def content_digest(arrival: Arrival) -> int:
     """What tells a record from the one in force: for a recipe, everything but its ``updated`` time (an
-    import stamps every recipe with its own time, and the same files imported again change nothing)."""
+    import stamps every recipe with its own time, and the same files imported again change nothing): the
+    digest ``validate_recipes`` sent, else (a record from an older pcfx) the bytes but ``updated``'s. The two
+    differ for the same recipe, so such a record is taken as changed once: its users are solved again and,
+    their figures being the same, publish nothing."""
     if not arrival.key.startswith("recipe:"):
         return zlib.crc32(arrival.raw)
+    if arrival.content is not None:
+        return arrival.content
     return zlib.crc32(codec_for(ProductRecipe.avro_name).without_field(arrival.raw, "updated"))
 
 

@@ -84,8 +84,9 @@ RECOMPUTE_STEPS = TopicSpec(
     "each other the results their products use and the records of products that move (docs/engine.md, Shards).",
 )
 LABEL_SOURCES = TopicSpec(
-    "label-sources", "recipe:<product id>", "ProductRecipe (as admitted)", 1, "delete", 7,
-    "Internal: the recipes of `graph-updates` again, for the label router. One agent per topic: Faust's rebalance "
+    "label-sources", "recipe:<product id>", "recipe outline (JSON)", 1, "delete", 7,
+    "Internal: what the label router needs of the recipes of `graph-updates` (ids, buyers, time, input URNs, "
+    "certification), as JSON. One agent per topic: Faust's rebalance "
     "waits forever for a record that one of two agents on a topic took and the other had not yet.",
 )
 DERIVED = TopicSpec(

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.derive import Published
 from pcfx.streams.graph import downstream
 from pcfx.streams.rollup import Leaf
@@ -48,6 +49,16 @@ def home_of(product_id: str, partitions: int) -> int:
 
 
 # -- what the router reads of a graph-updates record ---------------------------------------------------------
+
+def content_of(recipe: ProductRecipe) -> int:
+    """The digest of a recipe but its ``updated`` time: what tells a re-imported recipe from the one in force
+    (an import stamps every recipe with its own time, and the same files imported again change nothing).
+
+    ``validate_recipes`` makes it from the model it has validated anyway and sends it in a header: the JSON is
+    written by pydantic-core, while finding ``updated`` in the Avro bytes meant skipping every input line
+    before it in Python (0.5 ms per recipe of a dense table)."""
+    return zlib.crc32(recipe.model_dump_json(exclude={"updated"}).encode())
+
 
 @dataclass(frozen=True)
 class Incoming:

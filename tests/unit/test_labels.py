@@ -26,6 +26,7 @@ from pcfx.streams.labels import (
     issue,
     label_id,
     offer_of,
+    outline_bytes,
     outline_of,
     recipe_notes,
     recipe_outline,
@@ -367,6 +368,16 @@ def test_the_router_reads_from_a_recipes_bytes_what_the_model_says():
         "categoryRuleId": "PCR-BIKE-FRAME", "certificationScheme": "Jiangsu carbon label pilot", "certificateNumber": "CN-7"}
     for broken in (None, b"not avro", encode_model(frames_recipe())[:-40]):
         with pytest.raises(DecodeError):
+            recipe_outline(broken)
+
+
+def test_the_outline_validate_recipes_sends_is_what_the_model_says():
+    document = copy.deepcopy(RECIPE)
+    document.update(certificateNumber="CN-7", productIds=["frame 8", "urn:pact:frames.example:product-id:7"])
+    for recipe in (frames_recipe(), ProductRecipe.from_json(document)):
+        assert recipe_outline(outline_bytes(recipe)) == outline_of(recipe)
+    for broken in (b"{}", b'{"productIds": "x"}', b"[1]", outline_bytes(frames_recipe()).replace(b"+00:00", b"")):
+        with pytest.raises(DecodeError, match="not a recipe outline"):
             recipe_outline(broken)
 
 

@@ -303,3 +303,16 @@ def test_a_large_plan_is_cut_into_parts_and_put_together_again() -> None:
     again = plan_of(list(reversed(records)))
     assert (again.sends, again.expects, again.gives, again.takes) == (plan.sends, plan.expects, plan.gives, plan.takes)
     assert shards.plan_part(records[0]).parts == len(records)
+
+
+def test_a_recipes_content_digest_ignores_its_time_and_nothing_else() -> None:
+    from pcfx.schemas.models import ProductRecipe  # noqa: PLC0415
+    from pcfx.schemas.samples import RECIPE  # noqa: PLC0415
+    from pcfx.streams.shards import content_of  # noqa: PLC0415
+
+    recipe = ProductRecipe.from_json(RECIPE)
+    restamped = ProductRecipe.from_json({**RECIPE, "updated": "2031-01-01T00:00:00Z"})
+    assert content_of(restamped) == content_of(recipe)  # the same files imported again
+    lines = [{**line, "quantity": "4.6"} if n == 0 else line for n, line in enumerate(RECIPE["inputs"])]
+    assert content_of(ProductRecipe.from_json({**RECIPE, "inputs": lines})) != content_of(recipe)
+    assert content_of(ProductRecipe.from_json({**RECIPE, "companyName": "Other"})) != content_of(recipe)
