@@ -109,8 +109,8 @@ def pds_is_percent(text: str) -> str:
 
 
 #: :func:`pact_decimal` as pydantic-core constraints: a dense recipe has hundreds of quantities, and a Python
-#: validator per value was most of the cost of validating one (0.3 s per 388 recipes of 224 lines). A value
-#: they refuse gets :func:`pact_decimal`'s reason (:func:`pcfx.schemas.errors.problems_of`).
+#: validator per value was most of the cost of validating one. A value they refuse gets
+#: :func:`pact_decimal`'s reason (:func:`pcfx.schemas.errors.problems_of`).
 PactDecimal = Annotated[str, StringConstraints(pattern=DECIMAL_PATTERN, max_length=MAX_DECIMAL_LENGTH)]
 PositiveOrZero = Annotated[PactDecimal, AfterValidator(positive_or_zero)]
 NegativeOrZero = Annotated[PactDecimal, AfterValidator(negative_or_zero)]

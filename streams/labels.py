@@ -134,8 +134,8 @@ class RecipeOutline:
     """What the label router needs of a recipe: its ids, buyers and time, the URNs of its own products and
     of its inputs, and its certification fields (PACT names, the ones set). ``validate_recipes``, which holds
     the validated model, sends the router this outline as JSON (:func:`outline_bytes`) on ``label-sources``:
-    a dense table's recipe has hundreds of lines, and decoding its Avro record again in the router cost
-    0.6 ms per recipe, a quarter second per import of a 388-product table."""
+    a dense table's recipe has hundreds of lines, and the router would otherwise decode its Avro record
+    again only to learn what the model said."""
 
     product_ids: list[str]
     company_ids: list[str]
@@ -301,9 +301,8 @@ def recipe_notes(
     (``counts_of``). A new version changes the count of each input it adds or drops, of every input when its
     buyers changed, and the certification of its own products when that changed; only those products get a
     note, with their new absolute counts. A version identical in these tells nobody, and an older version
-    arriving late changes nothing. Before, each version went to every input line (a dense 388-product table
-    sent 224 ``label-inputs`` records per recipe version), and the label stage kept one table entry per
-    (input, recipe) pair to count buyers: 85,000 changelog records for one import of that table.
+    arriving late changes nothing. Counting here, where every recipe passes in order, spares the label stage
+    a table entry per (input, recipe) pair: a dense table has hundreds of thousands.
 
     The result holds one note per product for the whole batch, what to remember per recipe and the new counts
     of the products whose counts changed (a product no recipe lists any more maps to ``{}``).
@@ -318,7 +317,9 @@ def recipe_notes(
         if previous is not None and updated_ms < previous["updated"]:
             continue
         buyers, inputs = set(outline.company_ids), outline.inputs
-        old_buyers, old_inputs = (set(previous["buyers"]), set(previous["inputs"])) if previous else (set(), set())
+        old_buyers, old_inputs = set(), set()
+        if previous is not None and "inputs" in previous:  # an entry without inputs was routed by an older pcfx
+            old_buyers, old_inputs = set(previous["buyers"]), set(previous["inputs"])
         moved = old_inputs ^ inputs if buyers == old_buyers else old_inputs | inputs  # the others keep their buyers
         for product in moved:
             before = old_buyers if product in old_inputs else set()
@@ -336,7 +337,7 @@ def recipe_notes(
                 else:
                     count[buyer] -= 1
             changed.setdefault(product, set()).update(before ^ after)
-        if outline.certification != (previous["certification"] if previous else {}):
+        if outline.certification != (previous.get("certification", {}) if previous else {}):
             for product in outline.own:
                 certified[product] = (outline.certification, outline.updated)
         routed.remembered[key] = {"updated": updated_ms, "inputs": sorted(inputs), "buyers": sorted(buyers),

@@ -384,3 +384,9 @@ def test_the_outline_validate_recipes_sends_is_what_the_model_says():
 def test_the_state_survives_its_table_round_trip():
     state, _ = run(seen(steel(verified=True)), frames_recipe(), subscribe(), grant(OTHER))
     assert ProductLabels.model_validate_json(state.model_dump_json()) == state
+
+
+def test_an_entry_an_older_pcfx_remembered_without_inputs_routes_the_recipe_as_new():
+    older = {"updated": 0, "targets": [STEEL]}
+    routed = recipe_notes([("0042", frames_recipe())], lambda key: older, lambda p: {})
+    assert routed.notes[STEEL] == RecipeNote(recipes_of={FRAMES: 1})
