@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -45,7 +44,16 @@ from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import LEAF, OFFER, header, label_input_headers, offer_input, processing, published_header
+from pcfx.agents.records import (
+    LEAF,
+    OFFER,
+    header,
+    label_input_headers,
+    offer_input,
+    processing,
+    published_header,
+    send_dead_letter,
+)
 from pcfx.agents.route import REPLAY_HEADER, SHARD_HEADER, STEP_HEADER
 from pcfx.agents.state import StagedWrites
 from pcfx.metrics import Stage
@@ -53,7 +61,7 @@ from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, leaf_of, product_urn, published_of, recipe_of, valid_until
 from pcfx.streams.engine import Engine
-from pcfx.streams.intake import Origin, dead_letter
+from pcfx.streams.intake import Origin
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore, summary_in
 from pcfx.streams.shards import (
     BOUNDARY,
@@ -415,8 +423,9 @@ class Shard:
                 made = (leaf_of if isinstance(update.model, ProductFootprint) else recipe_of)(update.model, update.product_id)
                 update = replace(update, raw=item.raw, item=made)  # the step writes the bytes and takes what was made
             except Exception as error:  # noqa: BLE001  (one bad record must not cost the step)
-                await self._dead_letter(item.raw, Origin(item.origin[0], item.origin[1], item.origin[2], item.key.encode(),
-                                                          item.origin[3]), error)
+                topic, partition, offset, timestamp = item.origin
+                origin = Origin(topic, partition, offset, item.key.encode(), timestamp)
+                await send_dead_letter(self.dead_letters, self.metrics, "graph-updates", item.raw, origin, error, STAGE)
                 continue
             updates.append(update)
         return updates
@@ -541,12 +550,6 @@ class Shard:
             self._published.pop(product_id, None)
         self._published.update(out.summaries)
         self._inputs_read.written(out.input_summaries)
-
-    async def _dead_letter(self, raw: bytes, origin: Origin, error: Exception) -> None:
-        self.metrics.dead_letter("graph-updates", error)
-        letter = dead_letter(raw, origin, error, stage=STAGE, now_ms=int(time.time() * 1000))
-        await (await self.dead_letters.send(key=origin.key, value=encode_model(letter)))
-        log.error("recompute: dead-lettered %s[%d]@%d: %s", origin.topic, origin.partition, origin.offset, error)
 
     # -- expiry -----------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ Keys of ``graph-updates`` and ``label-sources`` are ``leaf:<product id>`` (a sup
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Iterator
@@ -16,12 +17,14 @@ from contextlib import contextmanager
 import faust
 from faust.streams import _current_event
 
+from pcfx.metrics import Metrics
 from pcfx.schemas.models import ProductFootprint
 from pcfx.streams.batches import BATCH_HEADER, Mark, parse_mark
 from pcfx.streams.codec import encode_model
 from pcfx.streams.intake import Origin, dead_letter
 from pcfx.streams.labels import offer_of
 
+log = logging.getLogger(__name__)
 PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, ms since the epoch, as decimal text
 CONTENT_HEADER = "pcfx-content"  # a recipe's content digest on graph-updates (pcfx.streams.shards.content_of)
 KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of the kinds below
@@ -44,6 +47,16 @@ def dead_letter_of(event: faust.types.EventT, error: Exception, stage: str) -> b
     """The encoded dead letter of the record ``stage`` failed on: its bytes, where it was read, and why."""
     letter = dead_letter(event.message.value, origin_of(event), error, stage=stage, now_ms=int(time.time() * 1000))
     return encode_model(letter)
+
+
+async def send_dead_letter(dead_letters: faust.types.TopicT, metrics: Metrics, source: str, raw: bytes, origin: Origin,
+                           error: Exception, stage: str) -> None:
+    """File a record ``stage`` cannot take on its dead-letter topic, wait until Kafka has it, count it under
+    ``source`` (the topic it came from) and log it; the stage then goes on with the others."""
+    metrics.dead_letter(source, error)
+    letter = dead_letter(raw, origin, error, stage=stage, now_ms=int(time.time() * 1000))
+    await (await dead_letters.send(key=origin.key, value=encode_model(letter)))
+    log.error("%s: dead-lettered %s[%d]@%d: %s", stage, origin.topic, origin.partition, origin.offset, error)
 
 
 def header(event: faust.types.EventT, name: str) -> str | None:

@@ -34,12 +34,12 @@ from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import CONTENT_HEADER, batch_mark, header, origin_of, processing, published_ms
+from pcfx.agents.records import CONTENT_HEADER, batch_mark, header, origin_of, processing, published_ms, send_dead_letter
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
-from pcfx.streams.codec import codec_for, encode_model
-from pcfx.streams.intake import Origin, dead_letter
+from pcfx.streams.codec import codec_for
+from pcfx.streams.intake import Origin
 from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, plan_records
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ class Router:
                 seen.add(arrival.key)
                 incoming.append(incoming_of(arrival, digest))
             except Exception as error:  # noqa: BLE001  (a record it cannot read must not cost the others)
-                await self._dead_letter(arrival, error)
+                await send_dead_letter(self.dead_letters, self.metrics, "graph-updates", arrival.raw, arrival.origin, error, STAGE)
         plans, changed = shape.plan(step, incoming)
         outbox = self._outbox()
         if plans and reopen:  # write-ahead: these offsets make this step, whatever happens next
@@ -241,13 +241,6 @@ class Router:
 
     def _outbox(self) -> Outbox:
         return Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)
-
-    async def _dead_letter(self, arrival: Arrival, error: Exception) -> None:
-        self.metrics.dead_letter("graph-updates", error)
-        letter = dead_letter(arrival.raw, arrival.origin, error, stage=STAGE, now_ms=int(time.time() * 1000))
-        await (await self.dead_letters.send(key=arrival.origin.key, value=encode_model(letter)))
-        log.error("router: dead-lettered %s[%d]@%d: %s", arrival.origin.topic, arrival.origin.partition,
-                  arrival.origin.offset, error)
 
 
 def register(wiring: Wiring) -> None:
