@@ -28,7 +28,7 @@ import faust
 
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import CONTENT_HEADER, LEAF, RECIPE, batch_mark, header, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.records import CONTENT_HEADER, batch_mark, header, offer_input, origin_of, published_header, published_ms
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
@@ -36,6 +36,7 @@ from pcfx.streams.codec import encode_model
 from pcfx.streams.batches import BATCH_HEADER, VOID, Mark
 from pcfx.streams.derive import product_urn
 from pcfx.streams.intake import Admission, admit, dead_letter
+from pcfx.streams.keys import LEAF, RECIPE
 from pcfx.streams.labels import outline_bytes
 from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
 from pcfx.streams.shards import content_of

@@ -64,6 +64,7 @@ from pcfx.schemas.models import DeadLetter, ProductFootprint
 from pcfx.schemas.subscriptions import KEY_SEPARATOR, Entitlement, Subscription, subscription_key
 from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.intake import Admission, Origin, admit
+from pcfx.streams.keys import split_key
 from pcfx.streams.labels import (
     ExpiryCheck,
     FootprintSeen,
@@ -157,7 +158,7 @@ def register(wiring: Wiring) -> None:
             except ValueError as error:
                 await outbox.add(topic_names["dlq.label-sources"], event.message.key, dead_letter_of(event, error, "route_recipes"))
                 continue
-            recipes.append((event.message.key.decode().partition(":")[2], outline, event))  # key: its product id
+            recipes.append((split_key(event.message.key.decode())[1], outline, event))
             published = published_ms(event)
 
         def remembered_of(key: str) -> dict | None:

@@ -45,7 +45,6 @@ from faust.types import TP, EventT
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
 from pcfx.agents.records import (
-    LEAF,
     OFFER,
     header,
     label_input_headers,
@@ -62,6 +61,7 @@ from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, leaf_of, product_urn, published_of, recipe_of, valid_until
 from pcfx.streams.engine import Engine
 from pcfx.streams.intake import Origin
+from pcfx.streams.keys import LEAF, split_key
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore, summary_in
 from pcfx.streams.shards import (
     BOUNDARY,
@@ -210,7 +210,7 @@ class Shard:
 
     def _view(self) -> TableView:
         def summary(key: str):  # noqa: ANN202
-            boundary = self.external.get(key.split(":", 1)[1])
+            boundary = self.external.get(split_key(key)[1])
             if boundary is not None:
                 return boundary.supplier if key.startswith(LEAF + ":") else None
             return self._inputs_read.get(key)

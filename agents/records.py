@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, ms since the epoch, as decimal text
 CONTENT_HEADER = "pcfx-content"  # a recipe's content digest on graph-updates (pcfx.streams.shards.content_of)
 KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of the kinds below
-LEAF, RECIPE = "leaf", "recipe"  # the two kinds of graph-updates keys
 #: ``offer``: the JSON of a footprint's :class:`~pcfx.streams.labels.Offer`, what pcfx's own agents send;
 #: ``footprint``: a PACT ProductFootprint in Avro, the contract's form (any other producer may send that).
 #: ``recipe-note``: the JSON of a :class:`~pcfx.streams.labels.RecipeNote`, what one of the label router's

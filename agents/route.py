@@ -40,6 +40,7 @@ from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
 from pcfx.streams.codec import codec_for
 from pcfx.streams.intake import Origin
+from pcfx.streams.keys import split_key
 from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, plan_records
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,7 @@ class Router:
                 continue
             try:
                 digest = content_digest(arrival)
-                kind, _, product = arrival.key.partition(":")
+                kind, product = split_key(arrival.key)
                 if not arrival.replay and arrival.key not in seen and shape.in_force(kind, product, digest):
                     continue  # the record in force again: nothing to decode, nothing to route
                 seen.add(arrival.key)

@@ -24,7 +24,8 @@ from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 from pcfx.streams.engine import Engine
-from pcfx.streams.recompute import LEAF, RECIPE, InputSummaries, StepOutput, TableView, Update, recompute
+from pcfx.streams.keys import LEAF, RECIPE
+from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute
 
 TARGET = 20_000
 TIERS = 5

@@ -42,10 +42,10 @@ from pcfx.streams.derive import (
 )
 from pcfx.streams.engine import Engine
 from pcfx.streams.labels import Offer
+from pcfx.streams.keys import LEAF, RECIPE, split_key
 from pcfx.streams.rollup import Derived, Event, Leaf, Recipe, RemoveLeaf, RemoveRecipe, UpsertLeaf, UpsertRecipe
 from pcfx.streams.shards import Boundary
 
-LEAF, RECIPE = "leaf", "recipe"
 REQUESTER = "pcfx-engine"  # requester_client_id of the engine's own requests for missing inputs
 REQUEST_NAMESPACE = uuid.UUID("0b8f5a7e-3c1d-4e2f-8a6b-9d4c2e1f7a35")
 EXPIRED_KEY = "expired:"  # requests table key prefix of the request for a fresh footprint, by the expired pf id
@@ -66,11 +66,11 @@ class Update:
 
     @property
     def kind(self) -> str:
-        return self.key.split(":", 1)[0]
+        return split_key(self.key)[0]
 
     @property
     def product_id(self) -> str:
-        return self.key.split(":", 1)[1]
+        return split_key(self.key)[1]
 
 
 def summary_of(model: Model) -> Summary:

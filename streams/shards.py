@@ -33,9 +33,9 @@ from scipy.sparse.csgraph import connected_components
 from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.derive import Published
 from pcfx.streams.graph import downstream
+from pcfx.streams.keys import RECIPE, split_key
 from pcfx.streams.rollup import Leaf
 
-LEAF, RECIPE = "leaf", "recipe"
 #: Most bytes of updates one plan record carries; a larger plan is cut into parts (Kafka's default record
 #: limit is 1 MiB).
 PART_BYTES = 700_000
@@ -76,11 +76,11 @@ class Incoming:
 
     @property
     def kind(self) -> str:
-        return self.key.split(":", 1)[0]
+        return split_key(self.key)[0]
 
     @property
     def product_id(self) -> str:
-        return self.key.split(":", 1)[1]
+        return split_key(self.key)[1]
 
     @property
     def digest(self) -> int:
