@@ -38,7 +38,7 @@ def test_control_characters_in_product_ids_and_huge_decimals_are_refused_at_publ
     assert result.returncode == 1
     for code in ("U+0000", "U+0007", "U+202E", "U+000A"):
         assert code in result.stderr
-    assert "pcf.pcfExcludingBiogenicUptake" in result.stderr and "401 digits" in result.stderr
+    assert "pcf.pcfExcludingBiogenicUptake" in result.stderr and "401 characters" in result.stderr
     assert nothing_sent(settings)
 
 
