@@ -36,7 +36,7 @@ from pcfx.streams.codec import encode_model
 from pcfx.streams.batches import BATCH_HEADER, VOID, Mark
 from pcfx.streams.derive import product_urn
 from pcfx.streams.intake import Admission, admit, dead_letter
-from pcfx.streams.keys import LEAF, RECIPE
+from pcfx.streams.keys import LEAF, RECIPE, key_of
 from pcfx.streams.labels import outline_bytes
 from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
 from pcfx.streams.shards import content_of
@@ -76,7 +76,7 @@ def register(wiring: Wiring) -> None:
             outline = outline_bytes(model)  # type: ignore[arg-type]
             headers = {**headers, CONTENT_HEADER: str(content_of(model)).encode()}  # type: ignore[arg-type]
         for k, product_id in enumerate(model.product_ids):
-            key = f"{LEAF if offer else RECIPE}:{product_id}".encode()
+            key = key_of(LEAF if offer else RECIPE, product_id).encode()
             await outbox.add(graph_updates, key, value, marked(headers, mark, k))
             if offer is not None:
                 await outbox.add(label_inputs, product_urn(product_id).encode(), *offer)

@@ -37,6 +37,7 @@ import time
 from datetime import datetime, timezone
 
 import faust
+
 from pcfx.agents import webhooks
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table, track_producer_topics
 from pcfx.agents.outbox import Outbox, until_done

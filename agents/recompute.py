@@ -61,7 +61,7 @@ from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.derive import Deprecation, Published, inputs_schema_url, leaf_of, product_urn, published_of, recipe_of, valid_until
 from pcfx.streams.engine import Engine
 from pcfx.streams.intake import Origin
-from pcfx.streams.keys import LEAF, split_key
+from pcfx.streams.keys import LEAF, RECIPE, key_of, split_key
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore, summary_in
 from pcfx.streams.shards import (
     BOUNDARY,
@@ -87,7 +87,7 @@ HANDED = ("leaf", "recipe", "published", "requested")  # what a handover carries
 
 def decode_update(key: str, raw: bytes, published: int) -> Update:
     """A ``graph-updates`` record back into its model (it was validated on the way in)."""
-    cls = ProductFootprint if key.startswith(LEAF + ":") else ProductRecipe
+    cls = ProductFootprint if split_key(key)[0] == LEAF else ProductRecipe
     return Update(key, decode_model(cls, raw), published)
 
 
@@ -210,9 +210,10 @@ class Shard:
 
     def _view(self) -> TableView:
         def summary(key: str):  # noqa: ANN202
-            boundary = self.external.get(split_key(key)[1])
+            kind, product_id = split_key(key)
+            boundary = self.external.get(product_id)
             if boundary is not None:
-                return boundary.supplier if key.startswith(LEAF + ":") else None
+                return boundary.supplier if kind == LEAF else None
             return self._inputs_read.get(key)
 
         def published(product_id: str) -> Published | None:
@@ -447,12 +448,12 @@ class Shard:
     def _leave(self, gives: Iterable[str], staged: StagedWrites, event: EventT) -> None:
         """Forget the products that moved to another shard (their records went there in the handover)."""
         for product in gives:
-            for key in (f"leaf:{product}", f"recipe:{product}"):
+            for key in (key_of(LEAF, product), key_of(RECIPE, product)):
                 staged.put(self.inputs, self.key(key), None, event)
             staged.put(self.published, self.key(product), None, event)
             staged.put(self.requested, self.key(product), None, event)
             self._published.pop(product, None)
-            self._inputs_read.forget([f"leaf:{product}", f"recipe:{product}"])
+            self._inputs_read.forget([key_of(LEAF, product), key_of(RECIPE, product)])
 
     def _finish(self, number: int, staged: StagedWrites, event: EventT) -> None:
         for name in [n for n in self.held if n.split("|", 2)[1] == f"{number:012d}"]:

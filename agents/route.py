@@ -40,7 +40,7 @@ from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
 from pcfx.streams.codec import codec_for
 from pcfx.streams.intake import Origin
-from pcfx.streams.keys import split_key
+from pcfx.streams.keys import RECIPE, split_key
 from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, plan_records
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def content_digest(arrival: Arrival) -> int:
     digest ``validate_recipes`` sent, else (a record from an older pcfx) the bytes but ``updated``'s. The two
     differ for the same recipe, so such a record is taken as changed once: its users are solved again and,
     their figures being the same, publish nothing."""
-    if not arrival.key.startswith("recipe:"):
+    if split_key(arrival.key)[0] != RECIPE:
         return zlib.crc32(arrival.raw)
     if arrival.content is not None:
         return arrival.content
@@ -108,7 +108,7 @@ def incoming_of(arrival: Arrival, digest: int) -> Incoming:
     """What the router needs of a record: for a recipe, its input product ids and ``updated`` time."""
     o = arrival.origin
     origin = (o.topic, o.partition, o.offset, o.timestamp_ms)
-    if not arrival.key.startswith("recipe:"):
+    if split_key(arrival.key)[0] != RECIPE:
         return Incoming(arrival.key, arrival.raw, arrival.published, origin, replay=arrival.replay, content=digest)
     record = codec_for(ProductRecipe.avro_name).decode(arrival.raw)
     updated = record["updated"]

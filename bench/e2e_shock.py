@@ -24,7 +24,7 @@ from pcfx.schemas.models import ProductFootprint
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model
 from pcfx.streams.engine import Engine
-from pcfx.streams.keys import LEAF, RECIPE
+from pcfx.streams.keys import LEAF, RECIPE, key_of
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute
 
 TARGET = 20_000
@@ -50,12 +50,12 @@ class PureExchange:
 
 
 def leaf_update(graph: Graph, version: int) -> Update:
-    return Update(f"{LEAF}:{graph.leaves[0]}", footprint(graph.leaves[0], version), int(time.time() * 1000))
+    return Update(key_of(LEAF, graph.leaves[0]), footprint(graph.leaves[0], version), int(time.time() * 1000))
 
 
 def pure_shocks(graph: Graph, repeats: int) -> dict:
     exchange = PureExchange()
-    exchange.step([Update(f"{RECIPE}:{r.product_ids[0]}", r, 0) for r in graph.recipes] + [leaf_update(graph, FIRST_VERSION)])
+    exchange.step([Update(key_of(RECIPE, r.product_ids[0]), r, 0) for r in graph.recipes] + [leaf_update(graph, FIRST_VERSION)])
 
     def measure(repeat: int) -> dict[str, float]:
         update = leaf_update(graph, FIRST_VERSION + 1 + repeat)

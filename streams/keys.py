@@ -6,6 +6,11 @@ from __future__ import annotations
 LEAF, RECIPE = "leaf", "recipe"
 
 
+def key_of(kind: str, product_id: str) -> str:
+    """``("recipe", "frame:7")`` -> ``"recipe:frame:7"``."""
+    return f"{kind}:{product_id}"
+
+
 def split_key(key: str) -> tuple[str, str]:
     """``"recipe:frame:7"`` -> ``("recipe", "frame:7")``."""
     kind, _, product_id = key.partition(":")

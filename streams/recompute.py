@@ -42,7 +42,7 @@ from pcfx.streams.derive import (
 )
 from pcfx.streams.engine import Engine
 from pcfx.streams.labels import Offer
-from pcfx.streams.keys import LEAF, RECIPE, split_key
+from pcfx.streams.keys import LEAF, RECIPE, key_of, split_key
 from pcfx.streams.rollup import Derived, Event, Leaf, Recipe, RemoveLeaf, RemoveRecipe, UpsertLeaf, UpsertRecipe
 from pcfx.streams.shards import Boundary
 
@@ -381,7 +381,7 @@ def result_offer(recipe: RecipeCard, derived: Derived, now: datetime, upstream_m
 
 def summary_in(kind: str, product_id: str, view: TableView, out: StepOutput) -> Summary | None:
     """The summary of the product's recipe or supplier footprint in force: written by this batch, else before."""
-    key = f"{kind}:{product_id}"
+    key = key_of(kind, product_id)
     return out.input_summaries[key] if key in out.input_summaries else view.summary(key)
 
 
@@ -493,7 +493,7 @@ def _request_missing(derived: Derived, view: TableView, out: StepOutput, now: da
     one was asked for by :func:`_note_expired`); a recipe line that names the input's supplier makes the request
     ask that company (``companyId``), and the API's request delivery sends it there
     (:mod:`pcfx.connectors.pact_api.outbound`)."""
-    key = f"{RECIPE}:{derived.product_id}"
+    key = key_of(RECIPE, derived.product_id)
     recipe = out.inputs[key] if key in out.inputs else view.input(key)
     suppliers = {line.product_id: line.supplier_company_id for line in recipe.inputs} if isinstance(recipe, ProductRecipe) else {}
     for missing in derived.missing:
