@@ -9,6 +9,9 @@ A recipe's ``graph-updates`` record carries the digest of its content but ``upda
 ``pcfx-content`` (:func:`~pcfx.streams.shards.content_of`), which the router compares with the recipe in force.
 A rejected record goes to ``dlq.<topic>`` with the reason.
 
+A recipe whose content this worker accepted before, sent again with a new ``updated`` (a re-import), is
+forwarded as it was accepted, without decoding and validating it again (:class:`~pcfx.streams.intake.AcceptedRecipes`).
+
 A record of a bulk change carries a batch mark (:mod:`pcfx.streams.batches`); each ``graph-updates`` record
 made from it carries its own part of the mark, and a rejected marked record makes as many empty records
 keyed ``void:<batch id>``, so the recompute agent still sees its batch complete.
@@ -35,11 +38,9 @@ from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
 from pcfx.streams.batches import BATCH_HEADER, VOID, Mark
 from pcfx.streams.derive import product_urn
-from pcfx.streams.intake import Admission, admit, dead_letter
+from pcfx.streams.intake import Accepted, AcceptedRecipes, Admission, admit, dead_letter
 from pcfx.streams.keys import LEAF, RECIPE, key_of
-from pcfx.streams.labels import outline_bytes
 from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
-from pcfx.streams.shards import content_of
 
 
 def register(wiring: Wiring) -> None:
@@ -48,6 +49,7 @@ def register(wiring: Wiring) -> None:
     graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
     owners = bytes_table(app, "product_to_owner")  # product id -> owning company URN; on footprints, keyed like it
     wiring.tables["product_to_owner"] = owners
+    accepted = AcceptedRecipes()  # this process's, shared by the recipes partitions it validates
 
     def owned(event: faust.types.EventT, admission: Admission, name: str, now_ms: int, staged: StagedWrites) -> Admission:
         """A footprint whose publisher may not publish it becomes a dead letter; a first claim is staged
@@ -66,43 +68,49 @@ def register(wiring: Wiring) -> None:
     def marked(headers: dict[str, bytes], mark: Mark | None, k: int) -> dict[str, bytes]:
         return headers if mark is None else {**headers, BATCH_HEADER: mark.part(k).text().encode()}
 
-    async def forward(outbox: Outbox, model: ContractModel, value: bytes, published: int, mark: Mark | None) -> None:
-        """To the engine once per product id; a footprint also to its products' labels (as its offer), a
-        recipe to the label router."""
-        offer = offer_input(model, published) if isinstance(model, ProductFootprint) else None
+    async def forward(outbox: Outbox, footprint: ProductFootprint, value: bytes, published: int, mark: Mark | None) -> None:
+        """A footprint to the engine once per product id, and to its products' labels as their offer."""
+        offer, headers = offer_input(footprint, published), published_header(published)
+        for k, product_id in enumerate(footprint.product_ids):
+            await outbox.add(graph_updates, key_of(LEAF, product_id).encode(), value, marked(headers, mark, k))
+            await outbox.add(label_inputs, product_urn(product_id).encode(), *offer)
+
+    async def forward_recipe(outbox: Outbox, recipe: Accepted, value: bytes, published: int, mark: Mark | None) -> None:
+        """A recipe to the engine once per product id, with its content digest, and to the label router."""
         headers = published_header(published)
-        outline = None
-        if offer is None:  # a recipe
-            outline = outline_bytes(model)  # type: ignore[arg-type]
-            headers = {**headers, CONTENT_HEADER: str(content_of(model)).encode()}  # type: ignore[arg-type]
-        for k, product_id in enumerate(model.product_ids):
-            key = key_of(LEAF if offer else RECIPE, product_id).encode()
-            await outbox.add(graph_updates, key, value, marked(headers, mark, k))
-            if offer is not None:
-                await outbox.add(label_inputs, product_urn(product_id).encode(), *offer)
-            else:
-                await outbox.add(label_sources, key, outline, published_header(published))
+        for k, product_id in enumerate(recipe.product_ids):
+            key = key_of(RECIPE, product_id).encode()
+            await outbox.add(graph_updates, key, value, marked({**headers, CONTENT_HEADER: str(recipe.content).encode()}, mark, k))
+            await outbox.add(label_sources, key, recipe.outline, headers)
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
         outbox, rejected, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), [], StagedWrites()
+        recalled = 0
         for event in events:
-            origin, mark = origin_of(event), batch_mark(event)
+            origin, mark, raw = origin_of(event), batch_mark(event), event.message.value
+            known = accepted.recall(raw) if cls is ProductRecipe and raw is not None else None
+            if known is not None:  # the same as a recipe accepted before, but for its `updated`
+                recalled += 1
+                await forward_recipe(outbox, known, raw, published_ms(event), mark)
+                continue
             now_ms = int(time.time() * 1000)
-            admission = owned(event, admit(cls, event.message.value, origin, stage=f"validate_{name}", now_ms=now_ms),
-                              name, now_ms, staged)
+            admission = owned(event, admit(cls, raw, origin, stage=f"validate_{name}", now_ms=now_ms), name, now_ms, staged)
             if admission.dead_letter is not None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))
                 if mark is not None:  # its batch must still come out complete
                     for k in range(mark.count):
                         await outbox.add(graph_updates, f"{VOID}:{mark.batch_id}".encode(), b"", marked({}, mark, k))
-                continue
-            await forward(outbox, admission.model, event.message.value, published_ms(event), mark)
+            elif isinstance(admission.model, ProductRecipe):
+                await forward_recipe(outbox, accepted.remember(raw, admission.model), raw, published_ms(event), mark)
+            else:
+                await forward(outbox, admission.model, raw, published_ms(event), mark)
         await outbox.flush()
         await staged.commit(outbox)  # the claims, once what they admitted is on Kafka
         for error in rejected:  # counted once sent: a retried batch must not count its rejects twice
             metrics.dead_letter(name, error)
+        metrics.recipes_recalled.inc(recalled)
 
     async def admit_stream(cls: type[ContractModel], stream: faust.StreamT, name: str) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_within_s):

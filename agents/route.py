@@ -41,7 +41,7 @@ from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
 from pcfx.streams.codec import codec_for
 from pcfx.streams.intake import Origin
 from pcfx.streams.keys import RECIPE, split_key
-from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, plan_records
+from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, content_of, plan_records
 
 log = logging.getLogger(__name__)
 STAGE = "route_updates"
@@ -93,15 +93,14 @@ def arrival_from(value: bytes) -> tuple[Arrival, int]:
 
 def content_digest(arrival: Arrival) -> int:
     """What tells a record from the one in force: for a recipe, everything but its ``updated`` time (an
-    import stamps every recipe with its own time, and the same files imported again change nothing): the
-    digest ``validate_recipes`` sent, else (a record from an older pcfx) the bytes but ``updated``'s. The two
-    differ for the same recipe, so such a record is taken as changed once: its users are solved again and,
-    their figures being the same, publish nothing."""
+    import stamps every recipe with its own time, and the same files imported again change nothing), as
+    :func:`~pcfx.streams.shards.content_of` gives it: the digest ``validate_recipes`` sent, else (a record
+    sent by an older pcfx, without it) made here from the bytes."""
     if split_key(arrival.key)[0] != RECIPE:
         return zlib.crc32(arrival.raw)
     if arrival.content is not None:
         return arrival.content
-    return zlib.crc32(codec_for(ProductRecipe.avro_name).without_field(arrival.raw, "updated"))
+    return content_of(arrival.raw)
 
 
 def incoming_of(arrival: Arrival, digest: int) -> Incoming:

@@ -138,6 +138,7 @@ class Metrics(NamedTuple):
     records_produced: Counter
     validation_failures: Counter
     dead_letters: Counter
+    recipes_recalled: Counter
     upstream_updates: Counter
     recomputes: Counter
     recompute_fanout: Histogram
@@ -178,6 +179,11 @@ class Metrics(NamedTuple):
                 "pcfx_dead_letters_total",
                 "Records sent to a dead-letter topic; `topic` is the topic they came from.",
                 ["topic", "reason"],
+                registry=r,
+            ),
+            recipes_recalled=Counter(
+                "pcfx_recipes_recalled_total",
+                "Recipes accepted without validating them again: content this worker accepted before, but for `updated`.",
                 registry=r,
             ),
             upstream_updates=Counter(

@@ -164,10 +164,23 @@ def outline_of(recipe: ProductRecipe | RecipeOutline) -> RecipeOutline:
 def outline_bytes(recipe: ProductRecipe | RecipeOutline) -> bytes:
     """The outline of a recipe as ``label-sources`` carries it: JSON, its URN sets sorted."""
     outline = outline_of(recipe)
-    return json.dumps({
-        "productIds": outline.product_ids, "companyIds": outline.company_ids, "updated": outline.updated.isoformat(),
+    return stamped(outline_stem(outline), outline.updated)
+
+
+def outline_stem(recipe: ProductRecipe | RecipeOutline) -> bytes:
+    """The outline's JSON up to its last member, ``updated``, whose value :func:`stamped` writes: a recipe sent
+    again unchanged but for that time gets its outline without its model (:class:`~pcfx.streams.intake.AcceptedRecipes`)."""
+    outline = outline_of(recipe)
+    text = json.dumps({
+        "productIds": outline.product_ids, "companyIds": outline.company_ids,
         "own": sorted(outline.own), "inputs": sorted(outline.inputs), "certification": outline.certification,
-    }, ensure_ascii=False).encode()
+    }, ensure_ascii=False)
+    return text[:-1].encode() + b', "updated": '
+
+
+def stamped(stem: bytes, updated: datetime) -> bytes:
+    """The outline JSON of ``stem`` (:func:`outline_stem`) with its ``updated`` time."""
+    return stem + b'"' + updated.isoformat().encode() + b'"}'
 
 
 def recipe_outline(raw: bytes | None) -> RecipeOutline:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 
-from pcfx.schemas.models import ProductFootprint
-from pcfx.schemas.samples import FOOTPRINT
-from pcfx.streams.codec import codec_for, encode_model
-from pcfx.streams.intake import Origin, admit
+from pcfx.schemas.models import ProductFootprint, ProductRecipe
+from pcfx.schemas.samples import FOOTPRINT, RECIPE
+from pcfx.streams.codec import codec_for, decode_model, encode_model
+from pcfx.streams.intake import AcceptedRecipes, Origin, admit
+from pcfx.streams.labels import outline_bytes
+from pcfx.streams.shards import content_of
 
 ORIGIN = Origin(topic="pcfx.footprints", partition=2, offset=41, key=b"coil-7", timestamp_ms=1_700_000_000_000)
 NOW_MS = 1_700_000_001_000
@@ -41,3 +43,43 @@ def test_a_record_breaking_a_pact_rule_names_the_record_and_field() -> None:
 def test_a_tombstone_is_dead_lettered_not_ignored() -> None:
     admission = admit(ProductFootprint, None, ORIGIN, stage="t", now_ms=NOW_MS)
     assert admission.dead_letter.original_bytes == b"" and "tombstone" in admission.dead_letter.error
+
+
+def recipe_bytes(**changes: object) -> bytes:
+    return encode_model(ProductRecipe.from_json({**RECIPE, **changes}))
+
+
+def test_a_recipe_sent_again_but_for_its_time_is_accepted_as_validating_it_would() -> None:
+    accepted = AcceptedRecipes()
+    first = recipe_bytes()
+    accepted.remember(first, decode_model(ProductRecipe, first))
+    again = recipe_bytes(updated="2031-05-06T07:08:09.125Z")
+    recalled = accepted.recall(again)
+    validated = decode_model(ProductRecipe, again)  # what the full path makes of the same bytes
+    assert recalled is not None
+    assert recalled.product_ids == tuple(validated.product_ids)
+    assert recalled.content == content_of(again) == content_of(first)
+    assert recalled.outline == outline_bytes(validated)  # the label router sees the new time
+
+
+def test_a_recipe_with_other_content_or_no_recipe_at_all_is_validated_in_full() -> None:
+    accepted = AcceptedRecipes()
+    first = recipe_bytes()
+    accepted.remember(first, decode_model(ProductRecipe, first))
+    assert accepted.recall(recipe_bytes(companyName="Other")) is None
+    assert accepted.recall(first[:-3]) is None  # truncated: the full validation dead-letters it, naming why
+    assert accepted.recall(b"{json?}") is None
+
+
+def test_accepted_recipes_keep_to_their_bound_least_recently_met_out_first() -> None:
+    recipes = [recipe_bytes(companyName=f"Maker {n}") for n in range(3)]
+    one = AcceptedRecipes()
+    one.remember(recipes[0], decode_model(ProductRecipe, recipes[0]))
+    size = one._bytes
+    accepted = AcceptedRecipes(max_bytes=2 * size + size // 2)  # room for two
+    for raw in recipes[:2]:
+        accepted.remember(raw, decode_model(ProductRecipe, raw))
+    assert accepted.recall(recipes[0]) is not None  # met again: now the most recent
+    accepted.remember(recipes[2], decode_model(ProductRecipe, recipes[2]))
+    assert len(accepted) == 2
+    assert accepted.recall(recipes[1]) is None and accepted.recall(recipes[0]) is not None

@@ -306,13 +306,19 @@ def test_a_large_plan_is_cut_into_parts_and_put_together_again() -> None:
 
 
 def test_a_recipes_content_digest_ignores_its_time_and_nothing_else() -> None:
+    from datetime import datetime, timezone  # noqa: PLC0415
+
     from pcfx.schemas.models import ProductRecipe  # noqa: PLC0415
     from pcfx.schemas.samples import RECIPE  # noqa: PLC0415
-    from pcfx.streams.shards import content_of  # noqa: PLC0415
+    from pcfx.streams.codec import encode_model  # noqa: PLC0415
+    from pcfx.streams.shards import content_of, stamp_of  # noqa: PLC0415
 
-    recipe = ProductRecipe.from_json(RECIPE)
-    restamped = ProductRecipe.from_json({**RECIPE, "updated": "2031-01-01T00:00:00Z"})
-    assert content_of(restamped) == content_of(recipe)  # the same files imported again
+    def raw(**changes: object) -> bytes:
+        return encode_model(ProductRecipe.from_json({**RECIPE, **changes}))
+
+    assert content_of(raw(updated="2031-01-01T00:00:00Z")) == content_of(raw())  # the same files imported again
     lines = [{**line, "quantity": "4.6"} if n == 0 else line for n, line in enumerate(RECIPE["inputs"])]
-    assert content_of(ProductRecipe.from_json({**RECIPE, "inputs": lines})) != content_of(recipe)
-    assert content_of(ProductRecipe.from_json({**RECIPE, "companyName": "Other"})) != content_of(recipe)
+    assert content_of(raw(inputs=lines)) != content_of(raw())
+    assert content_of(raw(companyName="Other")) != content_of(raw())
+    later = datetime(2031, 1, 1, 0, 0, 0, 250_000, tzinfo=timezone.utc)
+    assert stamp_of(raw(updated="2031-01-01T00:00:00.250Z"))[1] == int(later.timestamp() * 1000)
