@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import DeadLetter, ProductRecipe
 from pcfx.streams.codec import DecodeError, decode_model
-from pcfx.streams.labels import outline_bytes, outline_stem, stamped
+from pcfx.streams.labels import outline_stem, stamped
 from pcfx.streams.shards import stamp_of
 
 M = TypeVar("M", bound=ContractModel)
@@ -98,6 +98,7 @@ class AcceptedRecipes:
         self.max_bytes = max_bytes
         self._known: OrderedDict[int, tuple[tuple[str, ...], bytes]] = OrderedDict()  # content -> ids, outline stem
         self._bytes = 0
+        self._last: tuple[bytes, tuple[int, int]] | None = None  # the last record stamped, and its stamp
 
     def __len__(self) -> int:
         return len(self._known)
@@ -106,7 +107,7 @@ class AcceptedRecipes:
         """The recipe in ``raw`` as accepted before, with its own ``updated``; None when its content is new
         here, or ``raw`` is no recipe (then the full validation says why)."""
         try:
-            content, updated_ms = stamp_of(raw)
+            content, updated_ms = self._stamp(raw)
             updated = EPOCH + timedelta(milliseconds=updated_ms)
         except (ValueError, OverflowError):  # DecodeError among them
             return None
@@ -119,16 +120,22 @@ class AcceptedRecipes:
 
     def remember(self, raw: bytes, recipe: ProductRecipe) -> Accepted:
         """Keep ``recipe``, just validated from ``raw``, and return what forwarding it needs."""
-        content, _ = stamp_of(raw)
-        product_ids = tuple(recipe.product_ids)
+        content, _ = self._stamp(raw)
+        product_ids, stem = tuple(recipe.product_ids), outline_stem(recipe)
         if content not in self._known:
-            stem = outline_stem(recipe)
             self._known[content] = (product_ids, stem)
             self._bytes += _size(product_ids, stem)
             while self._bytes > self.max_bytes:
                 ids, old = self._known.popitem(last=False)[1]
                 self._bytes -= _size(ids, old)
-        return Accepted(product_ids, content, outline_bytes(recipe))
+        return Accepted(product_ids, content, stamped(stem, recipe.updated))
+
+    def _stamp(self, raw: bytes) -> tuple[int, int]:
+        """:func:`~pcfx.streams.shards.stamp_of`, made once for the record that :meth:`recall` did not know
+        and :meth:`remember` then keeps."""
+        if self._last is None or self._last[0] is not raw:
+            self._last = (raw, stamp_of(raw))
+        return self._last[1]
 
 
 def _size(product_ids: tuple[str, ...], stem: bytes) -> int:

@@ -8,7 +8,7 @@ from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.schemas.samples import FOOTPRINT, RECIPE
 from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.intake import AcceptedRecipes, Origin, admit
-from pcfx.streams.labels import outline_bytes
+from pcfx.streams.labels import outline_bytes, outline_stem
 from pcfx.streams.shards import content_of
 
 ORIGIN = Origin(topic="pcfx.footprints", partition=2, offset=41, key=b"coil-7", timestamp_ms=1_700_000_000_000)
@@ -52,7 +52,8 @@ def recipe_bytes(**changes: object) -> bytes:
 def test_a_recipe_sent_again_but_for_its_time_is_accepted_as_validating_it_would() -> None:
     accepted = AcceptedRecipes()
     first = recipe_bytes()
-    accepted.remember(first, decode_model(ProductRecipe, first))
+    remembered = accepted.remember(first, decode_model(ProductRecipe, first))
+    assert remembered.outline == outline_bytes(decode_model(ProductRecipe, first))
     again = recipe_bytes(updated="2031-05-06T07:08:09.125Z")
     recalled = accepted.recall(again)
     validated = decode_model(ProductRecipe, again)  # what the full path makes of the same bytes
@@ -73,9 +74,8 @@ def test_a_recipe_with_other_content_or_no_recipe_at_all_is_validated_in_full() 
 
 def test_accepted_recipes_keep_to_their_bound_least_recently_met_out_first() -> None:
     recipes = [recipe_bytes(companyName=f"Maker {n}") for n in range(3)]
-    one = AcceptedRecipes()
-    one.remember(recipes[0], decode_model(ProductRecipe, recipes[0]))
-    size = one._bytes
+    model = decode_model(ProductRecipe, recipes[0])
+    size = len(outline_stem(model)) + len(model.product_ids[0])  # what an entry counts: its outline and ids
     accepted = AcceptedRecipes(max_bytes=2 * size + size // 2)  # room for two
     for raw in recipes[:2]:
         accepted.remember(raw, decode_model(ProductRecipe, raw))
