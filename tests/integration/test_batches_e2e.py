@@ -9,6 +9,7 @@ tells the label stage only about the input lines it added or dropped.
 from __future__ import annotations
 
 import time
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,9 +35,18 @@ UPDATED = ("2025-02-01T10:00:00Z", "2025-03-01T10:00:00Z")
 
 @pytest.fixture
 def worker(settings: Settings, tmp_path: Path):
-    process = start_worker(settings, tmp_path / "worker.log")
+    process = start_worker(settings, tmp_path / "worker.log", web_port=settings.worker_web_port)
     yield process
     stop_worker(process)
+
+
+def worker_counter(settings: Settings, name: str) -> float:
+    """A counter without labels, as the worker's /metrics shows it now."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.worker_web_port}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+    raise AssertionError(f"{name} is not on the worker's /metrics")
 
 
 def records_on(settings: Settings, name: str) -> int:
@@ -94,12 +104,16 @@ def test_an_identical_reimport_publishes_nothing_downstream(settings, worker, tm
     before = {name: records_on(settings, name) for name in ("derived", "labels", "label-inputs", "product-status")}
     assert before["derived"] > 0 and before["labels"] > 0
 
+    recalled = worker_counter(settings, "pcfx_recipes_recalled_total")
+
     again = [r.model_copy(update={"updated": datetime.now(timezone.utc)}) for r in recipes]  # a new import of the same files
     with SupplierClient(settings) as supplier:
         supplier.publish_recipes(again)
     settle(settings, WAIT_S)
     after = {name: records_on(settings, name) for name in before}
     assert after == before
+    # and the worker knew them: none was decoded and validated again
+    assert worker_counter(settings, "pcfx_recipes_recalled_total") - recalled == len(recipes)
 
 
 def test_a_recipe_change_sends_only_the_changed_lines_to_the_label_stage(settings, worker):
