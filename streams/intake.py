@@ -5,6 +5,8 @@ crashed Faust agent would skip it), and ``errorType`` tells the two apart.
 
 Pure: the agents hand in the bytes and where they came from, and send what comes back. Nothing is dropped:
 every record ends as exactly one accepted model or one :class:`DeadLetter` naming the record and field.
+
+A recipe whose content was accepted before (a re-import) can skip all of it: :class:`AcceptedRecipes`.
 """
 
 from __future__ import annotations
