@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from pcfx.agents.topics import admin_client, create_topics
 from pcfx.connectors.kafka_io import end_offsets, settle
@@ -168,6 +170,17 @@ def start_process(settings: Settings, module: str, *args: str) -> subprocess.Pop
 def start_worker(settings: Settings, *options: str) -> subprocess.Popen:
     """A worker process (:mod:`pcfx.bench.worker_child`) on ``settings``, serving its web port."""
     return start_process(settings, "pcfx.bench.worker_child", "--web-port", str(settings.worker_web_port), *options)
+
+
+def worker_counter(port: int, name: str) -> float | None:
+    """The counter ``name`` (without ``_total``, summed over its labels) on the ``/metrics`` of the worker
+    serving ``port``; None when the page has no such counter."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: S310 (our own worker)
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == name:
+            return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
+    return None
 
 
 def stop(process: subprocess.Popen) -> None:

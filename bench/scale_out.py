@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import subprocess
 import time
-import urllib.request
 from contextlib import ExitStack
 from statistics import median
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from pcfx.agents.topics import admin_client
-from pcfx.bench.common import Run, cpu_seconds, drain, read_since, report, scratch, start_worker, stop, wait_until
+from pcfx.bench.common import Run, cpu_seconds, drain, read_since, report, scratch, start_worker, stop, wait_until, worker_counter
 from pcfx.bench.flow import FIRST_VERSION, load
 from pcfx.bench.pipeline import RECOMPUTED, STAGES, TIMEOUT_S
 from pcfx.bench.workload import background_graph, footprint
@@ -43,12 +40,7 @@ CPU_TARGET = 1.15
 
 def solved(port: int) -> float:
     """The worker's ``pcfx_products_solved_total``, read from its ``/metrics``."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:  # noqa: S310 (our own worker)
-        text = response.read().decode()
-    for family in text_string_to_metric_families(text):
-        if family.name == "pcfx_products_solved":
-            return sum(sample.value for sample in family.samples if sample.name.endswith("_total"))
-    return 0.0
+    return worker_counter(port, "pcfx_products_solved") or 0.0
 
 
 def members(settings: Settings) -> int:

@@ -9,7 +9,6 @@ tells the label stage only about the input lines it added or dropped.
 from __future__ import annotations
 
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from kafka import KafkaProducer
 from supply_chains import active_ids, csv_recipes, derived_footprints, recipe, supplier_footprint, write_graph_csv
 from workers import start_worker, stop_worker
 
+from pcfx.bench.common import worker_counter
 from pcfx.connectors.buyer import BuyerClient
 from pcfx.connectors.footprints_cli import current_statuses
 from pcfx.connectors.kafka_io import confirm, end_offsets, settle
@@ -38,15 +38,6 @@ def worker(settings: Settings, tmp_path: Path):
     process = start_worker(settings, tmp_path / "worker.log", web_port=settings.worker_web_port)
     yield process
     stop_worker(process)
-
-
-def worker_counter(settings: Settings, name: str) -> float:
-    """A counter without labels, as the worker's /metrics shows it now."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{settings.worker_web_port}/metrics", timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(f"{name} "):
-                return float(line.split()[1])
-    raise AssertionError(f"{name} is not on the worker's /metrics")
 
 
 def records_on(settings: Settings, name: str) -> int:
@@ -104,7 +95,8 @@ def test_an_identical_reimport_publishes_nothing_downstream(settings, worker, tm
     before = {name: records_on(settings, name) for name in ("derived", "labels", "label-inputs", "product-status")}
     assert before["derived"] > 0 and before["labels"] > 0
 
-    recalled = worker_counter(settings, "pcfx_recipes_recalled_total")
+    recalled = worker_counter(settings.worker_web_port, "pcfx_recipes_recalled")
+    assert recalled is not None, "pcfx_recipes_recalled_total is not on the worker's /metrics"
 
     again = [r.model_copy(update={"updated": datetime.now(timezone.utc)}) for r in recipes]  # a new import of the same files
     with SupplierClient(settings) as supplier:
@@ -113,7 +105,7 @@ def test_an_identical_reimport_publishes_nothing_downstream(settings, worker, tm
     after = {name: records_on(settings, name) for name in before}
     assert after == before
     # and the worker knew them: none was decoded and validated again
-    assert worker_counter(settings, "pcfx_recipes_recalled_total") - recalled == len(recipes)
+    assert worker_counter(settings.worker_web_port, "pcfx_recipes_recalled") - recalled == len(recipes)
 
 
 def test_a_recipe_change_sends_only_the_changed_lines_to_the_label_stage(settings, worker):
