@@ -78,9 +78,10 @@ def register(wiring: Wiring) -> None:
     async def forward_recipe(outbox: Outbox, recipe: Accepted, value: bytes, published: int, mark: Mark | None) -> None:
         """A recipe to the engine once per product id, with its content digest, and to the label router."""
         headers = published_header(published)
+        with_content = {**headers, CONTENT_HEADER: str(recipe.content).encode()}
         for k, product_id in enumerate(recipe.product_ids):
             key = key_of(RECIPE, product_id).encode()
-            await outbox.add(graph_updates, key, value, marked({**headers, CONTENT_HEADER: str(recipe.content).encode()}, mark, k))
+            await outbox.add(graph_updates, key, value, marked(with_content, mark, k))
             await outbox.add(label_sources, key, recipe.outline, headers)
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
