@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiokafka
 import faust
@@ -33,6 +33,7 @@ from pcfx.agents.quiet import install as install_quiet
 from pcfx.agents.recovery import TableManager
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
+from pcfx.streams.intake import RecentRecipes
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +45,15 @@ RAW = "raw"  # every pcfx topic carries Avro single-object-encoded bytes; the co
 
 @dataclass
 class Wiring:
-    """Everything an agent module needs: the app, its settings, topics, tables and metrics."""
+    """Everything an agent module needs: the app, its settings, topics, tables and metrics, and the
+    recipes this process validated lately (which the stages after validation take instead of decoding)."""
 
     app: faust.App
     settings: Settings
     metrics: Metrics
     topics: dict[str, faust.TopicT]
     tables: dict[str, faust.types.TableT]
+    recent_recipes: RecentRecipes = field(default_factory=RecentRecipes)
 
 
 def create_app(settings: Settings, *, web_port: int | None = None, registry: CollectorRegistry | None = None) -> Wiring:

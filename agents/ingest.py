@@ -104,7 +104,9 @@ def register(wiring: Wiring) -> None:
                     for k in range(mark.count):
                         await outbox.add(graph_updates, f"{VOID}:{mark.batch_id}".encode(), b"", marked({}, mark, k))
             elif isinstance(admission.model, ProductRecipe):
-                await forward_recipe(outbox, accepted.remember(raw, admission.model), raw, published_ms(event), mark)
+                fresh = accepted.remember(raw, admission.model)
+                wiring.recent_recipes.keep(fresh.content, admission.model)  # for the router and the recompute
+                await forward_recipe(outbox, fresh, raw, published_ms(event), mark)
             else:
                 await forward(outbox, admission.model, raw, published_ms(event), mark)
         await outbox.flush()

@@ -69,6 +69,7 @@ from pcfx.streams.shards import (
     PLAN,
     Boundary,
     Handover,
+    Incoming,
     Plan,
     StepProgress,
     boundaries_of,
@@ -178,6 +179,7 @@ class Shard:
         (self.inputs, self.published, self.requested, self.boundaries, self.held_table,
          self.progress_table) = (wiring.tables[n] for n in SHARD_TABLES)
         self.dead_letters = wiring.topics["dlq.graph-updates"]
+        self.recent = wiring.recent_recipes
         self.topic_names = {n: wiring.settings.topic(n) for n in
                             ("derived", "label-inputs", "product-status", "outbound-requests", "recompute-steps", "graph-updates")}
         self.topic_prefix = wiring.settings.topic_prefix
@@ -420,7 +422,7 @@ class Shard:
         updates = []
         for item in plan.updates:
             try:
-                update = decode_update(item.key, item.raw, item.published_ms)
+                update = self._update(item)
                 made = (leaf_of if isinstance(update.model, ProductFootprint) else recipe_of)(update.model, update.product_id)
                 update = replace(update, raw=item.raw, item=made)  # the step writes the bytes and takes what was made
             except Exception as error:  # noqa: BLE001  (one bad record must not cost the step)
@@ -430,6 +432,14 @@ class Shard:
                 continue
             updates.append(update)
         return updates
+
+    def _update(self, item: Incoming) -> Update:
+        """A planned update as the step takes it: a recipe this process validated lately is taken as
+        ``validate_recipes`` made it (:class:`~pcfx.streams.intake.RecentRecipes`), anything else decoded."""
+        recipe = self.recent.recipe(item.content, item.updated) if item.kind == RECIPE else None
+        if recipe is not None:
+            return Update(item.key, recipe, item.published_ms)
+        return decode_update(item.key, item.raw, item.published_ms)
 
     def _arrived(self, step: StepProgress, staged: StagedWrites, event: EventT) -> list[Boundary]:
         """Results of this step from other shards not applied yet: recorded, and their held records dropped."""

@@ -39,9 +39,9 @@ from pcfx.agents.state import StagedWrites
 from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
 from pcfx.streams.codec import codec_for
-from pcfx.streams.intake import Origin
+from pcfx.streams.intake import Origin, RecentRecipes
 from pcfx.streams.keys import RECIPE, split_key
-from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, content_of, plan_records
+from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, content_of, plan_records, updated_of
 
 log = logging.getLogger(__name__)
 STAGE = "route_updates"
@@ -103,16 +103,19 @@ def content_digest(arrival: Arrival) -> int:
     return content_of(arrival.raw)
 
 
-def incoming_of(arrival: Arrival, digest: int) -> Incoming:
-    """What the router needs of a record: for a recipe, its input product ids and ``updated`` time."""
+def incoming_of(arrival: Arrival, digest: int, recent: RecentRecipes | None = None) -> Incoming:
+    """What the router needs of a record: for a recipe, its input product ids and ``updated`` time, from the
+    model ``validate_recipes`` made in this process if it is still in ``recent``, else from the bytes."""
     o = arrival.origin
     origin = (o.topic, o.partition, o.offset, o.timestamp_ms)
     if split_key(arrival.key)[0] != RECIPE:
         return Incoming(arrival.key, arrival.raw, arrival.published, origin, replay=arrival.replay, content=digest)
-    record = codec_for(ProductRecipe.avro_name).decode(arrival.raw)
-    updated = record["updated"]
-    updated_ms = updated if isinstance(updated, int) else int(updated.timestamp() * 1000)
-    inputs = tuple(line["productId"] for line in record["inputs"])
+    updated_ms = updated_of(arrival.raw)
+    recipe = None if recent is None else recent.recipe(digest, updated_ms)
+    if recipe is not None:
+        inputs = tuple(line.product_id for line in recipe.inputs)
+    else:
+        inputs = tuple(line["productId"] for line in codec_for(ProductRecipe.avro_name).decode(arrival.raw)["inputs"])
     return Incoming(arrival.key, arrival.raw, arrival.published, origin, inputs, updated_ms, arrival.replay, digest)
 
 
@@ -123,6 +126,7 @@ class Router:
         self.app, self.metrics, self.settings = wiring.app, wiring.metrics, wiring.settings
         self.shapes, self.progress, self.held = (wiring.tables[n] for n in ("product_to_shape", "router_progress", "batch_to_held"))
         self.dead_letters = wiring.topics["dlq.graph-updates"]
+        self.recent = wiring.recent_recipes
         self.steps_topic = wiring.settings.topic("recompute-steps")
         self.prefix = wiring.settings.topic_prefix
         self._shape: Shape | None = None
@@ -199,7 +203,7 @@ class Router:
                 if not arrival.replay and arrival.key not in seen and shape.in_force(kind, product, digest):
                     continue  # the record in force again: nothing to decode, nothing to route
                 seen.add(arrival.key)
-                incoming.append(incoming_of(arrival, digest))
+                incoming.append(incoming_of(arrival, digest, self.recent))
             except Exception as error:  # noqa: BLE001  (a record it cannot read must not cost the others)
                 await send_dead_letter(self.dead_letters, self.metrics, "graph-updates", arrival.raw, arrival.origin, error, STAGE)
         plans, changed = shape.plan(step, incoming)

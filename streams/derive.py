@@ -129,7 +129,8 @@ def recipe_of(recipe: ProductRecipe, product_id: str) -> Recipe:
         own=_values(recipe.own_emissions),
         own_pds=_number(recipe.primary_data_share),
         own_dqr=_dqr(recipe.dqi),
-        inputs=tuple(Input(line.product_id, float(to_decimal(line.quantity)), line.unit) for line in recipe.inputs),
+        # float() of a validated PACT decimal's text rounds as float(Decimal(text)) does, at a quarter of the cost
+        inputs=tuple(Input(line.product_id, float(line.quantity), line.unit) for line in recipe.inputs),
     )
 
 

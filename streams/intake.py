@@ -7,11 +7,15 @@ Pure: the agents hand in the bytes and where they came from, and send what comes
 every record ends as exactly one accepted model or one :class:`DeadLetter` naming the record and field.
 
 A recipe whose content was accepted before (a re-import) can skip all of it: :class:`AcceptedRecipes`.
+The stages after validation in the same process take the model it made instead of decoding the recipe
+again: :class:`RecentRecipes`.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Generic, TypeVar
@@ -27,6 +31,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: What :class:`AcceptedRecipes` keeps at most, counted as its outlines' and product ids' bytes: some 7,000
 #: recipes of a dense input-output table's (224 input lines each), many more of a usual bill of materials.
 ACCEPTED_BYTES = 64 * 2**20
+#: What :class:`RecentRecipes` keeps at most, in input lines (a validated line costs some 650 bytes of
+#: memory): a dense input-output table's import of 400 recipes and 85,000 lines fits whole.
+RECENT_LINES = 150_000
+#: How long :class:`RecentRecipes` keeps a recipe: the stages after validation read it within seconds.
+RECENT_TTL_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -142,3 +151,51 @@ class AcceptedRecipes:
 
 def _size(product_ids: tuple[str, ...], stem: bytes) -> int:
     return len(stem) + sum(len(p) for p in product_ids)
+
+
+class RecentRecipes:
+    """Recipes this process validated lately, by content digest: the router, which needs a changed
+    recipe's input ids, and the recompute, which needs its model, take them here instead of decoding and
+    validating the bytes again (in a dense import that was a third of the worker's CPU).
+
+    A hand-off, not a store: an entry leaves after ``ttl_s``, and a full memo keeps no new entry rather
+    than drop an old one, since the later stages read recipes in the order validation kept them (dropping
+    the oldest would make an import larger than the memo miss on every recipe). A miss costs a decode.
+    Sound for the reason :class:`AcceptedRecipes` is; the model a reader gets carries the ``updated`` of
+    the bytes it asked about. Models handed out are shared: readers must not change them.
+    """
+
+    def __init__(self, max_lines: int = RECENT_LINES, ttl_s: float = RECENT_TTL_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_lines, self.ttl_s, self._clock = max_lines, ttl_s, clock
+        self._kept: OrderedDict[int, tuple[ProductRecipe, int, float]] = OrderedDict()  # content -> model, lines, kept at
+        self._lines = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def keep(self, content: int, recipe: ProductRecipe) -> None:
+        """Hold ``recipe``, just validated, under its content digest, if there is room."""
+        now = self._clock()
+        while self._kept and next(iter(self._kept.values()))[2] <= now - self.ttl_s:
+            self._lines -= self._kept.popitem(last=False)[1][1]
+        lines = len(recipe.inputs) + 1
+        if content in self._kept or self._lines + lines > self.max_lines:
+            return
+        self._kept[content] = (recipe, lines, now)
+        self._lines += lines
+
+    def recipe(self, content: int | None, updated_ms: int | None) -> ProductRecipe | None:
+        """The recipe of that content, updated at ``updated_ms``; None when not held (or not asked right)."""
+        entry = None if content is None or updated_ms is None else self._kept.get(content)
+        if entry is None:
+            return None
+        recipe = entry[0]
+        if millis(recipe.updated) != updated_ms:
+            recipe = recipe.model_copy(update={"updated": EPOCH + timedelta(milliseconds=updated_ms)})
+        return recipe
+
+
+def millis(moment: datetime) -> int:
+    """A UTC time as whole ms since the epoch, as Avro's timestamp-millis holds it."""
+    return (moment - EPOCH) // timedelta(milliseconds=1)

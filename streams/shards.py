@@ -71,6 +71,11 @@ def stamp_of(raw: bytes) -> tuple[int, int]:
     return int.from_bytes(hashlib.blake2b(rest, digest_size=16).digest(), "big"), read_long(updated)
 
 
+def updated_of(raw: bytes) -> int:
+    """A recipe's ``updated`` time in ms, read as :func:`stamp_of` reads it, without the digest."""
+    return read_long(codec_for(ProductRecipe.avro_name).cut_field(raw, "updated")[1])
+
+
 @dataclass(frozen=True)
 class Incoming:
     """One ``graph-updates`` record as the router sees it: its key, its bytes, and for a recipe the products
@@ -337,10 +342,17 @@ def plan_records(plan: Plan) -> list[bytes]:
     records = []
     for number, part in enumerate(parts):
         meta: dict = {"step": plan.step, "partition": plan.partition, "part": number, "parts": len(parts),
-                      "updates": [[u.key, u.published_ms, list(u.origin)] for u in part["updates"]],
+                      "updates": [[u.key, u.published_ms, list(u.origin), u.content, u.updated] for u in part["updates"]],
                       **{name: part[name] for name in ("gives", "takes", "sends", "expects")}}
         records.append(_frame(meta, [u.raw for u in part["updates"]]))
     return records
+
+
+def _incoming(entry: list, raw: bytes) -> Incoming:
+    """An update of a plan part: key, publish time, origin, content digest and ``updated`` (the last two let a
+    shard take a recipe its process validated without decoding it; plans written before them lack them)."""
+    key, published, origin, content, updated = (*entry, None, None)[:5]
+    return Incoming(key, raw, published, tuple(origin), updated=updated, content=content)
 
 
 @dataclass(frozen=True)
@@ -368,8 +380,7 @@ def plan_of(parts: Sequence[bytes]) -> Plan:
         plan.takes.update({k: int(v) for k, v in meta["takes"].items()})
         plan.sends.update({k: tuple(v) for k, v in meta["sends"].items()})
         plan.expects.update({k: int(v) for k, v in meta["expects"].items()})
-        updates[meta["part"]] = [Incoming(key, blob, published, tuple(origin))  # type: ignore[arg-type]
-                                 for (key, published, origin), blob in zip(meta["updates"], blobs)]
+        updates[meta["part"]] = [_incoming(entry, blob) for entry, blob in zip(meta["updates"], blobs)]
     assert plan is not None
     plan.updates = [u for part in sorted(updates) for u in updates[part]]
     return plan

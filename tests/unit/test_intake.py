@@ -7,9 +7,9 @@ import copy
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.schemas.samples import FOOTPRINT, RECIPE
 from pcfx.streams.codec import codec_for, decode_model, encode_model
-from pcfx.streams.intake import AcceptedRecipes, Origin, admit
+from pcfx.streams.intake import AcceptedRecipes, Origin, RecentRecipes, admit
 from pcfx.streams.labels import outline_bytes, outline_stem
-from pcfx.streams.shards import content_of
+from pcfx.streams.shards import content_of, stamp_of
 
 ORIGIN = Origin(topic="pcfx.footprints", partition=2, offset=41, key=b"coil-7", timestamp_ms=1_700_000_000_000)
 NOW_MS = 1_700_000_001_000
@@ -83,3 +83,28 @@ def test_accepted_recipes_keep_to_their_bound_least_recently_met_out_first() -> 
     accepted.remember(recipes[2], decode_model(ProductRecipe, recipes[2]))
     assert len(accepted) == 2
     assert accepted.recall(recipes[1]) is None and accepted.recall(recipes[0]) is not None
+
+
+def test_a_recent_recipe_is_handed_on_as_validating_its_bytes_would_make_it() -> None:
+    recent = RecentRecipes()
+    first = recipe_bytes()
+    recent.keep(content_of(first), decode_model(ProductRecipe, first))
+    again = recipe_bytes(updated="2031-05-06T07:08:09.125Z")  # the same content, stamped later
+    content, updated = stamp_of(again)
+    assert recent.recipe(content, updated) == decode_model(ProductRecipe, again)
+    assert recent.recipe(content_of(recipe_bytes(companyName="Other")), updated) is None
+    assert recent.recipe(None, updated) is None and recent.recipe(content, None) is None
+
+
+def test_recent_recipes_go_after_their_time_and_a_full_memo_keeps_no_new_one() -> None:
+    clock = [0.0]
+    raws = [recipe_bytes(companyName=f"Maker {n}") for n in range(3)]
+    lines = len(decode_model(ProductRecipe, raws[0]).inputs) + 1  # what an entry counts
+    recent = RecentRecipes(max_lines=2 * lines, ttl_s=60.0, clock=lambda: clock[0])
+    for raw in raws:
+        recent.keep(content_of(raw), decode_model(ProductRecipe, raw))
+    held = [recent.recipe(*stamp_of(raw)) is not None for raw in raws]
+    assert held == [True, True, False]  # the later stages read in order: the first ones are the ones to keep
+    clock[0] = 60.0
+    recent.keep(content_of(raws[2]), decode_model(ProductRecipe, raws[2]))  # the first two went: room again
+    assert [recent.recipe(*stamp_of(raw)) is not None for raw in raws] == [False, False, True]

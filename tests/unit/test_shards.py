@@ -305,6 +305,16 @@ def test_a_large_plan_is_cut_into_parts_and_put_together_again() -> None:
     assert shards.plan_part(records[0]).parts == len(records)
 
 
+def test_a_plan_hands_its_updates_on_whole_with_a_recipes_content_and_time() -> None:
+    recipe = Incoming("recipe:frame", b"frame bytes", 5, ("pcfx.graph-updates", 0, 7, 5), ("steel",), 1_700_000_000_123,
+                      content=2**127 + 1)
+    leaf = Incoming("leaf:steel", b"steel bytes", 6, ("pcfx.graph-updates", 0, 8, 6), content=99)
+    again = plan_of(plan_records(Plan(3, 0, updates=[recipe, leaf]))).updates
+    assert [(u.key, u.raw, u.published_ms, u.origin, u.content, u.updated) for u in again] == [
+        ("recipe:frame", b"frame bytes", 5, ("pcfx.graph-updates", 0, 7, 5), 2**127 + 1, 1_700_000_000_123),
+        ("leaf:steel", b"steel bytes", 6, ("pcfx.graph-updates", 0, 8, 6), 99, None)]
+
+
 def test_a_recipes_content_digest_ignores_its_time_and_nothing_else() -> None:
     from datetime import datetime, timezone  # noqa: PLC0415
 
