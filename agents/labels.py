@@ -10,8 +10,9 @@ product partition issues the labels.
 
 The label router counts, per product, how many recipes of each buyer list it as an input
 (``product_to_recipe_counts``) beside what it last routed of each recipe (``recipe_to_label_targets``), and
-tells a product only the buyers whose count changed, as absolute counts: the label stage needs no entry
-per (product, recipe) pair, and a note sent twice by a retried batch changes nothing.
+tells a product only the buyers that started or stopped buying it, absolutely (lists it or not): the label
+stage needs no entry per (product, recipe) pair, hears nothing while a count merely moves, and a note sent
+twice by a retried batch changes nothing.
 
 Footprints are routed by the agents that send them: reading them back from ``graph-updates`` or ``derived``
 cost a consume and a decode per footprint (two for a derived one, with its Deprecated predecessor) to

@@ -32,9 +32,9 @@ class Decision:
     at: datetime
 
 
-def may_see(company: str, product: str, owners: list[str], decisions: list[Decision], recipes: int) -> tuple[bool, str]:
+def may_see(company: str, product: str, owners: list[str], decisions: list[Decision], *, listed: bool) -> tuple[bool, str]:
     """The rule above for ``company`` and ``product``; ``decisions`` are the grants made to the company for the
-    product (by anyone: only the owners' count), ``recipes`` how many of its recipes list the product.
+    product (by anyone: only the owners' count), ``listed`` whether one of its recipes lists the product.
     Returns the answer and one sentence saying why. Company ids compare case-insensitively (URN rules)."""
     folded = {owner.lower() for owner in owners}
     if company.lower() in folded:
@@ -44,8 +44,8 @@ def may_see(company: str, product: str, owners: list[str], decisions: list[Decis
         latest = max(counted, key=lambda d: d.at)
         verb = "granted" if latest.granted else "withheld"
         return latest.granted, f"{product} was {verb} to {company} by its supplier {latest.supplier}"
-    if recipes:
-        return True, f"{product} is an input of {recipes} of {company}'s recipes"
+    if listed:
+        return True, f"{product} is an input of {company}'s recipes"
     return False, (
         f"{company} is not entitled to {product}: none of its recipes lists the product "
         "and no owner of the product granted access (pcfx entitle)"

@@ -46,6 +46,6 @@ def test_a_routers_record_carries_its_products_note():
     from pcfx.agents.records import RECIPE_NOTE
     from pcfx.streams.labels import RecipeNote, RecipeSeen
 
-    note = RecipeNote(recipes_of={"urn:pcfx:company:c": 2, "urn:pcfx:company:d": 0})
+    note = RecipeNote(listed_by={"urn:pcfx:company:c": True, "urn:pcfx:company:d": False})
     raw = note.model_dump_json(exclude_none=True).encode()
     assert decode_label_input(record(raw, label_input_headers(RECIPE_NOTE))) == RecipeSeen(note)

@@ -92,10 +92,13 @@ def run(*events: LabelEvent | ProductRecipe, state: ProductLabels | None = None,
     return state, outputs
 
 
-def targets(recipe: ProductRecipe, remembered: dict) -> list[str]:
-    """The products a new recipe version is routed to, given what the router remembers of its recipes."""
-    routed = recipe_notes([(recipe.product_ids[0], recipe)], remembered.get, lambda p: {})
+def targets(recipe: ProductRecipe, router: tuple[dict, dict]) -> list[str]:
+    """The products a new recipe version is routed to, given the label router's two tables (what it
+    remembers of each recipe, and its counts per product)."""
+    remembered, counts = router
+    routed = recipe_notes([(recipe.product_ids[0], recipe)], remembered.get, lambda p: counts.get(p, {}))
     remembered.update(routed.remembered)
+    counts.update(routed.counts)
     return sorted(routed.notes)
 
 
@@ -111,7 +114,7 @@ def test_a_buyer_whose_recipe_lists_the_product_gets_its_label():
     [sent] = out.labels
     assert (sent.label.buyer_id, sent.label.value, sent.label.version) == (FRAMES, "2.31", 1)
     assert sent.webhook_url == "https://oem.example/hook"
-    assert [(s.state, s.reason) for s in out.statuses] == [("active", f"{STEEL} is an input of 1 of {FRAMES}'s recipes")]
+    assert [(s.state, s.reason) for s in out.statuses] == [("active", f"{STEEL} is an input of {FRAMES}'s recipes")]
 
 
 def test_a_buyer_nobody_sells_the_product_to_is_rejected_and_gets_nothing():
@@ -165,10 +168,11 @@ def frames_recipe_for(product: str, *, uses_steel: bool = True, updated: str = "
 def test_a_buyer_stays_entitled_until_the_last_of_its_recipes_drops_the_product():
     first, second = (frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in (1, 2))
     state, (*_, out) = run(seen(steel()), first, second, first, subscribe())
-    assert out.statuses[0].reason == f"{STEEL} is an input of 2 of {FRAMES}'s recipes"  # a duplicate counts once
+    assert out.statuses[0].reason == f"{STEEL} is an input of {FRAMES}'s recipes"
+    assert ROUTERS[id(state)][1][STEEL] == {FRAMES: 2}  # the router's count: a duplicate counts once
     later = "2025-03-01T00:00:00Z"
     state, (out,) = run(frames_recipe_for("urn:pcfx:product:frame-1", uses_steel=False, updated=later), state=state)
-    assert out.withdrawn == [] and state.recipes_of == {FRAMES: 1}
+    assert out == LabelOutput() and state.listed_by == [FRAMES]  # frame 2 still lists the steel: no note
     _, (out,) = run(frames_recipe_for("urn:pcfx:product:frame-2", uses_steel=False, updated=later), state=state)
     assert out.withdrawn == [FRAMES] and out.statuses[0].state == "rejected"
 
@@ -178,7 +182,7 @@ def test_the_state_of_a_product_20000_recipes_use_stays_small():
     stay far from Kafka's 1 MB record limit however many recipes list it."""
     recipes = [frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in range(20_000)]
     state, outputs = run(seen(steel()), *recipes)
-    assert state.recipes_of == {FRAMES: 20_000}
+    assert state.listed_by == [FRAMES]
     assert len(state.model_dump_json()) < 4_000
     assert ROUTERS[id(state)][1][STEEL] == {FRAMES: 20_000}
 
@@ -186,7 +190,7 @@ def test_the_state_of_a_product_20000_recipes_use_stays_small():
 def test_a_note_sent_twice_changes_nothing_the_second_time():
     state, _ = run(seen(steel()), frames_recipe(), subscribe())
     note = recipe_notes([("0042", frames_recipe())], lambda key: None, lambda p: {}).notes[STEEL]
-    assert note == RecipeNote(recipes_of={FRAMES: 1})
+    assert note == RecipeNote(listed_by={FRAMES: True})
     before = state.model_dump()
     _, (out,) = run(RecipeSeen(note), state=state)
     assert state.model_dump() == before and out.labels == [] and out.withdrawn == []
@@ -299,36 +303,36 @@ def test_deprecating_the_footprint_in_force_deprecates_the_label():
 
 
 def test_a_recipe_goes_to_its_products_and_to_old_and_new_inputs():
-    remembered: dict = {}
+    router: tuple[dict, dict] = ({}, {})
     recipe = frames_recipe()  # product 0042 (certified: categoryRuleId), inputs coil-7 (now STEEL) and scrap
-    assert targets(recipe, remembered) == sorted(["urn:pcfx:product:0042", STEEL, "urn:pcfx:product:scrap"])
+    assert targets(recipe, router) == sorted(["urn:pcfx:product:0042", STEEL, "urn:pcfx:product:scrap"])
     later = frames_recipe(uses_steel=False, updated="2025-03-01T00:00:00Z")
-    assert targets(later, remembered) == sorted([STEEL, "urn:pact:other.example:product-id:1"])  # dropped, added
-    assert targets(frames_recipe(updated="2024-01-01T00:00:00Z"), remembered) == []  # older: goes nowhere
+    assert targets(later, router) == sorted([STEEL, "urn:pact:other.example:product-id:1"])  # dropped, added
+    assert targets(frames_recipe(updated="2024-01-01T00:00:00Z"), router) == []  # older: goes nowhere
 
 
 def test_a_new_recipe_version_goes_only_where_who_uses_what_changed():
-    remembered: dict = {}
-    targets(frames_recipe(), remembered)
-    assert targets(frames_recipe(updated="2025-03-01T00:00:00Z"), remembered) == []  # identical lines, newer version
+    router: tuple[dict, dict] = ({}, {})
+    targets(frames_recipe(), router)
+    assert targets(frames_recipe(updated="2025-03-01T00:00:00Z"), router) == []  # identical lines, newer version
     rewired = frames_recipe(uses_steel=False, updated="2025-04-01T00:00:00Z")  # steel dropped, another added
-    assert targets(rewired, remembered) == sorted([STEEL, "urn:pact:other.example:product-id:1"])
+    assert targets(rewired, router) == sorted([STEEL, "urn:pact:other.example:product-id:1"])
 
 
 def test_new_buyers_tell_every_input_and_new_certification_the_own_product():
-    remembered: dict = {}
-    targets(frames_recipe(), remembered)
+    router: tuple[dict, dict] = ({}, {})
+    targets(frames_recipe(), router)
     document = copy.deepcopy(RECIPE)
     document.update(updated="2025-03-01T00:00:00Z", companyIds=[OTHER])
     document["inputs"][0]["productId"] = STEEL
-    assert targets(ProductRecipe.from_json(document), remembered) == sorted([STEEL, "urn:pcfx:product:scrap"])
+    assert targets(ProductRecipe.from_json(document), router) == sorted([STEEL, "urn:pcfx:product:scrap"])
     document.update(updated="2025-04-01T00:00:00Z", certificateNumber="CN-7")
-    assert targets(ProductRecipe.from_json(document), remembered) == ["urn:pcfx:product:0042"]
+    assert targets(ProductRecipe.from_json(document), router) == ["urn:pcfx:product:0042"]
 
 
 def test_the_router_counts_each_buyers_recipes_per_input_across_a_batch():
     """Two frames of Wuxi Frames and one of another company list the steel; then one frame drops it, in the
-    same batch: the steel hears once, with the counts as the batch leaves them."""
+    same batch: the steel hears once that both companies now buy it, and the router keeps the counts."""
     frame = {n: frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in (1, 2)}
     document = frames_recipe_for("urn:pcfx:product:frame-3").to_json()
     document["companyIds"] = [OTHER]
@@ -336,7 +340,7 @@ def test_the_router_counts_each_buyers_recipes_per_input_across_a_batch():
     batch = [("1", frame[1]), ("2", frame[2]), ("3", ProductRecipe.from_json(document)), ("1", dropped)]
     routed = recipe_notes(batch, lambda key: None, lambda p: {})
     assert routed.counts[STEEL] == {FRAMES: 2 - 1, OTHER: 1}
-    assert routed.notes[STEEL] == RecipeNote(recipes_of={FRAMES: 1, OTHER: 1})
+    assert routed.notes[STEEL] == RecipeNote(listed_by={FRAMES: True, OTHER: True})
     assert routed.remembered["1"]["inputs"] == sorted(["urn:pact:other.example:product-id:1", "urn:pcfx:product:scrap"])
     assert routed.counts["urn:pcfx:product:scrap"] == {FRAMES: 2, OTHER: 1}
 
@@ -389,4 +393,32 @@ def test_the_state_survives_its_table_round_trip():
 def test_an_entry_an_older_pcfx_remembered_without_inputs_routes_the_recipe_as_new():
     older = {"updated": 0, "targets": [STEEL]}
     routed = recipe_notes([("0042", frames_recipe())], lambda key: older, lambda p: {})
-    assert routed.notes[STEEL] == RecipeNote(recipes_of={FRAMES: 1})
+    assert routed.notes[STEEL] == RecipeNote(listed_by={FRAMES: True})
+
+
+def test_a_buyer_is_told_when_it_starts_or_stops_buying_not_each_time_its_count_moves():
+    """An import in micro-batches: every batch adds frames that use the steel. Only the first tells the
+    steel (Wuxi Frames now buys it); only the drop of the last frame tells it again."""
+    router: tuple[dict, dict] = ({}, {})
+    frames = [frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in range(6)]
+    told = [STEEL in targets_batch(batch, router) for batch in (frames[:2], frames[2:4], frames[4:])]
+    assert told == [True, False, False] and router[1][STEEL] == {FRAMES: 6}
+    later = "2025-03-01T00:00:00Z"
+    drops = [frames_recipe_for(f"urn:pcfx:product:frame-{n}", uses_steel=False, updated=later) for n in range(6)]
+    assert [STEEL in targets_batch([drop], router) for drop in drops] == [False] * 5 + [True]
+    assert STEEL not in router[1] or router[1][STEEL] == {}
+
+
+def targets_batch(recipes: list[ProductRecipe], router: tuple[dict, dict]) -> dict[str, RecipeNote]:
+    remembered, counts = router
+    routed = recipe_notes([(r.product_ids[0], r) for r in recipes], remembered.get, lambda p: counts.get(p, {}))
+    remembered.update(routed.remembered)
+    counts.update(routed.counts)
+    return routed.notes
+
+
+def test_a_state_and_a_note_an_older_pcfx_wrote_with_counts_still_say_who_buys():
+    older = ProductLabels.model_validate_json(json.dumps({"product_id": STEEL, "recipes_of": {FRAMES: 3}}))
+    assert older.listed_by == [FRAMES] and entitlement(older, FRAMES)[0] is True
+    note = RecipeNote.model_validate_json(json.dumps({"recipes_of": {FRAMES: 0, OTHER: 2}}))
+    assert note.listed_by == {FRAMES: False, OTHER: True}

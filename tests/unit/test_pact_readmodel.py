@@ -152,7 +152,7 @@ def test_the_api_applies_the_same_access_rule_as_the_labels(model, case, buys):
             at = datetime.fromtimestamp(at_ms, tz=timezone.utc)
             decisions = [d for d in decisions if d.supplier != supplier] + [Decision(supplier, granted, at)]
         model.put_uses(conn, "urn:pcfx:product:pack", [product] if buys else [], [OEM])
-    expected, _ = may_see(OEM, product, [CELLS], decisions, int(buys))
+    expected, _ = may_see(OEM, product, [CELLS], decisions, listed=buys)
     assert model.visible(OEM, cell) is expected
     assert (ids(model, OEM) == [cell["id"]]) is expected
     assert model.visible(CELLS, cell) and not model.visible(FRAMES, cell)  # the owner always; a stranger never
