@@ -8,8 +8,8 @@ product partition issues the labels.
     entitlements ──────────────────────────────── route_entitlements ─────┘   (+ expiry ticks)            │
     labels (key buyer|product), labels.buyer.<buyer> (key product), subscription-status <───────────────┘
 
-The label router counts, per product, how many recipes of each buyer list it as an input
-(``product_to_recipe_counts``) beside what it last routed of each recipe (``recipe_to_label_targets``), and
+The label router counts, per product, how many recipes of each buyer list it as an input (in memory, made
+from its table ``recipe_to_label_targets`` of what it last routed of each recipe: :func:`recipe_counts`), and
 tells a product only the buyers that started or stopped buying it, absolutely (lists it or not): the label
 stage needs no entry per (product, recipe) pair, hears nothing while a count merely moves, and a note sent
 twice by a retried batch changes nothing.
@@ -38,6 +38,7 @@ import time
 from datetime import datetime, timezone
 
 import faust
+from faust.types import TP
 
 from pcfx.agents import webhooks
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table, track_producer_topics
@@ -80,6 +81,7 @@ from pcfx.streams.labels import (
     issue,
     offer_of,
     recipe_outline,
+    recipe_counts,
     recipe_notes,
 )
 
@@ -134,12 +136,12 @@ def register(wiring: Wiring) -> None:
     app, settings, metrics, topics = wiring.app, wiring.settings, wiring.metrics, wiring.topics
     label_inputs = topics["label-inputs"]
     targets = bytes_table(app, "recipe_to_label_targets", key_type=bytes, partitions=1)  # on label-sources
-    counts = bytes_table(app, "product_to_recipe_counts", key_type=bytes, partitions=1)  # on label-sources, by product URN
     states = bytes_table(app, "product_to_labels", key_type=bytes)  # on label-inputs, keyed like it
-    wiring.tables.update(recipe_to_label_targets=targets, product_to_recipe_counts=counts, product_to_labels=states)
+    wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states)
+    counted: dict[str, dict[str, dict[str, int]]] = {}  # "counts" -> the router's counts (recipe_counts), once made
     buyer_topics: dict[str, str] = {}  # buyer id -> its label topic's full name
     topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status", "dlq.label-inputs", "dlq.label-sources")}
-    label_inputs_name = settings.topic("label-inputs")
+    label_inputs_name, label_sources_name = settings.topic("label-inputs"), settings.topic("label-sources")
 
     async def forward(product: str, raw: bytes | None, kind: str, published: int | None = None) -> None:
         await label_inputs.send(key=product.encode(), value=raw, headers=label_input_headers(kind, published))
@@ -147,10 +149,10 @@ def register(wiring: Wiring) -> None:
 
     async def route_batch(events: list[faust.types.EventT]) -> None:
         """Route a micro-batch of recipes (:func:`recipe_notes`): one ``label-inputs`` record per product whose
-        buyers or certification changed; then (once Kafka has them) what was routed and the new counts.
+        buyers or certification changed; then (once Kafka has them) what was routed, and the counts move.
 
-        Tables are written after the sends: a failed send or write retries the batch whole, from the same
-        tables, and sends the same absolute counts again, which the label stage takes as no change.
+        The table is written after the sends: a failed send or write retries the batch whole, from the same
+        table and counts made again from it, and sends the same notes, which the label stage takes as no change.
         """
         outbox, staged = Outbox(aiokafka_producer(app), metrics, settings.topic_prefix), StagedWrites()
         recipes, published = [], None
@@ -167,21 +169,25 @@ def register(wiring: Wiring) -> None:
             raw = targets.get(key.encode())
             return None if raw is None else json.loads(raw)
 
-        def counts_of(product: str) -> dict[str, int]:
-            raw = counts.get(product.encode())
-            return {} if raw is None else json.loads(raw)
+        counts = counted.get("counts")
+        if counts is None:  # first batch since the start, a rebalance or a failed batch: from the committed table
+            counts = recipe_counts(json.loads(raw) for raw in targets.values() if raw is not None)
 
-        routed = recipe_notes([(key, recipe) for key, recipe, _ in recipes], remembered_of, counts_of)
+        routed = recipe_notes([(key, recipe) for key, recipe, _ in recipes], remembered_of, lambda p: counts.get(p, {}))
         for product, note in routed.notes.items():
             await outbox.add(label_inputs_name, product.encode(), note.model_dump_json(exclude_none=True).encode(),
                              label_input_headers(RECIPE_NOTE, published))
         by_key = {key: event for key, _, event in recipes}  # the last event of each recipe key
         for key, remembered in routed.remembered.items():
             staged.put(targets, key.encode(), json.dumps(remembered).encode(), by_key[key])
-        for product, count in routed.counts.items():
-            staged.put(counts, product.encode(), json.dumps(count).encode() if count else None, recipes[-1][2])
         await outbox.flush()
         await staged.commit(outbox)
+        for product, count in routed.counts.items():  # the table has what they count: move them too
+            if count:
+                counts[product] = count
+            else:
+                counts.pop(product, None)
+        counted["counts"] = counts
 
     @app.agent(topics["label-sources"], name="route_recipes")
     async def route_recipes(stream: faust.StreamT) -> None:
@@ -195,7 +201,12 @@ def register(wiring: Wiring) -> None:
                 with processing(events[-1]):
                     await route_batch(events)
 
-            await until_done(route, f"route_recipes: a batch of {len(events)}")
+            await until_done(route, f"route_recipes: a batch of {len(events)}", on_failure=counted.clear)
+
+    @app.on_partitions_revoked.connect
+    def forget_counts(_app: faust.App, revoked: set[TP], **_: object) -> None:
+        if any(tp.topic == label_sources_name for tp in revoked):
+            counted.clear()  # made again from the table as the next owner of label-sources left it
 
     async def route_checked(stream: faust.StreamT, cls: type[ContractModel], name: str, kind: str) -> None:
         """Validate buyers' and suppliers' records; a bad one, or one whose key does not match it, is dead-lettered."""

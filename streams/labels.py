@@ -388,6 +388,21 @@ def recipe_notes(
     return routed
 
 
+def recipe_counts(remembered: Iterable[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per product, how many recipes of each buyer list it as an input, from what the router remembers of
+    each recipe: the counts :func:`recipe_notes` reads and moves. Held in memory and made again from the
+    remembered recipes on a restart or rebalance, so that they cost no changelog record each time they move
+    (a dense import moves them in every micro-batch). An entry an older pcfx remembered without its inputs
+    counts for nothing, as :func:`recipe_notes` takes it."""
+    counts: dict[str, dict[str, int]] = {}
+    for entry in remembered:
+        for product in entry.get("inputs", ()):
+            count = counts.setdefault(product, {})
+            for buyer in entry["buyers"]:
+                count[buyer] = count.get(buyer, 0) + 1
+    return counts
+
+
 def reverification_due(value: str, last_verified: str) -> bool:
     """|value - last verified| >= 10 % of |last verified|; from a verified 0, any other value is due."""
     current, verified = to_decimal(value), to_decimal(last_verified)

@@ -282,6 +282,38 @@ def test_a_webhook_down_across_a_worker_restart_still_gets_every_version(setting
     assert values == [Decimal("0.5") + Decimal("1.5") * ore_value for ore_value in (2, 3, 4)]
 
 
+def test_a_buyer_keeps_a_product_until_its_last_recipe_drops_it_across_a_worker_crash(settings: Settings, tmp_path: Path) -> None:
+    """Two frames of Wuxi Frames use the steel. The worker is killed; its successor counts the frames again
+    from the label router's table: dropping the steel from one frame keeps the label, from both withdraws it."""
+    def frame(name: str, input_product: str, updated: str) -> dict[str, Any]:
+        return {**recipe(name, FRAMES_CO, "Wuxi Frames", "1", input_product, "4"), "updated": updated}
+
+    worker = start_worker(settings, tmp_path / "worker-1.log")
+    try:
+        publish_chain(settings)  # frame-1 uses the steel
+        with SupplierClient(settings) as supplier:
+            supplier.publish_recipes([frame("frame-2", "steel-1", "2025-02-01T10:00:00Z")])
+        settle(settings)
+        assert pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", "steel-1").exit_code == 0
+        wait_for(lambda: latest(settings, STEEL, 1), "the steel label")
+    finally:
+        stop_worker(worker, kill=True)
+    with running_worker(settings, tmp_path / "worker-2.log"):
+        with SupplierClient(settings) as supplier:
+            supplier.publish_recipes([frame("frame-1", ORE, "2025-03-01T00:00:00Z")])
+        settle(settings)
+        after_one = buyer_labels(settings)[STEEL]
+        with SupplierClient(settings) as supplier:
+            supplier.publish_recipes([frame("frame-2", ORE, "2025-03-01T00:00:00Z")])
+        settle(settings)
+        after_both = wait_for(lambda: (labels := buyer_labels(settings)[STEEL])[-1] is None and labels, "the withdrawal")
+        status = pcfx(settings, "subscribe", "--buyer", FRAMES_CO, "--product", "steel-1")
+
+    assert [label.version if label else None for label in after_one] == [1]  # frame-2 still buys the steel
+    assert [label.version if label else None for label in after_both] == [1, None]
+    assert status.exit_code == 1 and f"{FRAMES_CO} is not entitled to {STEEL}" in status.output
+
+
 def test_labels_expire_and_bad_subscriptions_are_dead_lettered(settings: Settings, tmp_path: Path) -> None:
     settings = settings.model_copy(update={"label_expiry_check_s": 0.5})
     battery = "urn:pact:ore.example:product-id:battery-9"

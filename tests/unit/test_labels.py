@@ -28,6 +28,7 @@ from pcfx.streams.labels import (
     offer_of,
     outline_bytes,
     outline_of,
+    recipe_counts,
     recipe_notes,
     recipe_outline,
     reverification_due,
@@ -422,3 +423,21 @@ def test_a_state_and_a_note_an_older_pcfx_wrote_with_counts_still_say_who_buys()
     assert older.listed_by == [FRAMES] and entitlement(older, FRAMES)[0] is True
     note = RecipeNote.model_validate_json(json.dumps({"recipes_of": {FRAMES: 0, OTHER: 2}}))
     assert note.listed_by == {FRAMES: False, OTHER: True}
+
+
+def test_the_counts_made_again_from_the_remembered_recipes_are_the_ones_the_router_moved():
+    """The router holds its counts in memory and makes them again from its table of recipes after a restart:
+    both ways must agree, drops and changes of buyers included."""
+    router: tuple[dict, dict] = ({}, {})
+    frames = [frames_recipe_for(f"urn:pcfx:product:frame-{n}") for n in range(4)]
+    document = frames_recipe_for("urn:pcfx:product:frame-2", updated="2025-03-01T00:00:00Z").to_json()
+    document["companyIds"] = [OTHER]
+    later = [frames_recipe_for("urn:pcfx:product:frame-1", uses_steel=False, updated="2025-03-01T00:00:00Z"),
+             ProductRecipe.from_json(document)]
+    for batch in (frames[:3], frames[3:] + later[:1], later[1:]):
+        targets_batch(batch, router)
+    remembered, counts = router
+    moved = {product: count for product, count in counts.items() if count}
+    assert recipe_counts(remembered.values()) == moved
+    assert moved[STEEL] == {FRAMES: 2, OTHER: 1}  # frames 0 and 3; frame 2 now bought by the other company
+    assert recipe_counts([{"updated": 0, "targets": [STEEL]}]) == {}  # an older pcfx's entry: counts nothing
