@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from click.testing import CliRunner
 from kafka import KafkaProducer
 from starlette.testclient import TestClient
@@ -282,9 +283,14 @@ def test_a_webhook_down_across_a_worker_restart_still_gets_every_version(setting
     assert values == [Decimal("0.5") + Decimal("1.5") * ore_value for ore_value in (2, 3, 4)]
 
 
-def test_a_buyer_keeps_a_product_until_its_last_recipe_drops_it_across_a_worker_crash(settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+def test_a_buyer_keeps_a_product_until_its_last_recipe_drops_it_across_a_worker_crash(
+        settings: Settings, tmp_path: Path, store: str) -> None:
     """Two frames of Wuxi Frames use the steel. The worker is killed; its successor counts the frames again
-    from the label router's table: dropping the steel from one frame keeps the label, from both withdraws it."""
+    from the label router's table (restored from its changelog, or read from RocksDB): dropping the steel
+    from one frame keeps the label, from both withdraws it."""
+    settings = settings.model_copy(update={"store": store})
+
     def frame(name: str, input_product: str, updated: str) -> dict[str, Any]:
         return {**recipe(name, FRAMES_CO, "Wuxi Frames", "1", input_product, "4"), "updated": updated}
 
