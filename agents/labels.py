@@ -131,6 +131,33 @@ def refused(raw: bytes, origin: Origin, error: Exception, stage: str) -> Admissi
     return Admission(dead_letter=letter, error=error)
 
 
+class RouterCounts:
+    """The label router's counts of each buyer's recipes per product (:func:`recipe_counts`), kept in memory:
+    made from its table of routed recipes when first needed, moved once a batch's table writes are
+    committed, and dropped (to be made again from the table) after a failed batch or a rebalance."""
+
+    def __init__(self, routed_recipes: faust.types.TableT) -> None:
+        self._table = routed_recipes
+        self._counts: dict[str, dict[str, int]] | None = None
+
+    def current(self) -> dict[str, dict[str, int]]:
+        if self._counts is None:
+            self._counts = recipe_counts(json.loads(raw) for raw in self._table.values() if raw is not None)
+        return self._counts
+
+    def move(self, changed: dict[str, dict[str, int]]) -> None:
+        """Take a committed batch's new counts (``{}``: no recipe lists the product any more)."""
+        counts = self.current()
+        for product, count in changed.items():
+            if count:
+                counts[product] = count
+            else:
+                counts.pop(product, None)
+
+    def forget(self) -> None:
+        self._counts = None
+
+
 def register(wiring: Wiring) -> None:
     """Declare the routing agents, ``issue_labels``, the expiry timer, and webhook delivery."""
     app, settings, metrics, topics = wiring.app, wiring.settings, wiring.metrics, wiring.topics
@@ -138,7 +165,7 @@ def register(wiring: Wiring) -> None:
     targets = bytes_table(app, "recipe_to_label_targets", key_type=bytes, partitions=1)  # on label-sources
     states = bytes_table(app, "product_to_labels", key_type=bytes)  # on label-inputs, keyed like it
     wiring.tables.update(recipe_to_label_targets=targets, product_to_labels=states)
-    counted: dict[str, dict[str, dict[str, int]]] = {}  # "counts" -> the router's counts (recipe_counts), once made
+    counts = RouterCounts(targets)
     buyer_topics: dict[str, str] = {}  # buyer id -> its label topic's full name
     topic_names = {n: settings.topic(n) for n in ("labels", "subscription-status", "dlq.label-inputs", "dlq.label-sources")}
     label_inputs_name, label_sources_name = settings.topic("label-inputs"), settings.topic("label-sources")
@@ -169,11 +196,8 @@ def register(wiring: Wiring) -> None:
             raw = targets.get(key.encode())
             return None if raw is None else json.loads(raw)
 
-        counts = counted.get("counts")
-        if counts is None:  # first batch since the start, a rebalance or a failed batch: from the committed table
-            counts = recipe_counts(json.loads(raw) for raw in targets.values() if raw is not None)
-
-        routed = recipe_notes([(key, recipe) for key, recipe, _ in recipes], remembered_of, lambda p: counts.get(p, {}))
+        current = counts.current()
+        routed = recipe_notes([(key, recipe) for key, recipe, _ in recipes], remembered_of, lambda p: current.get(p, {}))
         for product, note in routed.notes.items():
             await outbox.add(label_inputs_name, product.encode(), note.model_dump_json(exclude_none=True).encode(),
                              label_input_headers(RECIPE_NOTE, published))
@@ -182,12 +206,7 @@ def register(wiring: Wiring) -> None:
             staged.put(targets, key.encode(), json.dumps(remembered).encode(), by_key[key])
         await outbox.flush()
         await staged.commit(outbox)
-        for product, count in routed.counts.items():  # the table has what they count: move them too
-            if count:
-                counts[product] = count
-            else:
-                counts.pop(product, None)
-        counted["counts"] = counts
+        counts.move(routed.counts)  # the table has what they count
 
     @app.agent(topics["label-sources"], name="route_recipes")
     async def route_recipes(stream: faust.StreamT) -> None:
@@ -201,12 +220,12 @@ def register(wiring: Wiring) -> None:
                 with processing(events[-1]):
                     await route_batch(events)
 
-            await until_done(route, f"route_recipes: a batch of {len(events)}", on_failure=counted.clear)
+            await until_done(route, f"route_recipes: a batch of {len(events)}", on_failure=counts.forget)
 
     @app.on_partitions_revoked.connect
     def forget_counts(_app: faust.App, revoked: set[TP], **_: object) -> None:
         if any(tp.topic == label_sources_name for tp in revoked):
-            counted.clear()  # made again from the table as the next owner of label-sources left it
+            counts.forget()  # made again from the table as the next owner of label-sources left it
 
     async def route_checked(stream: faust.StreamT, cls: type[ContractModel], name: str, kind: str) -> None:
         """Validate buyers' and suppliers' records; a bad one, or one whose key does not match it, is dead-lettered."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
 
-from pcfx.agents.labels import decode_label_input
+from pcfx.agents.labels import RouterCounts, decode_label_input
 from pcfx.agents.records import FOOTPRINT, label_input_headers, offer_input
 from pcfx.schemas.models import ProductFootprint
 from pcfx.schemas.samples import FOOTPRINT as FOOTPRINT_JSON
@@ -49,3 +50,14 @@ def test_a_routers_record_carries_its_products_note():
     note = RecipeNote(listed_by={"urn:pcfx:company:c": True, "urn:pcfx:company:d": False})
     raw = note.model_dump_json(exclude_none=True).encode()
     assert decode_label_input(record(raw, label_input_headers(RECIPE_NOTE))) == RecipeSeen(note)
+
+
+def test_the_routers_counts_come_from_its_table_move_with_committed_batches_and_come_again_when_forgotten():
+    table = {b"frame-1": json.dumps({"updated": 1, "inputs": ["steel"], "buyers": ["c"]}).encode(),
+             b"frame-2": json.dumps({"updated": 1, "inputs": ["steel", "ore"], "buyers": ["c", "d"]}).encode()}
+    counts = RouterCounts(table)  # the table's values() is all it reads
+    assert counts.current() == {"steel": {"c": 2, "d": 1}, "ore": {"c": 1, "d": 1}}
+    counts.move({"steel": {"c": 1, "d": 1}, "ore": {}})  # frame-1 and its ore line dropped, as committed
+    assert counts.current() == {"steel": {"c": 1, "d": 1}}
+    counts.forget()  # a failed batch or a rebalance: what the table says wins
+    assert counts.current() == {"steel": {"c": 2, "d": 1}, "ore": {"c": 1, "d": 1}}
