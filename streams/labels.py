@@ -113,11 +113,7 @@ class ProductLabels(BaseModel):
     @classmethod
     def listed_from_counts(cls, data: Any) -> Any:
         """A state written by an older pcfx holds each buyer's count of recipes (``recipes_of``), never 0."""
-        if isinstance(data, dict) and "recipes_of" in data:
-            data = dict(data)
-            counts = data.pop("recipes_of") or {}
-            data.setdefault("listed_by", sorted(buyer for buyer, count in counts.items() if count > 0))
-        return data
+        return _listed_from_counts(data, lambda counts: sorted(buyer for buyer, count in counts.items() if count > 0))
 
 
 @dataclass(frozen=True)
@@ -142,11 +138,15 @@ class RecipeNote(BaseModel):
     @classmethod
     def listed_from_counts(cls, data: Any) -> Any:
         """A note of an older pcfx gives each buyer's count of recipes (``recipes_of``; 0: none any more)."""
-        if isinstance(data, dict) and "recipes_of" in data:
-            data = dict(data)
-            counts = data.pop("recipes_of") or {}
-            data.setdefault("listed_by", {buyer: count > 0 for buyer, count in counts.items()})
-        return data
+        return _listed_from_counts(data, lambda counts: {buyer: count > 0 for buyer, count in counts.items()})
+
+
+def _listed_from_counts(data: Any, listed: Callable[[dict[str, int]], Any]) -> Any:
+    """``data`` with the ``recipes_of`` counts an older pcfx wrote replaced by ``listed_by``, made by ``listed``."""
+    if isinstance(data, dict) and "recipes_of" in data:
+        data = dict(data)
+        data.setdefault("listed_by", listed(data.pop("recipes_of") or {}))
+    return data
 
 
 @dataclass(frozen=True)
