@@ -103,7 +103,7 @@ def content_digest(arrival: Arrival) -> int:
     return content_of(arrival.raw)
 
 
-def incoming_of(arrival: Arrival, digest: int, recent: RecentRecipes | None = None) -> Incoming:
+def incoming_of(arrival: Arrival, digest: int, recent: RecentRecipes) -> Incoming:
     """What the router needs of a record: for a recipe, its input product ids and ``updated`` time, from the
     model ``validate_recipes`` made in this process if it is still in ``recent``, else from the bytes."""
     o = arrival.origin
@@ -111,7 +111,7 @@ def incoming_of(arrival: Arrival, digest: int, recent: RecentRecipes | None = No
     if split_key(arrival.key)[0] != RECIPE:
         return Incoming(arrival.key, arrival.raw, arrival.published, origin, replay=arrival.replay, content=digest)
     updated_ms = updated_of(arrival.raw)
-    recipe = None if recent is None else recent.recipe(digest, updated_ms)
+    recipe = recent.recipe(digest, updated_ms)
     if recipe is not None:
         inputs = tuple(line.product_id for line in recipe.inputs)
     else:

@@ -119,7 +119,7 @@ class AcceptedRecipes:
         here, or ``raw`` is no recipe (then the full validation says why)."""
         try:
             content, updated_ms = self._stamp(raw)
-            updated = EPOCH + timedelta(milliseconds=updated_ms)
+            updated = from_millis(updated_ms)
         except (ValueError, OverflowError):  # DecodeError among them
             return None
         known = self._known.get(content)
@@ -192,10 +192,15 @@ class RecentRecipes:
             return None
         recipe = entry[0]
         if millis(recipe.updated) != updated_ms:
-            recipe = recipe.model_copy(update={"updated": EPOCH + timedelta(milliseconds=updated_ms)})
+            recipe = recipe.model_copy(update={"updated": from_millis(updated_ms)})
         return recipe
 
 
 def millis(moment: datetime) -> int:
     """A UTC time as whole ms since the epoch, as Avro's timestamp-millis holds it."""
     return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_millis(ms: int) -> datetime:
+    """The UTC time of whole ms since the epoch (:func:`millis` back)."""
+    return EPOCH + timedelta(milliseconds=ms)
