@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import RetriableError
 from kafka.producer.future import FutureRecordMetadata
 
 from pcfx.agents.partition import partition_of
@@ -17,7 +18,10 @@ from pcfx.ops.kafka import require_broker
 from pcfx.settings import Settings
 
 T = TypeVar("T")
+U = TypeVar("U")
 POLL_MS = 200
+#: How many times :func:`end_offsets` asks a broker that answered "busy" (a retriable error).
+END_OFFSETS_ATTEMPTS = 3
 #: The worker's consumption, hop by hop: each stage's outputs are the next stage's inputs.
 SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"), ("recompute-steps",), ("label-inputs",))
 #: Topics whose readers write more records to them (the recompute's shards pass results to each other): their
@@ -69,15 +73,47 @@ def partition_for(producer: KafkaProducer, topic: str, by: bytes) -> int:
     return partitions[partition_of(by, len(partitions))]
 
 
+def partitions_of(admin: KafkaAdminClient, topics: Iterable[str]) -> dict[str, list[int]]:
+    """The partitions of every topic of ``topics`` (full names) that exists, from one metadata request.
+
+    One request with the client's request timeout, so a busy broker makes it fail rather than hang: a
+    consumer's ``partitions_for_topic`` and ``topics`` wait without a bound for kafka-python's background
+    metadata refresh, and once in a long test run that wait never ended."""
+    wanted = list(dict.fromkeys(topics))
+    if not wanted:
+        return {}
+    return {
+        entry["name"]: sorted(p["partition_index"] for p in entry["partitions"])
+        for entry in admin.describe_topics(wanted)
+        if entry["error_code"] == 0
+    }
+
+
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    """The offset the next record of every partition of ``topics`` (full names) will get."""
-    require_broker(settings.bootstrap_servers)
+    """The offset the next record of every partition of ``topics`` (full names) will get.
+
+    A broker too busy to answer within the request timeout (a rebalance storm, a SIGKILLed worker's
+    connections expiring) raises a retriable error; the question is then asked again with fresh clients, up to
+    :data:`END_OFFSETS_ATTEMPTS` times, since callers poll it and a transient "busy" is not their failure."""
+    topics = list(topics)
+    for attempt in range(1, END_OFFSETS_ATTEMPTS + 1):
+        try:
+            return _end_offsets_once(settings, topics)
+        except RetriableError:
+            if attempt == END_OFFSETS_ATTEMPTS:
+                raise
+            time.sleep(POLL_MS / 1000)
+    raise AssertionError("unreachable")
+
+
+def _end_offsets_once(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    with admin_client(settings) as admin:
+        partitions = [TopicPartition(t, p) for t, ps in partitions_of(admin, topics).items() for p in ps]
+    if not partitions:
+        return {}
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     try:
-        partitions = [
-            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        return dict(consumer.end_offsets(partitions)) if partitions else {}
+        return dict(consumer.end_offsets(partitions))  # bounded by the consumer's request timeout
     finally:
         consumer.close()
 
@@ -152,7 +188,7 @@ def settle(
 
     def ends(names: Iterable[str]) -> dict[TopicPartition, int]:
         wanted = [settings.topic(name) for name in names]
-        partitions = [TopicPartition(t, p) for t in wanted for p in sorted(consumer.partitions_for_topic(t) or ())]
+        partitions = [TopicPartition(t, p) for t, ps in partitions_of(admin, wanted).items() for p in ps]
         return {tp: end for tp, end in consumer.end_offsets(partitions).items() if end > 0} if partitions else {}
 
     def behind(wanted: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
@@ -170,18 +206,30 @@ def settle(
                 late[tp] = end - done
         return late
 
+    def asked(question: Callable[[], U]) -> U:
+        # A broker too busy to answer within a request's timeout is asked again; it is the workers' progress,
+        # not one slow answer, that stall_s judges.
+        since = time.monotonic()
+        while True:
+            try:
+                return question()
+            except RetriableError:
+                if time.monotonic() - since > stall_s:
+                    raise
+                time.sleep(POLL_MS / 1000)
+
     def show(stage: int, now: float) -> None:
         names = [name for names in stages for name in names]
-        late = behind(ends(names))
+        late = asked(lambda: behind(ends(names)))
         per_topic = {name: sum(n for tp, n in late.items() if tp.topic == settings.topic(name)) for name in names}
         progress(Progress(stages, stage, per_topic, now - started))  # type: ignore[misc]
 
     try:
         for index, stage in enumerate(stages):
-            wanted = ends(stage)
+            wanted = asked(lambda: ends(stage))  # noqa: B023  (called at once)
             last, moved = None, time.monotonic()
             while True:
-                late = behind(wanted)
+                late = asked(lambda: behind(wanted))  # noqa: B023
                 now = time.monotonic()
                 if progress is not None and (now - shown >= every_s or not late):
                     show(index, now)
@@ -189,7 +237,7 @@ def settle(
                 if not late:
                     if FEED_THEMSELVES.isdisjoint(stage):
                         break
-                    again = ends(stage)
+                    again = asked(lambda: ends(stage))  # noqa: B023
                     if again == wanted:
                         break
                     wanted = again

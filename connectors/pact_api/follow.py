@@ -13,11 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
+from pcfx.agents.topics import admin_client
+from pcfx.connectors.kafka_io import partitions_of
 from pcfx.connectors.pact_api.store import Store
+from pcfx.ops.kafka import BrokerUnreachable
 from pcfx.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,12 @@ class Follower:
         self.apply = apply
         self.name = name
         self.applied = 0  # records applied since start (for logs and tests)
+        self._admin: KafkaAdminClient | None = None  # made on the first scan for partitions
+
+    def _close_admin(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
 
     def run(self, stop: threading.Event) -> None:
         """Follow until ``stop`` is set; errors are logged and the batch is read again, never skipped."""
@@ -63,6 +72,7 @@ class Follower:
                 self._follow(consumer, stop)
             finally:
                 consumer.close()
+                self._close_admin()
 
     def forget_offsets(self, conn: sqlite3.Connection) -> None:
         """Start over from the beginning of every topic at the next run (inside the caller's transaction)."""
@@ -83,8 +93,9 @@ class Follower:
                 if batch and not self._commit(batch):
                     self._seek_stored(consumer, assigned)
                     stop.wait(RETRY_S)
-            except KafkaError as error:  # broker away: keep trying, from the stored offsets
+            except (KafkaError, BrokerUnreachable) as error:  # broker away: keep trying, from the stored offsets
                 log.warning("%s: Kafka unavailable (%s); retrying in %s s", self.name, error, RETRY_S)
+                self._close_admin()
                 assigned, rescan_at = set(), 0.0
                 stop.wait(RETRY_S)
 
@@ -105,13 +116,10 @@ class Follower:
 
     def _assign(self, consumer: KafkaConsumer, assigned: set[TopicPartition]) -> set[TopicPartition]:
         """Take every partition of the followed topics; topics that do not exist yet are picked up later."""
-        existing = consumer.topics()
-        wanted = {
-            TopicPartition(topic, partition)
-            for topic in self.topics
-            if topic in existing
-            for partition in consumer.partitions_for_topic(topic) or ()
-        }
+        if self._admin is None:
+            self._admin = admin_client(self.settings)
+        existing = partitions_of(self._admin, self.topics)  # bounded by a request timeout, unlike consumer.topics()
+        wanted = {TopicPartition(topic, partition) for topic, partitions in existing.items() for partition in partitions}
         missing = [t for t in self.topics if t not in existing]
         if missing:
             log.warning("%s: waiting for topics %s", self.name, ", ".join(missing))

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from pcfx.agents.outbox import Outbox
 from pcfx.agents.topics import admin_client
+from pcfx.connectors.kafka_io import end_offsets
 from pcfx.metrics import Metrics
 
 KEYS = [f"urn:pcfx:product:{i:05d}" for i in range(250)] + ["007", "钢卷-HR-2.0", "a" * 300]
@@ -31,11 +32,12 @@ async def send_all(settings, metrics: Metrics, topic: str) -> None:
 
 
 def read(settings, topic: str) -> list:
+    ends = end_offsets(settings, [topic])
+    partitions = sorted(ends)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(partitions)
     consumer.seek_to_beginning()
-    records, ends = [], consumer.end_offsets(partitions)
+    records = []
     while any(consumer.position(tp) < ends[tp] for tp in partitions):
         for batch in consumer.poll(timeout_ms=1000).values():
             records.extend(batch)

@@ -17,14 +17,12 @@ import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
-from kafka import KafkaConsumer, TopicPartition
 from pact_host import RECEIVER_ID, RECEIVER_SECRET, Receiver, isolated_settings, pact_host, publish, reference_footprints, running, wait_for
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -32,6 +30,7 @@ from referencing.jsonschema import DRAFT202012
 from pcfx.connectors.pact_api.host import Host
 from pcfx.connectors.pact_api.auth import Callback
 from pcfx.connectors.pact_api.events import PUBLISHED, REQUEST_CREATED
+from pcfx.connectors.kafka_io import end_offsets, read_to_end
 from pcfx.connectors.pact_api.tls import certificate_files
 from pcfx.connectors.pact_client import PactClient
 from pcfx.settings import Settings
@@ -350,14 +349,7 @@ def test_40_published_event_with_a_urn_instead_of_a_uuid_is_400(world):
 
 
 def inbound_events(settings: Settings) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None, consumer_timeout_ms=2000)
-    topic = settings.topic("inbound-events")
-    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    events = [json.loads(record.value) for record in consumer]
-    consumer.close()
-    return events
+    return list(read_to_end(settings, settings.topic("inbound-events"), lambda _key, value: json.loads(value)))
 
 
 # -- beyond the suite: one company never reads another's footprints -----------------------------------------
@@ -380,10 +372,7 @@ def test_a_company_granted_nothing_sees_nothing_by_any_route(world):
 
 def applied_everything(host: Host, settings: Settings, topics: tuple[str, ...]) -> bool:
     """Has the host stored offsets at the end of every partition of ``topics``?"""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, group_id=None)
-    names = [settings.topic(t) for t in topics]
-    ends = consumer.end_offsets([TopicPartition(n, p) for n in names for p in consumer.partitions_for_topic(n)])
-    consumer.close()
+    ends = end_offsets(settings, [settings.topic(t) for t in topics])
     stored = {(row["topic"], row["partition"]): row["next_offset"]
               for row in host.store.conn.execute("SELECT * FROM offsets")}
     return all(stored.get((tp.topic, tp.partition), 0) == end for tp, end in ends.items())
