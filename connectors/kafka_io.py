@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetSpec, TopicPartition
 from kafka.errors import RetriableError
 from kafka.producer.future import FutureRecordMetadata
 
@@ -89,33 +89,35 @@ def partitions_of(admin: KafkaAdminClient, topics: Iterable[str]) -> dict[str, l
     }
 
 
+def ends_of(admin: KafkaAdminClient, topics: Iterable[str]) -> dict[TopicPartition, int]:
+    """The offset the next record of every partition of ``topics`` (full names that exist) will get.
+
+    Asked with the admin client's own requests (metadata, then ListOffsets per leader), each bounded by the
+    request timeout. A fresh consumer's ``end_offsets`` leaves out, in kafka-python 3.0, a partition whose
+    leader it has not learnt yet, and the caller finds the hole later as a ``KeyError``."""
+    partitions = [TopicPartition(t, p) for t, ps in partitions_of(admin, topics).items() for p in ps]
+    if not partitions:
+        return {}
+    answers = admin.list_partition_offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
+    return {tp: answers[tp].offset for tp in partitions}
+
+
 def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    """The offset the next record of every partition of ``topics`` (full names) will get.
+    """:func:`ends_of` with a client of its own.
 
     A broker too busy to answer within the request timeout (a rebalance storm, a SIGKILLed worker's
-    connections expiring) raises a retriable error; the question is then asked again with fresh clients, up to
+    connections expiring) raises a retriable error; the question is then asked again with a fresh client, up to
     :data:`END_OFFSETS_ATTEMPTS` times, since callers poll it and a transient "busy" is not their failure."""
     topics = list(topics)
     for attempt in range(1, END_OFFSETS_ATTEMPTS + 1):
         try:
-            return _end_offsets_once(settings, topics)
+            with admin_client(settings) as admin:
+                return ends_of(admin, topics)
         except RetriableError:
             if attempt == END_OFFSETS_ATTEMPTS:
                 raise
             time.sleep(POLL_MS / 1000)
     raise AssertionError("unreachable")
-
-
-def _end_offsets_once(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    with admin_client(settings) as admin:
-        partitions = [TopicPartition(t, p) for t, ps in partitions_of(admin, topics).items() for p in ps]
-    if not partitions:
-        return {}
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    try:
-        return dict(consumer.end_offsets(partitions))  # bounded by the consumer's request timeout
-    finally:
-        consumer.close()
 
 
 def read_to_end(settings: Settings, topic: str, decode: Callable[[bytes | None, bytes | None], T]) -> Iterator[T]:
@@ -182,14 +184,11 @@ def settle(
     group = group or settings.app_id
     stages = tuple(tuple(stage) for stage in stages)
     require_broker(settings.bootstrap_servers)  # no broker: one line saying so, not a client's 30 s of retries
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
     admin = admin_client(settings)
     shown = 0.0
 
     def ends(names: Iterable[str]) -> dict[TopicPartition, int]:
-        wanted = [settings.topic(name) for name in names]
-        partitions = [TopicPartition(t, p) for t, ps in partitions_of(admin, wanted).items() for p in ps]
-        return {tp: end for tp, end in consumer.end_offsets(partitions).items() if end > 0} if partitions else {}
+        return {tp: end for tp, end in ends_of(admin, [settings.topic(name) for name in names]).items() if end > 0}
 
     def behind(wanted: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         if not wanted:
@@ -252,6 +251,5 @@ def settle(
                     )
                 time.sleep(POLL_MS / 1000)
     finally:
-        consumer.close()
         admin.close()
     return time.monotonic() - started
