@@ -192,7 +192,10 @@ class Shard:
     def forget(self) -> None:
         """Drop the engine and what was read of the tables: they are the truth, the next batch rebuilds from them."""
         self.engine = None
-        self._published: dict[str, Published] = {}
+        #: What ``product_to_published`` holds, as read or written by this shard; None where it holds nothing.
+        #: The misses are kept too: most recipe lines name supplier footprints, which never have an entry, and
+        #: a dense table's first import asked the table 87,000 times for nothing.
+        self._published: dict[str, Published | None] = {}
         self._inputs_read = InputSummaries(self._input)
         self.external: dict[str, Boundary] = {}  # product of another shard -> its latest result
         self.expiries.clear()
@@ -222,12 +225,10 @@ class Shard:
             boundary = self.external.get(product_id)
             if boundary is not None:
                 return boundary.footprint
-            known = self._published.get(product_id)
-            if known is None:
-                raw = self.published.get(self.key(product_id))
-                if raw is None:
-                    return None
-                known = self._published[product_id] = published_of(decode_model(ProductFootprint, raw))
+            if product_id in self._published:
+                return self._published[product_id]
+            raw = self.published.get(self.key(product_id))
+            known = self._published[product_id] = None if raw is None else published_of(decode_model(ProductFootprint, raw))
             return known
 
         return TableView(input=self._input, summary=summary, published=published,
