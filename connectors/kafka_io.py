@@ -18,7 +18,6 @@ from pcfx.ops.kafka import require_broker
 from pcfx.settings import Settings
 
 T = TypeVar("T")
-U = TypeVar("U")
 POLL_MS = 200
 #: How many times :func:`end_offsets` asks a broker that answered "busy" (a retriable error).
 END_OFFSETS_ATTEMPTS = 3
@@ -183,8 +182,7 @@ def settle(
     started = time.monotonic()
     group = group or settings.app_id
     stages = tuple(tuple(stage) for stage in stages)
-    require_broker(settings.bootstrap_servers)  # no broker: one line saying so, not a client's 30 s of retries
-    admin = admin_client(settings)
+    admin = admin_client(settings)  # no broker: one line saying so (require_broker), not a client's 30 s of retries
     shown = 0.0
 
     def ends(names: Iterable[str]) -> dict[TopicPartition, int]:
@@ -205,7 +203,7 @@ def settle(
                 late[tp] = end - done
         return late
 
-    def asked(question: Callable[[], U]) -> U:
+    def asked(question: Callable[[], T]) -> T:
         # A broker too busy to answer within a request's timeout is asked again; it is the workers' progress,
         # not one slow answer, that stall_s judges.
         since = time.monotonic()
