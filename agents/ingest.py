@@ -31,7 +31,7 @@ import faust
 
 from pcfx.agents.app import Wiring, aiokafka_producer, bytes_table
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import CONTENT_HEADER, batch_mark, header, offer_input, origin_of, published_header, published_ms
+from pcfx.agents.records import CONTENT_HEADER, UPDATED_HEADER, batch_mark, header, offer_input, origin_of, published_header, published_ms
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
@@ -76,9 +76,10 @@ def register(wiring: Wiring) -> None:
             await outbox.add(label_inputs, product_urn(product_id).encode(), *offer)
 
     async def forward_recipe(outbox: Outbox, recipe: Accepted, value: bytes, published: int, mark: Mark | None) -> None:
-        """A recipe to the engine once per product id, with its content digest, and to the label router."""
+        """A recipe to the engine once per product id, with its content digest and ``updated`` time (so the
+        router reads neither from the bytes), and to the label router."""
         headers = published_header(published)
-        with_content = {**headers, CONTENT_HEADER: str(recipe.content).encode()}
+        with_content = {**headers, CONTENT_HEADER: str(recipe.content).encode(), UPDATED_HEADER: str(recipe.updated_ms).encode()}
         for k, product_id in enumerate(recipe.product_ids):
             key = key_of(RECIPE, product_id).encode()
             await outbox.add(graph_updates, key, value, marked(with_content, mark, k))

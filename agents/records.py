@@ -27,6 +27,7 @@ from pcfx.streams.labels import offer_of
 log = logging.getLogger(__name__)
 PUBLISHED_HEADER = "pcfx-published-ms"  # the supplier's publish time, ms since the epoch, as decimal text
 CONTENT_HEADER = "pcfx-content"  # a recipe's content digest on graph-updates (pcfx.streams.shards.content_of)
+UPDATED_HEADER = "pcfx-updated-ms"  # a recipe's `updated`, ms since the epoch as decimal text, on graph-updates
 KIND_HEADER = "pcfx-label-input"  # what a label-inputs record carries: one of the kinds below
 #: ``offer``: the JSON of a footprint's :class:`~pcfx.streams.labels.Offer`, what pcfx's own agents send;
 #: ``footprint``: a PACT ProductFootprint in Avro, the contract's form (any other producer may send that).

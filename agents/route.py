@@ -34,7 +34,7 @@ from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import CONTENT_HEADER, batch_mark, header, origin_of, processing, published_ms, send_dead_letter
+from pcfx.agents.records import CONTENT_HEADER, UPDATED_HEADER, batch_mark, header, origin_of, processing, published_ms, send_dead_letter
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
@@ -62,6 +62,7 @@ class Arrival:
     replay: bool = False
     mark: Mark | None = None
     content: int | None = None  # a recipe's content digest, from the header validate_recipes set
+    updated_ms: int | None = None  # a recipe's `updated` time, from the header validate_recipes set
 
     @property
     def void(self) -> bool:
@@ -69,9 +70,10 @@ class Arrival:
 
 
 def arrival_of(event: EventT) -> Arrival:
-    content = header(event, CONTENT_HEADER)
+    content, updated = header(event, CONTENT_HEADER), header(event, UPDATED_HEADER)
     return Arrival(event.message.key.decode(), event.message.value or b"", published_ms(event), origin_of(event),
-                   header(event, REPLAY_HEADER) is not None, batch_mark(event), None if content is None else int(content))
+                   header(event, REPLAY_HEADER) is not None, batch_mark(event), None if content is None else int(content),
+                   None if updated is None else int(updated))
 
 
 def arrival_bytes(arrival: Arrival, total: int = 0) -> bytes:
@@ -79,7 +81,8 @@ def arrival_bytes(arrival: Arrival, total: int = 0) -> bytes:
     o = arrival.origin
     meta = {"key": arrival.key, "published": arrival.published, "total": total, "topic": o.topic, "replay": arrival.replay,
             "partition": o.partition, "offset": o.offset, "timestamp": o.timestamp_ms,
-            "mark": None if arrival.mark is None else arrival.mark.text(), "content": arrival.content}
+            "mark": None if arrival.mark is None else arrival.mark.text(), "content": arrival.content,
+            "updated": arrival.updated_ms}
     return json.dumps(meta).encode() + b"\n" + arrival.raw
 
 
@@ -88,7 +91,7 @@ def arrival_from(value: bytes) -> tuple[Arrival, int]:
     meta = json.loads(line)
     origin = Origin(meta["topic"], meta["partition"], meta["offset"], meta["key"].encode(), meta["timestamp"])
     return Arrival(meta["key"], raw, meta["published"], origin, meta.get("replay", False), parse_mark(meta.get("mark")),
-                   meta.get("content")), meta["total"]
+                   meta.get("content"), meta.get("updated")), meta["total"]
 
 
 def content_digest(arrival: Arrival) -> int:
@@ -105,12 +108,13 @@ def content_digest(arrival: Arrival) -> int:
 
 def incoming_of(arrival: Arrival, digest: int, recent: RecentRecipes) -> Incoming:
     """What the router needs of a record: for a recipe, its input product ids and ``updated`` time, from the
-    model ``validate_recipes`` made in this process if it is still in ``recent``, else from the bytes."""
+    model ``validate_recipes`` made in this process if it is still in ``recent``, else from the bytes (the
+    time from the header ``validate_recipes`` set, else from the bytes too: a record of an older pcfx)."""
     o = arrival.origin
     origin = (o.topic, o.partition, o.offset, o.timestamp_ms)
     if split_key(arrival.key)[0] != RECIPE:
         return Incoming(arrival.key, arrival.raw, arrival.published, origin, replay=arrival.replay, content=digest)
-    updated_ms = updated_of(arrival.raw)
+    updated_ms = updated_of(arrival.raw) if arrival.updated_ms is None else arrival.updated_ms
     recipe = recent.recipe(digest, updated_ms)
     if recipe is not None:
         inputs = tuple(line.product_id for line in recipe.inputs)

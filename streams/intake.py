@@ -90,6 +90,7 @@ class Accepted:
     product_ids: tuple[str, ...]
     content: int  # :func:`~pcfx.streams.shards.content_of`, for the router
     outline: bytes  # :func:`~pcfx.streams.labels.outline_bytes`, for the label router
+    updated_ms: int  # its ``updated`` time, for the router (which would otherwise find it in the bytes)
 
 
 class AcceptedRecipes:
@@ -127,11 +128,11 @@ class AcceptedRecipes:
             return None
         self._known.move_to_end(content)
         product_ids, stem = known
-        return Accepted(product_ids, content, stamped(stem, updated))
+        return Accepted(product_ids, content, stamped(stem, updated), updated_ms)
 
     def remember(self, raw: bytes, recipe: ProductRecipe) -> Accepted:
         """Keep ``recipe``, just validated from ``raw``, and return what forwarding it needs."""
-        content, _ = self._stamp(raw)
+        content, updated_ms = self._stamp(raw)
         product_ids, stem = tuple(recipe.product_ids), outline_stem(recipe)
         if content not in self._known:
             self._known[content] = (product_ids, stem)
@@ -139,7 +140,7 @@ class AcceptedRecipes:
             while self._bytes > self.max_bytes:
                 ids, old = self._known.popitem(last=False)[1]
                 self._bytes -= _size(ids, old)
-        return Accepted(product_ids, content, stamped(stem, recipe.updated))
+        return Accepted(product_ids, content, stamped(stem, recipe.updated), updated_ms)
 
     def _stamp(self, raw: bytes) -> tuple[int, int]:
         """:func:`~pcfx.streams.shards.stamp_of`, made once for the record that :meth:`recall` did not know

@@ -9,7 +9,7 @@ from pcfx.schemas.samples import FOOTPRINT, RECIPE
 from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams.intake import AcceptedRecipes, Origin, RecentRecipes, admit
 from pcfx.streams.labels import outline_bytes, outline_stem
-from pcfx.streams.shards import content_of, stamp_of
+from pcfx.streams.shards import content_of, stamp_of, updated_of
 
 ORIGIN = Origin(topic="pcfx.footprints", partition=2, offset=41, key=b"coil-7", timestamp_ms=1_700_000_000_000)
 NOW_MS = 1_700_000_001_000
@@ -54,6 +54,7 @@ def test_a_recipe_sent_again_but_for_its_time_is_accepted_as_validating_it_would
     first = recipe_bytes()
     remembered = accepted.remember(first, decode_model(ProductRecipe, first))
     assert remembered.outline == outline_bytes(decode_model(ProductRecipe, first))
+    assert remembered.updated_ms == updated_of(first)
     again = recipe_bytes(updated="2031-05-06T07:08:09.125Z")
     recalled = accepted.recall(again)
     validated = decode_model(ProductRecipe, again)  # what the full path makes of the same bytes
@@ -61,6 +62,7 @@ def test_a_recipe_sent_again_but_for_its_time_is_accepted_as_validating_it_would
     assert recalled.product_ids == tuple(validated.product_ids)
     assert recalled.content == content_of(again) == content_of(first)
     assert recalled.outline == outline_bytes(validated)  # the label router sees the new time
+    assert recalled.updated_ms == updated_of(again) == 1_935_817_689_125  # and the router too
 
 
 def test_a_recipe_with_other_content_or_no_recipe_at_all_is_validated_in_full() -> None:
