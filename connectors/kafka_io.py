@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, OffsetSpec, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import RetriableError
 from kafka.producer.future import FutureRecordMetadata
 
@@ -119,8 +120,10 @@ def end_offsets(settings: Settings, topics: Iterable[str]) -> dict[TopicPartitio
     raise AssertionError("unreachable")
 
 
-def read_to_end(settings: Settings, topic: str, decode: Callable[[bytes | None, bytes | None], T]) -> Iterator[T]:
-    """Every record of ``topic`` (full name) from the beginning up to its end at the time of the call."""
+def records_to_end(settings: Settings, topic: str, stall_s: float = 60.0) -> Iterator[ConsumerRecord]:
+    """Every record of ``topic`` (full name) from the beginning up to its end at the time of the call, in
+    offset order per partition. ``TimeoutError`` (naming the partitions) when ``stall_s`` seconds pass without
+    a record while some are still due: a broker that stops serving fails the read, never hangs it."""
     ends = {tp: end for tp, end in end_offsets(settings, [topic]).items() if end > 0}
     if not ends:
         return
@@ -129,16 +132,30 @@ def read_to_end(settings: Settings, topic: str, decode: Callable[[bytes | None, 
     try:
         consumer.assign(list(ends))
         consumer.seek_to_beginning(*ends)
-        pending = dict(ends)
+        pending, moved = dict(ends), time.monotonic()
         while pending:
-            for tp, records in consumer.poll(timeout_ms=POLL_MS).items():
+            polled = consumer.poll(timeout_ms=POLL_MS)
+            for tp, records in polled.items():
                 for record in records:
                     if record.offset < ends[tp]:
-                        yield decode(record.key, record.value)
-                if consumer.position(tp) >= ends[tp]:
-                    pending.pop(tp, None)
+                        yield record
+            for tp in list(pending):
+                position = consumer.position(tp, timeout_ms=POLL_MS)  # bounded: None while it is not known yet
+                if position is not None and position >= ends[tp]:
+                    del pending[tp]
+            if polled:
+                moved = time.monotonic()
+            elif pending and time.monotonic() - moved > stall_s:
+                raise TimeoutError(f"no record of {topic} for {stall_s:.0f} s; still due: "
+                                   + ", ".join(f"[{tp.partition}] up to offset {end}" for tp, end in sorted(pending.items())))
     finally:
         consumer.close()
+
+
+def read_to_end(settings: Settings, topic: str, decode: Callable[[bytes | None, bytes | None], T]) -> Iterator[T]:
+    """:func:`records_to_end`, each record given as ``decode(key, value)``."""
+    for record in records_to_end(settings, topic):
+        yield decode(record.key, record.value)
 
 
 @dataclass(frozen=True)

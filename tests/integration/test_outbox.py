@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from aiokafka import AIOKafkaProducer
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from kafka.admin import NewTopic
 from kafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry
 
 from pcfx.agents.outbox import Outbox
 from pcfx.agents.topics import admin_client
-from pcfx.connectors.kafka_io import end_offsets
+from pcfx.connectors.kafka_io import records_to_end
 from pcfx.metrics import Metrics
 
 KEYS = [f"urn:pcfx:product:{i:05d}" for i in range(250)] + ["007", "钢卷-HR-2.0", "a" * 300]
@@ -32,17 +32,7 @@ async def send_all(settings, metrics: Metrics, topic: str) -> None:
 
 
 def read(settings, topic: str) -> list:
-    ends = end_offsets(settings, [topic])
-    partitions = sorted(ends)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    consumer.assign(partitions)
-    consumer.seek_to_beginning()
-    records = []
-    while any(consumer.position(tp) < ends[tp] for tp in partitions):
-        for batch in consumer.poll(timeout_ms=1000).values():
-            records.extend(batch)
-    consumer.close()
-    return records
+    return list(records_to_end(settings, topic))
 
 
 def test_every_record_lands_acknowledged_on_its_keys_partition_in_order(settings, topics):
