@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from pcfx.ops.kafka import LauncherError, broker_answers, ensure_broker, free_port, libs_dir, stop_broker
+from pcfx.ops.kafka import BrokerFiles, LauncherError, broker_answers, ensure_broker, free_port, libs_dir, stop_broker
 from pcfx.settings import Settings
 
 pytest_plugins = ["pytester"]  # tests/integration runs whole sessions with this file to check `kafka`
@@ -42,6 +42,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.path.is_relative_to(UNIT_TESTS) and "kafka" in getattr(item, "fixturenames", ()):
         pytest.fail(f"{item.nodeid} uses Kafka; unit tests must not, move it to tests/integration", pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failed test that ran ``pcfx worker`` processes (their logs are ``*.log`` in its ``tmp_path``) or the
+    session's own broker gets their last lines in its report: CI's clone, and with it every log, is gone after."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
+    for log in sorted(tmp_path.glob("*.log")) if isinstance(tmp_path, Path) else ():
+        report.sections.append((f"{log.name} (last {LOG_TAIL_LINES} lines)", _tail(log.read_text(errors="replace"))))
+    if _session_broker_log is not None and _session_broker_log.exists():
+        problems = [line for line in _session_broker_log.read_text(errors="replace").splitlines()
+                    if line.split("] ", 1)[-1].startswith(("WARN", "ERROR"))]
+        report.sections.append((f"broker WARN/ERROR lines (last {LOG_TAIL_LINES})", _tail("\n".join(problems))))
+
+
+LOG_TAIL_LINES = 40
+_session_broker_log: Path | None = None  # server.log of the broker this session started (None: reused broker)
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
 
 
 REUSE_VARIABLE = "PCFX_TEST_BOOTSTRAP_SERVERS"
@@ -74,7 +99,10 @@ def kafka() -> Iterator[str]:
         broker = ensure_broker(own)
     except LauncherError as err:
         pytest.fail(f"the test Kafka broker did not start (files in {own.data_dir}):\n{err}", pytrace=False)
+    global _session_broker_log  # noqa: PLW0603  (read by the report hook above)
+    _session_broker_log = BrokerFiles.of(own).server_log
     yield broker.bootstrap_servers
+    _session_broker_log = None
     stop_broker(own)
     shutil.rmtree(own.data_dir)
 

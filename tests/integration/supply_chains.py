@@ -20,7 +20,7 @@ from pcfx.bench.graphs import supply_graph
 from pcfx.connectors.csv_io import read_graph
 from pcfx.connectors.footprints_cli import current_statuses
 from pcfx.connectors.import_cli import csv_details, recipe_from_event
-from pcfx.connectors.kafka_io import read_to_end
+from pcfx.connectors.kafka_io import read_to_end, records_to_end
 from pcfx.schemas import samples
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
@@ -118,22 +118,7 @@ def derived_footprints(settings: Settings) -> list[ProductFootprint]:
 
 def records_of(settings: Settings, topic: str) -> list:
     """Every record of ``topic`` (logical name) now, with its partition and key, in offset order per partition."""
-    from kafka import KafkaConsumer  # noqa: PLC0415
-
-    from pcfx.connectors.kafka_io import end_offsets  # noqa: PLC0415
-
-    ends = {tp: end for tp, end in end_offsets(settings, [settings.topic(topic)]).items() if end > 0}
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
-    found: list = []
-    try:
-        consumer.assign(list(ends))
-        consumer.seek_to_beginning(*ends)
-        while any(consumer.position(tp) < end for tp, end in ends.items()):
-            for tp, batch in consumer.poll(timeout_ms=500).items():
-                found.extend(record for record in batch if record.offset < ends[tp])
-    finally:
-        consumer.close()
-    return sorted(found, key=lambda record: (record.partition, record.offset))
+    return sorted(records_to_end(settings, settings.topic(topic)), key=lambda record: (record.partition, record.offset))
 
 
 def active_ids(footprints: list[ProductFootprint]) -> dict[str, list[str]]:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from workers import start_worker, stop_worker
+from workers import start_worker, stop_worker, wait_until
 
 from pcfx.agents.topics import create_topics
 from pcfx.connectors.kafka_io import read_to_end
@@ -62,14 +62,6 @@ def forwarded(settings: Settings) -> list[str]:
     return [key.decode() for key in read_to_end(settings, settings.topic("graph-updates"), lambda k, v: k)]
 
 
-def wait_until(condition, timeout_s: float):
-    deadline = time.monotonic() + timeout_s
-    while not (found := condition()):
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.5)
-    return found
-
-
 def error_lines(log: Path) -> list[str]:
     return ERROR_LINE.findall(log.read_text(errors="replace"))
 
@@ -81,7 +73,7 @@ def test_a_broker_outage_logs_a_few_errors_and_the_worker_recovers(own_broker: t
     try:
         with SupplierClient(settings) as supplier:
             supplier.publish(footprint("b1111111-1111-4111-8111-111111111111", "urn:pcfx:product:before"))
-        wait_until(lambda: "leaf:urn:pcfx:product:before" in forwarded(settings), 180)
+        wait_until(lambda: "leaf:urn:pcfx:product:before" in forwarded(settings), 180, "forwarded before the outage", every_s=0.5)
         before = len(error_lines(log))
 
         stop_broker(broker)
@@ -91,7 +83,7 @@ def test_a_broker_outage_logs_a_few_errors_and_the_worker_recovers(own_broker: t
 
         with SupplierClient(settings) as supplier:  # the worker takes a new record without being restarted
             supplier.publish(footprint("b2222222-2222-4222-8222-222222222222", "urn:pcfx:product:after"))
-        wait_until(lambda: "leaf:urn:pcfx:product:after" in forwarded(settings), 240)
+        wait_until(lambda: "leaf:urn:pcfx:product:after" in forwarded(settings), 240, "forwarded after the outage", every_s=0.5)
         assert worker.poll() is None, "the worker died during the outage"
         after = len(error_lines(log)) - before
     finally:
