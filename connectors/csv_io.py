@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pcfx.collector import collector_paused
 from pcfx.streams.rollup import (
     WEIGHT_FIELD,
     Derived,
@@ -99,6 +100,7 @@ def utf8_only(path: Path) -> Iterator[None]:
                        "save the file as UTF-8 CSV") from None
 
 
+@collector_paused()  # a dense table is about a million objects that all survive the read (pcfx/collector.py)
 def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[str, Leaf]]:
     """Engine events for the two files, and the leaves by product id (their totals are their inputs)."""
     products = _rows(products_path, PRODUCT_COLUMNS)

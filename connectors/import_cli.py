@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from pcfx.collector import collector_paused
 from pcfx.connectors.csv_io import CsvError, read_graph
 from pcfx.schemas.models import ProductRecipe, format_decimal, to_decimal
 from pcfx.streams.rollup import Event, UpsertLeaf
@@ -68,6 +69,7 @@ def _mass_text(mass: float | None, unit: str, amount: float) -> str:
     return "0" if own is None else format(own.normalize(), "f")
 
 
+@collector_paused()  # every recipe model built here lives on until sent (pcfx/collector.py)
 def csv_import_recipes(products_path: Path, bom_path: Path, updated: datetime) -> list[ProductRecipe]:
     """The recipes ``pcfx import`` publishes for these files (raises ``CsvError`` naming the row)."""
     events, _ = read_graph(products_path, bom_path)
