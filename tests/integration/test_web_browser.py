@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pact_host import running
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -46,6 +47,12 @@ ORE_ID, ORE_SECRET = "ore-web", "ore-secret-1"
 PAGE_WAIT_S = 60.0
 
 
+def page_wait(browser: WebDriver) -> WebDriverWait:
+    """Waits on the open page. The pages redraw parts live (a new label replaces ``#label``, a board row is
+    drawn again), so an element found in one poll may be gone when it is read: that poll counts as "not yet"."""
+    return WebDriverWait(browser, PAGE_WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
+
+
 @contextmanager
 def web_host(settings: Settings) -> Iterator[tuple[Host, str]]:
     """The PACT host with its web app over TLS, following the topics; yields it and the web base URL."""
@@ -62,7 +69,7 @@ def sign_in(browser: WebDriver, base: str, client_id: str, secret: str) -> None:
     browser.get(f"{base}/web/")
     browser.find_element(By.ID, "client_id").send_keys(client_id)
     browser.find_element(By.ID, "client_secret").send_keys(secret + Keys.ENTER)
-    WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "board"))
+    page_wait(browser).until(lambda b: b.find_elements(By.ID, "board"))
 
 
 def board_value(browser: WebDriver, product: str) -> str | None:
@@ -106,10 +113,10 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             browser.find_element(By.ID, "client_id").send_keys(BUYER_ID)
             browser.find_element(By.ID, "client_secret").send_keys("not-the-secret")
             browser.find_element(By.CSS_SELECTOR, "form.signin button[type=submit]").click()
-            alert = WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.CSS_SELECTOR, "[role=alert]"))
+            alert = page_wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "[role=alert]"))
             assert alert[0].text == "Wrong client id or secret."
             sign_in(browser, base, BUYER_ID, BUYER_SECRET)
-            assert decimal(board_value(browser, STEEL)) == Decimal("3.5")
+            assert decimal(page_wait(browser).until(lambda b: board_value(b, STEEL))) == Decimal("3.5")
             screenshot(browser, tmp_path / "board-v1.png")
             browser.execute_script("window.pcfxSamePage = true;")  # gone if the page reloads
 
@@ -120,7 +127,7 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             assert published.exit_code == 0, published.output
 
             wait_for(lambda: any(l["version"] == 2 for l in labels_of(host.store.conn, FRAMES_CO)), "steel label v2 on the host")
-            WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: decimal(board_value(b, STEEL)) == 5,
+            page_wait(browser).until(lambda b: decimal(board_value(b, STEEL)) == 5,
                                                       message=f"the open board did not change by itself: {browser.get_log('browser')}")
             assert browser.execute_script("return window.pcfxSamePage === true;"), "the board reloaded instead of updating"
             row = browser.find_element(By.CSS_SELECTOR, "#board tr[data-product]")
@@ -128,7 +135,7 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             screenshot(browser, tmp_path / "board-v2.png")
 
             row.find_element(By.TAG_NAME, "a").click()
-            WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "history-chart"))
+            page_wait(browser).until(lambda b: b.find_elements(By.ID, "history-chart"))
             history = [Decimal(cell.text) for cell in browser.find_elements(By.CSS_SELECTOR, "#history tbody td:nth-child(2)")]
             assert history == [Decimal("3.5"), Decimal("5")]
             assert browser.find_element(By.CSS_SELECTOR, "#label svg").get_attribute("aria-label").startswith("碳足迹")
@@ -145,7 +152,7 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             update.write_text(json.dumps(footprint(ORE, "4", created="2025-03-10T00:00:00Z", preceding=ore_v2["id"])))
             published = pcfx(settings, "publish", str(update))
             assert published.exit_code == 0, published.output
-            WebDriverWait(browser, PAGE_WAIT_S).until(
+            page_wait(browser).until(
                 lambda b: b.find_element(By.ID, "label").get_attribute("data-version") == "3",
                 message="the open product page did not change by itself")
             assert browser.execute_script("return window.pcfxSamePage === true;"), "the product page reloaded"
@@ -154,7 +161,7 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             browser.get(f"{base}/web/board?lang=zh")
             assert "贵公司的碳标识" in browser.find_element(By.TAG_NAME, "h1").text
             browser.find_element(By.CSS_SELECTOR, "header form button").click()
-            WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "client_id"))
+            page_wait(browser).until(lambda b: b.find_elements(By.ID, "client_id"))
 
             sign_in(browser, base, OTHER_ID, OTHER_SECRET)
             assert board_value(browser, STEEL) is None
@@ -163,11 +170,11 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
             screenshot(browser, tmp_path / "forbidden.png")
 
             browser.find_element(By.CSS_SELECTOR, "header form button").click()
-            WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "client_id"))
+            page_wait(browser).until(lambda b: b.find_elements(By.ID, "client_id"))
             wait_for(lambda: refused_of(host.store.conn, ORE_CO), "the refused ore record on the host")
             sign_in(browser, base, ORE_ID, ORE_SECRET)
             browser.find_element(By.LINK_TEXT, "Published").click()
-            WebDriverWait(browser, PAGE_WAIT_S).until(lambda b: b.find_elements(By.ID, "published"))
+            page_wait(browser).until(lambda b: b.find_elements(By.ID, "published"))
             published = [row.get_attribute("data-pf") for row in browser.find_elements(By.CSS_SELECTOR, "#published tbody tr")]
             assert published and published[0] != ore_v1  # the newest first: ore v3, which replaces v2
             first_row = browser.find_element(By.CSS_SELECTOR, "#published tbody tr")
