@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from pcfx.collector import collector_paused
 from pcfx.connectors.kafka_io import producer, send_all
 from pcfx.connectors.pact_v2 import footprint_from_pact
 from pcfx.schemas.base import ContractModel
@@ -96,7 +97,8 @@ class SupplierClient:
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
         """Encode and size every record first: all are sent, or none (a too-large one raises RecordTooLarge)."""
-        records = [(self._key(model), encode_model(model)) for model in models]
+        with collector_paused():  # every record encoded lives on until sent (pcfx/collector.py)
+            records = [(self._key(model), encode_model(model)) for model in models]
         limit = self._producer.config["max_request_size"] - RECORD_OVERHEAD
         problems = [f"{kind_of(model)} {getattr(model, 'id', model.product_ids[0])}: {len(value)} bytes encoded, "  # type: ignore[attr-defined]
                     f"more than one Kafka record takes ({limit} bytes); split it or shorten it"
