@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import fastavro
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from workers import start_worker, stop_worker
 
 from pcfx.connectors.kafka_io import confirm, end_offsets, read_to_end
 from pcfx.schemas.models import DeadLetter, ProductFootprint
-from pcfx.schemas.samples import FOOTPRINT, RECIPE
+from pcfx.schemas.samples import FOOTPRINT
 from pcfx.settings import Settings
 from pcfx.streams.codec import decode_model, encode_model
 
