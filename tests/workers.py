@@ -10,15 +10,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from pcfx.ops.kafka import free_port
 from pcfx.settings import Settings
-
-T = TypeVar("T")
 
 STOP_TIMEOUT_S = 30  # Faust shuts down cleanly within a few seconds; past this the process is killed
 
@@ -42,12 +37,3 @@ def stop_worker(worker: subprocess.Popen, *, kill: bool = False) -> None:
         worker.kill()
         worker.wait()
 
-
-def wait_until(condition: Callable[[], T], timeout_s: float, what: str, every_s: float = 0.05) -> T:
-    """``condition()`` once it is truthy, polled every ``every_s`` seconds; fails the test naming ``what`` if it
-    is still falsy after ``timeout_s`` seconds (a stuck worker ends the test with a reason, not its timeout)."""
-    deadline = time.monotonic() + timeout_s
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"{timeout_s:g} s passed and still not {what}"
-        time.sleep(every_s)
-    return found

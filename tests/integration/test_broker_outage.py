@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from workers import start_worker, stop_worker, wait_until
+from pact_host import wait_for
+from workers import start_worker, stop_worker
 
 from pcfx.agents.topics import create_topics
 from pcfx.connectors.kafka_io import read_to_end
@@ -73,7 +74,7 @@ def test_a_broker_outage_logs_a_few_errors_and_the_worker_recovers(own_broker: t
     try:
         with SupplierClient(settings) as supplier:
             supplier.publish(footprint("b1111111-1111-4111-8111-111111111111", "urn:pcfx:product:before"))
-        wait_until(lambda: "leaf:urn:pcfx:product:before" in forwarded(settings), 180, "forwarded before the outage", every_s=0.5)
+        wait_for(lambda: "leaf:urn:pcfx:product:before" in forwarded(settings), "the first footprint to be forwarded", 180, poll_s=0.5)
         before = len(error_lines(log))
 
         stop_broker(broker)
@@ -83,7 +84,7 @@ def test_a_broker_outage_logs_a_few_errors_and_the_worker_recovers(own_broker: t
 
         with SupplierClient(settings) as supplier:  # the worker takes a new record without being restarted
             supplier.publish(footprint("b2222222-2222-4222-8222-222222222222", "urn:pcfx:product:after"))
-        wait_until(lambda: "leaf:urn:pcfx:product:after" in forwarded(settings), 240, "forwarded after the outage", every_s=0.5)
+        wait_for(lambda: "leaf:urn:pcfx:product:after" in forwarded(settings), "the footprint sent after the outage to be forwarded", 240, poll_s=0.5)
         assert worker.poll() is None, "the worker died during the outage"
         after = len(error_lines(log)) - before
     finally:

@@ -37,7 +37,8 @@ from supply_chains import (
     supplier_footprint,
     write_graph_csv,
 )
-from workers import start_worker, stop_worker, wait_until
+from pact_host import wait_for
+from workers import start_worker, stop_worker
 
 from pcfx.agents.topics import admin_client
 from pcfx.connectors.footprints_cli import current_statuses
@@ -168,7 +169,7 @@ def test_a_worker_killed_mid_propagation_and_restarted_ends_in_the_clean_state(s
     first = start_worker(crashing, tmp_path / "first.log")
     try:
         publish(crashing, recipes)
-        wait_until(lambda: records_on(crashing, "derived") > 0, WAIT_S, "a first derived footprint")
+        wait_for(lambda: records_on(crashing, "derived") > 0, "a first derived footprint", WAIT_S, poll_s=0.05)
     finally:
         stop_worker(first, kill=True)  # SIGKILL: no clean shutdown, no last commit
     assert 0 < records_on(crashing, "derived") < len(recipes)  # it died mid-propagation
@@ -247,7 +248,7 @@ def test_three_workers_one_killed_and_one_joining_mid_shock_end_like_pcfx_comput
         before = records_on(shocked, "derived")
         shock = scaled_products(products, 1.1, tmp_path / "shock")  # every product's own emissions up 10 %
         publish(shocked, csv_recipes(shock, bom))
-        wait_until(lambda: records_on(shocked, "derived") > before, WAIT_S, "a derived footprint of the shock", every_s=0.02)
+        wait_for(lambda: records_on(shocked, "derived") > before, "a derived footprint of the shock", WAIT_S, poll_s=0.02)
         stop_worker(workers[0], kill=True)  # mid-shock: no clean shutdown, no last commit
         assert records_on(shocked, "derived") < before + 2 * 1500  # it died before every product had its new version
         workers.append(a_worker("w3"))

@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaProducer
 from starlette.testclient import TestClient
+import pact_host
 from workers import start_worker, stop_worker
 
 from pcfx.agents.records import OFFER, label_input_headers
@@ -83,13 +84,8 @@ def update_ore(settings: Settings, previous: str, value: str, created: str) -> s
 
 
 def wait_for(check: Callable[[], T | None], what: str, timeout_s: float = WAIT_S) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+    """:func:`pact_host.wait_for` with this module's timeout, asking every 0.3 s."""
+    return pact_host.wait_for(check, what, timeout_s, poll_s=0.3)
 
 
 def buyer_labels(settings: Settings, buyer: str = FRAMES_CO) -> dict[str, list[CarbonLabel | None]]:

@@ -128,7 +128,7 @@ def test_a_buyer_sees_its_label_change_live_a_stranger_gets_403_a_supplier_sees_
 
             wait_for(lambda: any(l["version"] == 2 for l in labels_of(host.store.conn, FRAMES_CO)), "steel label v2 on the host")
             page_wait(browser).until(lambda b: decimal(board_value(b, STEEL)) == 5,
-                                                      message=f"the open board did not change by itself: {browser.get_log('browser')}")
+                                     message=f"the open board did not change by itself: {browser.get_log('browser')}")
             assert browser.execute_script("return window.pcfxSamePage === true;"), "the board reloaded instead of updating"
             row = browser.find_element(By.CSS_SELECTOR, "#board tr[data-product]")
             assert "(+42.9 %)" in row.text  # (5 - 3.5) / 3.5
