@@ -221,11 +221,16 @@ def wait_until(condition: Callable[[], Any], what: str, timeout_s: float, pause_
         time.sleep(pause_s)
 
 
-def drain(settings: Settings, names: Sequence[str], timeout_s: float) -> float:
+def drain(settings: Settings, names: Sequence[str], timeout_s: float, settled_at: dict[str, float] | None = None) -> float:
     """Wait until the worker has committed everything on ``names`` (stage by stage, in the order given):
     ``pcfx footprints --settle``'s own wait (:func:`pcfx.connectors.kafka_io.settle`), which gives up after
-    ``timeout_s`` without progress. Returns the seconds waited."""
-    return settle(settings, timeout_s, stages=[(name,) for name in names])
+    ``timeout_s`` without progress. Returns the seconds waited; ``settled_at``, if given, receives the
+    seconds from the call until each name had settled."""
+    def note(index: int, seconds: float) -> None:
+        if settled_at is not None:
+            settled_at[names[index]] = seconds
+
+    return settle(settings, timeout_s, stages=[(name,) for name in names], settled=note)
 
 
 def read_since(settings: Settings, name: str, since: dict[TopicPartition, int]) -> list[Any]:

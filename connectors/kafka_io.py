@@ -182,6 +182,7 @@ def settle(
     stages: Sequence[Sequence[str]] = SETTLE_STAGES,
     progress: Callable[[Progress], None] | None = None,
     every_s: float = 1.0,
+    settled: Callable[[int, float], None] | None = None,
 ) -> float:
     """Return once the workers have processed everything published before the call, stage by stage; returns
     the seconds it took.
@@ -192,7 +193,8 @@ def settle(
     that is fine as long as it moves. ``TimeoutError`` (naming the lagging partitions) comes when no stage
     got a record nearer for ``stall_s`` seconds. ``progress``, if given, is called every ``every_s`` seconds
     with the records behind per topic (the CLI shows it on a terminal; the demo and the benchmarks use the
-    same function).
+    same function). ``settled``, if given, is called with each stage's index and the seconds since the call
+    when that stage has settled (the benchmarks' breakdown of where the time went; no request of its own).
     """
     from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError, NotCoordinatorError  # noqa: PLC0415
 
@@ -249,10 +251,10 @@ def settle(
                     show(index, now)
                     shown = now
                 if not late:
-                    if FEED_THEMSELVES.isdisjoint(stage):
-                        break
-                    again = asked(lambda: ends(stage))  # noqa: B023
+                    again = wanted if FEED_THEMSELVES.isdisjoint(stage) else asked(lambda: ends(stage))  # noqa: B023
                     if again == wanted:
+                        if settled is not None:
+                            settled(index, now - started)
                         break
                     wanted = again
                     continue

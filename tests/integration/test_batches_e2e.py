@@ -62,8 +62,11 @@ def test_a_batch_arriving_in_pieces_makes_one_version_per_changed_product(settin
         supplier.publish(as_footprint(supplier_footprint("t5", "5d1e0a52-7d0e-4c55-9a57-3c1c1f0e2a11", "2")))
         settle(settings, WAIT_S)
         supplier.publish_recipes(chain("2", UPDATED[0]))  # one call: one marked batch
-    settle(settings, WAIT_S)
+    stages: list[tuple[int, float]] = []
+    settle(settings, WAIT_S, settled=lambda index, seconds: stages.append((index, seconds)))
     assert versions(settings) == {product_urn(p): 1 for p, _ in TIERS}
+    assert [index for index, _ in stages] == [0, 1, 2, 3]  # each stage reported once, in order, as it settled
+    assert [seconds for _, seconds in stages] == sorted(seconds for _, seconds in stages)
 
     # The next version of every recipe, sent lowest tier first and seconds apart (several micro-batches):
     # unmarked, t4 alone would be republished up to four times as its consumers' changes trickle in.
