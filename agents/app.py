@@ -33,7 +33,7 @@ from pcfx.agents.quiet import install as install_quiet
 from pcfx.agents.recovery import TableManager
 from pcfx.metrics import Metrics
 from pcfx.settings import Settings
-from pcfx.streams.intake import RecentRecipes
+from pcfx.streams.intake import AcceptedRecipes, RecentRecipes
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class Wiring:
     topics: dict[str, faust.TopicT]
     tables: dict[str, faust.types.TableT]
     recent_recipes: RecentRecipes = field(default_factory=RecentRecipes)
+    accepted_recipes: AcceptedRecipes = field(default_factory=AcceptedRecipes)  # validation's, shared with the router
 
 
 def create_app(settings: Settings, *, web_port: int | None = None, registry: CollectorRegistry | None = None) -> Wiring:

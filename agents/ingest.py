@@ -3,18 +3,19 @@
 Each input partition is validated where it lands (these agents scale out with the input topics), a
 micro-batch at a time. An accepted record is forwarded unchanged, once per product id it describes, to
 ``graph-updates`` (the engine), keyed ``leaf:<product id>`` or ``recipe:<product id>``; a footprint also to
-``label-inputs`` (its product's labels, keyed by product URN; as its offer), a recipe to ``label-sources``
-(the label router, which knows whom a recipe concerns; as its outline, :func:`~pcfx.streams.labels.outline_bytes`).
-A recipe's ``graph-updates`` record carries the digest of its content but ``updated`` in the header
-``pcfx-content`` (:func:`~pcfx.streams.shards.content_of`), which the router compares with the recipe in force.
-A rejected record goes to ``dlq.<topic>`` with the reason.
+``label-inputs`` (its product's labels, keyed by product URN; as its offer). A recipe reaches the label router
+through the router (:mod:`pcfx.agents.route`), once the engine takes it: a recipe of a cancelled batch, or
+one identical to the recipe in force, concerns no buyer. A recipe's ``graph-updates`` record carries the
+digest of its content but ``updated`` in the header ``pcfx-content`` (:func:`~pcfx.streams.shards.content_of`),
+which the router compares with the recipe in force. A rejected record goes to ``dlq.<topic>`` with the reason.
 
 A recipe whose content this worker accepted before, sent again with a new ``updated`` (a re-import), is
 forwarded as it was accepted, without decoding and validating it again (:class:`~pcfx.streams.intake.AcceptedRecipes`).
 
 A record of a bulk change carries a batch mark (:mod:`pcfx.streams.batches`); each ``graph-updates`` record
 made from it carries its own part of the mark, and a rejected marked record makes as many empty records
-keyed ``void:<batch id>``, so the recompute agent still sees its batch complete.
+keyed ``void:<batch id>``, so the router still sees its batch complete. A producer's cancel of a batch of
+recipes goes on to the router as one such record with the cancel header.
 
 A footprint is also checked against the ``product_to_owner`` table (first publisher of a product id owns it,
 :mod:`pcfx.streams.ownership`): one from a company that does not own a product it names is dead-lettered.
@@ -36,9 +37,9 @@ from pcfx.agents.state import StagedWrites
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.streams.codec import encode_model
-from pcfx.streams.batches import BATCH_HEADER, VOID, Mark
+from pcfx.streams.batches import BATCH_HEADER, CANCEL_HEADER, VOID, Mark
 from pcfx.streams.derive import product_urn
-from pcfx.streams.intake import Accepted, AcceptedRecipes, Admission, admit, dead_letter
+from pcfx.streams.intake import Accepted, Admission, admit, dead_letter
 from pcfx.streams.keys import LEAF, RECIPE, key_of
 from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
 
@@ -46,10 +47,10 @@ from pcfx.streams.ownership import PUBLISHER_HEADER, OwnershipError, judge
 def register(wiring: Wiring) -> None:
     """Declare the two validating agents on the wiring's app."""
     app, settings, topics, metrics = wiring.app, wiring.settings, wiring.topics, wiring.metrics
-    graph_updates, label_sources, label_inputs = (settings.topic(n) for n in ("graph-updates", "label-sources", "label-inputs"))
+    graph_updates, label_inputs = settings.topic("graph-updates"), settings.topic("label-inputs")
     owners = bytes_table(app, "product_to_owner")  # product id -> owning company URN; on footprints, keyed like it
     wiring.tables["product_to_owner"] = owners
-    accepted = AcceptedRecipes()  # this process's, shared by the recipes partitions it validates
+    accepted = wiring.accepted_recipes  # this process's, shared by the recipes partitions it validates and the router
 
     def owned(event: faust.types.EventT, admission: Admission, name: str, now_ms: int, staged: StagedWrites) -> Admission:
         """A footprint whose publisher may not publish it becomes a dead letter; a first claim is staged
@@ -77,13 +78,11 @@ def register(wiring: Wiring) -> None:
 
     async def forward_recipe(outbox: Outbox, recipe: Accepted, value: bytes, published: int, mark: Mark | None) -> None:
         """A recipe to the engine once per product id, with its content digest and ``updated`` time (so the
-        router reads neither from the bytes), and to the label router."""
-        headers = published_header(published)
-        with_content = {**headers, CONTENT_HEADER: str(recipe.content).encode(), UPDATED_HEADER: str(recipe.updated_ms).encode()}
+        router reads neither from the bytes)."""
+        headers = {**published_header(published), CONTENT_HEADER: str(recipe.content).encode(),
+                   UPDATED_HEADER: str(recipe.updated_ms).encode()}
         for k, product_id in enumerate(recipe.product_ids):
-            key = key_of(RECIPE, product_id).encode()
-            await outbox.add(graph_updates, key, value, marked(with_content, mark, k))
-            await outbox.add(label_sources, key, recipe.outline, headers)
+            await outbox.add(graph_updates, key_of(RECIPE, product_id).encode(), value, marked(headers, mark, k))
 
     async def admit_batch(cls: type[ContractModel], events: list[faust.types.EventT], name: str) -> None:
         """Validate a micro-batch; send the accepted records on and the rejected ones to ``dlq.<name>``."""
@@ -91,6 +90,17 @@ def register(wiring: Wiring) -> None:
         recalled = 0
         for event in events:
             origin, mark, raw = origin_of(event), batch_mark(event), event.message.value
+            cancel = header(event, CANCEL_HEADER)
+            if cancel and cls is ProductRecipe:  # the producer stopped a batch it was sending: tell the router
+                await outbox.add(graph_updates, f"{VOID}:{cancel}".encode(), b"", {CANCEL_HEADER: cancel.encode()})
+                continue
+            if cancel:
+                error = ValueError(f"{CANCEL_HEADER}: only a batch of recipes can be cancelled; footprints reach their "
+                                   "labels as they are validated, so a batch of footprints is sent whole or not at all")
+                rejected.append(error)
+                letter = dead_letter(raw, origin, error, stage=f"validate_{name}", now_ms=int(time.time() * 1000))
+                await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(letter))
+                continue
             known = accepted.recall(raw) if cls is ProductRecipe and raw is not None else None
             if known is not None:  # the same as a recipe accepted before, but for its `updated`
                 recalled += 1

@@ -3,20 +3,25 @@
 It reads the single ``graph-updates`` partition, holds the records of bulk changes until each is whole
 (:mod:`pcfx.streams.batches`), drops records identical to those in force, and hands each step to
 :meth:`pcfx.streams.shards.Shape.plan`: which shard takes which update, which products move, who sends whom
-a result. It decodes a recipe only as far as its input product ids; it solves nothing.
+a result. It decodes a recipe only as far as its input product ids; it solves nothing. Each recipe a step
+takes also goes to ``label-sources``, as the outline the label router needs (:func:`~pcfx.streams.labels.outline_bytes`):
+the label router hears of exactly the recipes the engine takes, never of one of a batch that was cancelled
+or of one identical to the recipe in force.
 
 Tables (on the ``graph-updates`` partition, changelog-backed):
 - ``product_to_shape``: product id -> :class:`~pcfx.streams.shards.ShapeEntry` (inputs, owner, digests).
 - ``router_progress``: ``step`` -> the last step, the graph-updates offsets it covers, and whether its plans
   may be only partly sent (``open``).
-- ``batch_to_held``: records of bulk changes not yet whole, as before the split (and ``replay/<offset>``
-  while a step is being re-planned, below).
+- ``batch_to_held``: records of bulk changes not yet whole, as before the split, and the ids of batches
+  applied (``done``) or cancelled by their producer (``cancelled``); ``replay/<offset>`` while a step is
+  being re-planned (below).
 
 Exactly once: a step's plans must reach the shards once and the same, or not at all. So before sending
 them the router writes the step's offsets as ``open``; after Kafka acknowledged every plan it writes the
 shape and closes the step. A router that dies in between re-plans the same offsets after a restart, from
 the same shape, into the same plans (every choice in ``Shape.plan`` is sorted), and the shards take the
-repeated parts as the duplicates they are. Records of the open step that arrive in a micro-batch that ends
+repeated parts as the duplicates they are; the label router likewise takes an outline sent again as the
+same version (nothing changes). Records of the open step that arrive in a micro-batch that ends
 before the step's last offset are kept in ``batch_to_held`` until the rest arrives.
 """
 
@@ -34,13 +39,24 @@ from faust.types import TP, EventT
 
 from pcfx.agents.app import Wiring, aiokafka_producer
 from pcfx.agents.outbox import Outbox, until_done
-from pcfx.agents.records import CONTENT_HEADER, UPDATED_HEADER, batch_mark, header, origin_of, processing, published_ms, send_dead_letter
+from pcfx.agents.records import (
+    CONTENT_HEADER,
+    UPDATED_HEADER,
+    batch_mark,
+    header,
+    origin_of,
+    processing,
+    published_header,
+    published_ms,
+    send_dead_letter,
+)
 from pcfx.agents.state import StagedWrites
 from pcfx.schemas.models import ProductRecipe
-from pcfx.streams.batches import VOID, HeldBatches, Mark, Taken, parse_mark
+from pcfx.streams.batches import CANCEL_HEADER, VOID, Cancel, HeldBatches, Mark, Taken, parse_mark
 from pcfx.streams.codec import codec_for
 from pcfx.streams.intake import Origin, RecentRecipes
 from pcfx.streams.keys import RECIPE, split_key
+from pcfx.streams.labels import outline_bytes, recipe_outline
 from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, content_of, plan_records, updated_of
 
 log = logging.getLogger(__name__)
@@ -49,6 +65,7 @@ SHARD_HEADER = "pcfx-shard"  # what a recompute-steps record is: plan, handover 
 STEP_HEADER = "pcfx-step"
 REPLAY_HEADER = "pcfx-replay"  # set by the expiry timer on a record it sends again to withdraw it
 REPLAY_PREFIX = "replay/"
+CANCELLED = b"cancelled"  # batch_to_held: a batch its producer cancelled (b"done": one applied)
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,7 @@ class Arrival:
     mark: Mark | None = None
     content: int | None = None  # a recipe's content digest, from the header validate_recipes set
     updated_ms: int | None = None  # a recipe's `updated` time, from the header validate_recipes set
+    cancel: Cancel | None = None  # on a void record: the batch its producer cancelled
 
     @property
     def void(self) -> bool:
@@ -70,10 +88,10 @@ class Arrival:
 
 
 def arrival_of(event: EventT) -> Arrival:
-    content, updated = header(event, CONTENT_HEADER), header(event, UPDATED_HEADER)
+    content, updated, cancel = (header(event, name) for name in (CONTENT_HEADER, UPDATED_HEADER, CANCEL_HEADER))
     return Arrival(event.message.key.decode(), event.message.value or b"", published_ms(event), origin_of(event),
                    header(event, REPLAY_HEADER) is not None, batch_mark(event), None if content is None else int(content),
-                   None if updated is None else int(updated))
+                   None if updated is None else int(updated), None if not cancel else Cancel(cancel))
 
 
 def arrival_bytes(arrival: Arrival, total: int = 0) -> bytes:
@@ -82,7 +100,7 @@ def arrival_bytes(arrival: Arrival, total: int = 0) -> bytes:
     meta = {"key": arrival.key, "published": arrival.published, "total": total, "topic": o.topic, "replay": arrival.replay,
             "partition": o.partition, "offset": o.offset, "timestamp": o.timestamp_ms,
             "mark": None if arrival.mark is None else arrival.mark.text(), "content": arrival.content,
-            "updated": arrival.updated_ms}
+            "updated": arrival.updated_ms, "cancel": None if arrival.cancel is None else arrival.cancel.batch_id}
     return json.dumps(meta).encode() + b"\n" + arrival.raw
 
 
@@ -91,7 +109,7 @@ def arrival_from(value: bytes) -> tuple[Arrival, int]:
     meta = json.loads(line)
     origin = Origin(meta["topic"], meta["partition"], meta["offset"], meta["key"].encode(), meta["timestamp"])
     return Arrival(meta["key"], raw, meta["published"], origin, meta.get("replay", False), parse_mark(meta.get("mark")),
-                   meta.get("content"), meta.get("updated")), meta["total"]
+                   meta.get("content"), meta.get("updated"), Cancel(meta["cancel"]) if meta.get("cancel") else None), meta["total"]
 
 
 def content_digest(arrival: Arrival) -> int:
@@ -130,8 +148,8 @@ class Router:
         self.app, self.metrics, self.settings = wiring.app, wiring.metrics, wiring.settings
         self.shapes, self.progress, self.held = (wiring.tables[n] for n in ("product_to_shape", "router_progress", "batch_to_held"))
         self.dead_letters = wiring.topics["dlq.graph-updates"]
-        self.recent = wiring.recent_recipes
-        self.steps_topic = wiring.settings.topic("recompute-steps")
+        self.recent, self.accepted = wiring.recent_recipes, wiring.accepted_recipes
+        self.steps_topic, self.label_sources = wiring.settings.topic("recompute-steps"), wiring.settings.topic("label-sources")
         self.prefix = wiring.settings.topic_prefix
         self._shape: Shape | None = None
         self._batches: HeldBatches[Arrival] = HeldBatches()
@@ -165,7 +183,7 @@ class Router:
                 continue
             batch_id, _, index = key.partition("/")
             if not index:
-                self._batches.load_done(batch_id)
+                (self._batches.load_cancelled if value == CANCELLED else self._batches.load_done)(batch_id)
                 continue
             arrival, total = arrival_from(value)
             self._batches.load(batch_id, int(index), total, arrival)
@@ -196,8 +214,8 @@ class Router:
         """Plan the arrivals as step ``step``, send the plans, then write what the step changed."""
         started = time.perf_counter()
         first, last = arrivals[0].origin.offset, arrivals[-1].origin.offset
-        taken = self._batches.take([(a.mark, a) for a in arrivals], self._due)
-        incoming, seen = [], set()
+        taken = self._batches.take([(a.cancel or a.mark, a) for a in arrivals], self._due)
+        incoming, outlines, seen = [], [], set()
         for arrival in taken.ready:
             if arrival.void:
                 continue
@@ -207,9 +225,14 @@ class Router:
                 if not arrival.replay and arrival.key not in seen and shape.in_force(kind, product, digest):
                     continue  # the record in force again: nothing to decode, nothing to route
                 seen.add(arrival.key)
-                incoming.append(incoming_of(arrival, digest, self.recent))
+                item = incoming_of(arrival, digest, self.recent)
+                outline = self._outline(item) if kind == RECIPE else None
             except Exception as error:  # noqa: BLE001  (a record it cannot read must not cost the others)
                 await send_dead_letter(self.dead_letters, self.metrics, "graph-updates", arrival.raw, arrival.origin, error, STAGE)
+                continue
+            incoming.append(item)
+            if outline is not None:
+                outlines.append((item, outline))
         plans, changed = shape.plan(step, incoming)
         outbox = self._outbox()
         if plans and reopen:  # write-ahead: these offsets make this step, whatever happens next
@@ -221,6 +244,8 @@ class Router:
             for record in plan_records(plan):
                 headers = {SHARD_HEADER: PLAN.encode(), STEP_HEADER: str(step).encode()}
                 await outbox.add(self.steps_topic, str(step).encode(), record, headers, partition=partition)
+        for item, outline in outlines:  # the label router learns of a recipe as the engine takes it
+            await outbox.add(self.label_sources, item.key.encode(), outline, published_header(item.published_ms))
         await outbox.flush()
         staged = StagedWrites()
         for product, entry in changed.items():
@@ -239,6 +264,15 @@ class Router:
             log.debug("router: step %d, %d update(s) to %d shard(s) in %.3f s", step, len(incoming), len(plans),
                       time.perf_counter() - started)
 
+    def _outline(self, item: Incoming) -> bytes:
+        """What the label router needs of a recipe the step takes: as validation kept it in this process, else
+        from the model validation made, else from the bytes (validated upstream: read, not validated again)."""
+        kept = self.accepted.outline(item.content, item.updated)
+        if kept is not None:
+            return kept
+        recipe = self.recent.recipe(item.content, item.updated)
+        return outline_bytes(recipe if recipe is not None else recipe_outline(item.raw))
+
     def _stage_held(self, staged: StagedWrites, taken: Taken[Arrival], event: EventT) -> None:
         for (batch_id, index), arrival in taken.hold.items():
             staged.put(self.held, f"{batch_id}/{index}", arrival_bytes(arrival, taken.totals[batch_id]), event)
@@ -246,6 +280,10 @@ class Router:
             staged.put(self.held, f"{batch_id}/{index}", None, event)
         for batch_id in taken.done:
             staged.put(self.held, batch_id, b"done", event)  # a replayed record of it then goes straight on
+        for batch_id in taken.cancelled:
+            staged.put(self.held, batch_id, CANCELLED, event)  # a late record of it is then dropped
+            log.info("router: batch %s cancelled by its producer; %d record(s) of it dropped", batch_id,
+                     sum(1 for b, _ in taken.release if b == batch_id))
 
     def _outbox(self) -> Outbox:
         return Outbox(aiokafka_producer(self.app), self.metrics, self.prefix)

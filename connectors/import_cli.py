@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
 from pcfx.collector import collector_paused
 from pcfx.connectors.csv_io import CsvError, read_graph
+from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import ProductRecipe, format_decimal, to_decimal
 from pcfx.streams.rollup import Event, UpsertLeaf
 from pcfx.streams.units import declared_unit_mass
@@ -31,6 +33,11 @@ def csv_details(products_path: Path) -> dict[str, dict[str, str]]:
 
 def recipe_from_event(event: Event, details: dict[str, str], updated: datetime) -> ProductRecipe:
     """The recipe record of one CSV product (a leaf row becomes a recipe without inputs)."""
+    return ProductRecipe.from_json(recipe_document(event, details, updated))
+
+
+def recipe_document(event: Event, details: dict[str, str], updated: datetime) -> dict[str, Any]:
+    """The recipe of one CSV product as PACT-style JSON, not validated yet (:func:`recipe_from_event` validates)."""
     item = event.leaf if isinstance(event, UpsertLeaf) else event.recipe
     own = item.values if isinstance(event, UpsertLeaf) else item.own
     pds = item.pds if isinstance(event, UpsertLeaf) else item.own_pds
@@ -58,7 +65,7 @@ def recipe_from_event(event: Event, details: dict[str, str], updated: datetime) 
         document["primaryDataShare"] = format_decimal(pds)
     if dqr is not None:
         document["dqi"] = dict(zip(("technologicalDQR", "geographicalDQR", "temporalDQR"), map(format_decimal, dqr)))
-    return ProductRecipe.from_json(document)
+    return document
 
 
 def _mass_text(mass: float | None, unit: str, amount: float) -> str:
@@ -69,22 +76,20 @@ def _mass_text(mass: float | None, unit: str, amount: float) -> str:
     return "0" if own is None else format(own.normalize(), "f")
 
 
-@collector_paused()  # every recipe model built here lives on until sent (pcfx/collector.py)
-def csv_import_recipes(products_path: Path, bom_path: Path, updated: datetime) -> list[ProductRecipe]:
-    """The recipes ``pcfx import`` publishes for these files (raises ``CsvError`` naming the row)."""
-    events, _ = read_graph(products_path, bom_path)
-    details = csv_details(products_path)
-    return [recipe_from_event(event, details[event.product_id], updated) for event in events]
+def import_files(products_path: Path, bom_path: Path, settings: object | None = None) -> list[str]:
+    """Publish the files' recipes as one change (one marked batch); returns their product ids.
 
-
-def import_files(products_path: Path, bom_path: Path, settings: object | None = None) -> list[ProductRecipe]:
-    """Publish the files' recipes in one call: one marked batch, so the exchange applies them as one change."""
+    The CSV files are read and checked whole before anything is sent (``CsvError`` naming the row). Each
+    recipe is then sent as soon as it is validated, so the exchange works while the rest are checked; one
+    that breaks the contract cancels the batch (``ContractError``; nothing of the import takes effect)."""
     from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
 
-    recipes = csv_import_recipes(products_path, bom_path, datetime.now(timezone.utc))
-    with SupplierClient(settings) as client:  # type: ignore[arg-type]
-        client.publish_recipes(recipes)
-    return recipes
+    with collector_paused():  # the rows and documents read here live on until sent (pcfx/collector.py)
+        events, _ = read_graph(products_path, bom_path)
+        details, updated = csv_details(products_path), datetime.now(timezone.utc)
+        documents = [recipe_document(event, details[event.product_id], updated) for event in events]
+        with SupplierClient(settings) as client:  # type: ignore[arg-type]
+            return client.publish_recipes(documents)
 
 
 @click.command("import")
@@ -93,11 +98,12 @@ def import_files(products_path: Path, bom_path: Path, settings: object | None = 
 def import_csv(products_path: Path, bom_path: Path) -> None:
     """Validate products.csv and bom.csv, then publish one recipe per product to the exchange, as one change
     (each product whose figures change gets one new derived version; identical files change nothing)."""
+    from pcfx.connectors.supplier import RecordTooLarge  # noqa: PLC0415
     from pcfx.settings import Settings  # noqa: PLC0415
 
     settings = Settings.from_env()
     try:
-        recipes = import_files(products_path, bom_path, settings)
-    except CsvError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"published {len(recipes)} recipe(s) to {settings.topic('recipes')}")
+        product_ids = import_files(products_path, bom_path, settings)
+    except (CsvError, ContractError, RecordTooLarge) as error:  # one line per broken rule, naming the row or product and field
+        raise click.ClickException(f"{error}\nnothing was imported") from None
+    click.echo(f"published {len(product_ids)} recipe(s) to {settings.topic('recipes')}")

@@ -23,7 +23,7 @@ POLL_MS = 200
 #: How many times :func:`end_offsets` asks a broker that answered "busy" (a retriable error).
 END_OFFSETS_ATTEMPTS = 3
 #: The worker's consumption, hop by hop: each stage's outputs are the next stage's inputs.
-SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates", "label-sources"), ("recompute-steps",), ("label-inputs",))
+SETTLE_STAGES = (("footprints", "recipes"), ("graph-updates",), ("label-sources", "recompute-steps"), ("label-inputs",))
 #: Topics whose readers write more records to them (the recompute's shards pass results to each other): their
 #: stage has settled only when the workers committed every record and no new one came meanwhile.
 FEED_THEMSELVES = frozenset({"recompute-steps"})

@@ -6,22 +6,30 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from pcfx.collector import collector_paused
-from pcfx.connectors.kafka_io import producer, send_all
+from pcfx.connectors.kafka_io import confirm, producer, send_all
 from pcfx.connectors.pact_v2 import footprint_from_pact
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
-from pcfx.streams.batches import BATCH_HEADER, marks_for
+from pcfx.streams.batches import BATCH_HEADER, CANCEL_HEADER, VOID, marks_for
 from pcfx.streams.codec import encode_model
 from pcfx.streams.ownership import PUBLISHER_HEADER, claimed_publisher, partition_key, supplier_key
 
+log = logging.getLogger(__name__)
 Footprintish = ProductFootprint | dict[str, Any]
 RECORD_OVERHEAD = 1024  # bytes of a Kafka record batch besides the key and value: framing, headers
 Recipeish = ProductRecipe | dict[str, Any]
+
+
+def _id_count(item: Recipeish) -> int:
+    """How many product ids a recipe names, read before validating it (its batch mark needs it up front)."""
+    ids = item.product_ids if isinstance(item, ProductRecipe) else item.get("productIds") if isinstance(item, dict) else None
+    return len(ids) if isinstance(ids, list) and ids else 1
 
 
 def kind_of(model: ContractModel) -> str:
@@ -90,10 +98,54 @@ class SupplierClient:
         return [model.id for model in models]
 
     def publish_recipes(self, recipes: Iterable[Recipeish]) -> list[str]:
-        """Validate every recipe first (all or nothing), then publish them; returns their product ids."""
-        models = [as_recipe(item) for item in recipes]
-        self._send("recipes", models)
-        return [model.product_ids[0] for model in models]
+        """Publish recipes as one change; returns their product ids.
+
+        More than one recipe: each is sent as soon as it is validated and encoded, so the exchange works on
+        the first while the last are still being checked here. The first that fails (``ContractError``,
+        ``RecordTooLarge``) cancels the batch: a cancel record follows what was sent, the exchange drops it
+        all (:mod:`pcfx.streams.batches`), and the error is raised. Either every recipe takes effect or none.
+        """
+        items = list(recipes)
+        if len(items) < 2:
+            models = [as_recipe(item) for item in items]
+            self._send("recipes", models)
+            return [model.product_ids[0] for model in models]
+        return self._stream_recipes(items)
+
+    def _stream_recipes(self, items: list[Recipeish]) -> list[str]:
+        topic, limit = self.settings.topic("recipes"), self._producer.config["max_request_size"] - RECORD_OVERHEAD
+        marks = marks_for([_id_count(item) for item in items])
+        futures, ids = [], []
+        try:
+            for item, mark in zip(items, marks):
+                model = as_recipe(item)
+                if len(model.product_ids) != mark.count:
+                    raise ValueError(f"recipe {model.product_ids[0]}: {len(model.product_ids)} product ids after validation, "
+                                     f"{mark.count} before; its batch mark would not add up")
+                key, value = self._key(model), encode_model(model)
+                if len(key) + len(value) > limit:
+                    raise RecordTooLarge([f"recipe {model.product_ids[0]}: {len(value)} bytes encoded, more than one Kafka "
+                                          f"record takes ({limit} bytes); split it or shorten it"])
+                headers = {BATCH_HEADER: mark.text().encode()}
+                if self.publisher:
+                    headers[PUBLISHER_HEADER] = self.publisher.encode()
+                futures.append(self._producer.send(topic, key=key, value=value, headers=list(headers.items())))
+                ids.append(model.product_ids[0])
+            confirm(self._producer, futures)  # raises if Kafka refused one
+        except Exception:
+            if futures:  # something of the batch may be on Kafka: cancel it before saying why
+                self._cancel(topic, marks[0].batch_id)
+            raise
+        return ids
+
+    def _cancel(self, topic: str, batch_id: str) -> None:
+        """Send the cancel of ``batch_id``. If Kafka takes no record now, the batch stays incomplete, which
+        applies nothing either (the router keeps what arrived of it, unused)."""
+        try:
+            confirm(self._producer, [self._producer.send(topic, key=f"{VOID}:{batch_id}".encode(), value=b"",
+                                                         headers=[(CANCEL_HEADER, batch_id.encode())])])
+        except Exception:  # noqa: BLE001  (the caller raises the error that stopped the batch)
+            log.warning("batch %s: its cancel could not be sent; it stays incomplete and takes no effect", batch_id)
 
     def _send(self, topic: str, models: list[ContractModel]) -> None:
         """Encode and size every record first: all are sent, or none (a too-large one raises RecordTooLarge)."""

@@ -4,9 +4,16 @@ A producer stamps every record of a bulk change with a :class:`Mark` in the ``pc
 batch's id, the index of the record's first ``graph-updates`` record, how many it makes (one per product
 id it names) and how many the whole batch makes. The validating agents give each ``graph-updates`` record
 it makes its own one-record mark (a rejected record still makes as many, as empty *void* records, so the
-batch stays countable). The recompute agent holds a batch's records (:class:`HeldBatches`, mirrored in a
-table so a crash loses none) until every index arrived, then applies them in one micro-batch: each product
-gets one new version, never a state in between.
+batch stays countable). The router holds a batch's records (:class:`HeldBatches`, mirrored in a table so a
+crash loses none) until every index arrived, then applies them in one micro-batch: each product gets one
+new version, never a state in between.
+
+A producer may send a batch's records as it validates them, so that the worker starts before the last is
+ready. If a later one then fails, the producer sends a *cancel* record (header ``pcfx-batch-cancel``: the
+batch id) instead of the rest: the router drops what it holds of the batch and every record of it that
+arrives later. Such a batch can never have been applied, since its failed record was never sent; a cancel
+that comes after its batch was applied (a producer that gave up on an acknowledgement Kafka had in fact
+written) changes nothing.
 
 Pure: no Kafka, no Faust. The agent hands in what arrived and commits what comes back once Kafka has it.
 """
@@ -19,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 BATCH_HEADER = "pcfx-batch"
+CANCEL_HEADER = "pcfx-batch-cancel"  # on a void record: the id of a batch its producer will not complete
 VOID = "void"  # graph-updates key prefix of the stand-in for a rejected record of a batch: void:<batch id>
 T = TypeVar("T")
 
@@ -38,6 +46,13 @@ class Mark:
     def part(self, k: int) -> Mark:
         """The mark of the ``k``-th ``graph-updates`` record this record makes."""
         return Mark(self.batch_id, self.first + k, 1, self.total)
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """A producer's word that batch ``batch_id`` stops here: what arrived of it must leave no trace."""
+
+    batch_id: str
 
 
 def parse_mark(text: str | None) -> Mark | None:
@@ -70,22 +85,25 @@ def marks_for(counts: Sequence[int], batch_id: str | None = None) -> list[Mark]:
 @dataclass
 class Taken(Generic[T]):
     """What a micro-batch does with held batches: items to apply now (in order), items to hold, held
-    indexes to drop, and batches that completed (to remember as done)."""
+    indexes to drop, batches that completed (to remember as done) and batches cancelled (to remember too)."""
 
     ready: list[T] = field(default_factory=list)
     hold: dict[tuple[str, int], T] = field(default_factory=dict)
     release: list[tuple[str, int]] = field(default_factory=list)
     done: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)  # batch id -> its total, for the held ones
+    cancelled: list[str] = field(default_factory=list)
 
 
 class HeldBatches(Generic[T]):
-    """The records of incomplete batches, by batch id and index, and the ids of batches already applied."""
+    """The records of incomplete batches, by batch id and index, and the ids of batches already applied or
+    cancelled."""
 
     def __init__(self) -> None:
         self._held: dict[str, dict[int, T]] = {}
         self._totals: dict[str, int] = {}
         self._done: set[str] = set()
+        self._cancelled: set[str] = set()
 
     def load(self, batch_id: str, index: int, total: int, item: T) -> None:
         self._held.setdefault(batch_id, {})[index] = item
@@ -94,6 +112,9 @@ class HeldBatches(Generic[T]):
     def load_done(self, batch_id: str) -> None:
         self._done.add(batch_id)
 
+    def load_cancelled(self, batch_id: str) -> None:
+        self._cancelled.add(batch_id)
+
     def held(self) -> int:
         return sum(len(items) for items in self._held.values())
 
@@ -101,15 +122,29 @@ class HeldBatches(Generic[T]):
         """Batches held whole (a crash between holding their last record and applying them)."""
         return [b for b, items in self._held.items() if len(items) >= self._totals[b]]
 
-    def take(self, arrivals: Sequence[tuple[Mark | None, T]], due: Sequence[str] = ()) -> Taken[T]:
+    def take(self, arrivals: Sequence[tuple[Mark | Cancel | None, T]], due: Sequence[str] = ()) -> Taken[T]:
         """Sort a micro-batch's arrivals; changes nothing here (see :meth:`commit`).
 
         An unmarked record, or one of a batch already applied (a replay), is ready at once. A marked one is
-        held; the arrival that completes its batch makes the whole batch ready there, in index order.
-        ``due`` names batches already complete before this micro-batch.
+        held; the arrival that completes its batch makes the whole batch ready there, in index order. A
+        cancel drops what is held of its batch (unless the batch was applied already), and a record of a
+        cancelled batch is dropped. ``due`` names batches already complete before this micro-batch.
         """
         taken: Taken[T] = Taken()
         seen: dict[str, dict[int, T]] = {}
+
+        def applied(batch_id: str) -> bool:
+            return batch_id in self._done or batch_id in taken.done
+
+        def cancelled(batch_id: str) -> bool:
+            return batch_id in self._cancelled or batch_id in taken.cancelled
+
+        def cancel(batch_id: str) -> None:
+            seen.pop(batch_id, None)
+            taken.release.extend((batch_id, i) for i in sorted(self._held.get(batch_id, {})))
+            for key in [k for k in taken.hold if k[0] == batch_id]:
+                del taken.hold[key]
+            taken.cancelled.append(batch_id)
 
         def release(batch_id: str) -> None:
             items = {**self._held.get(batch_id, {}), **seen.pop(batch_id, {})}
@@ -122,8 +157,14 @@ class HeldBatches(Generic[T]):
         for batch_id in due:
             release(batch_id)
         for mark, item in arrivals:
-            if mark is None or mark.batch_id in self._done or mark.batch_id in taken.done:
+            if isinstance(mark, Cancel):
+                if not applied(mark.batch_id) and not cancelled(mark.batch_id):
+                    cancel(mark.batch_id)
+                continue
+            if mark is None or applied(mark.batch_id):
                 taken.ready.append(item)
+                continue
+            if cancelled(mark.batch_id):
                 continue
             batch = seen.setdefault(mark.batch_id, {})
             batch[mark.first] = item
@@ -142,3 +183,7 @@ class HeldBatches(Generic[T]):
             self._held.pop(batch_id, None)
             self._totals.pop(batch_id, None)
             self._done.add(batch_id)
+        for batch_id in taken.cancelled:
+            self._held.pop(batch_id, None)
+            self._totals.pop(batch_id, None)
+            self._cancelled.add(batch_id)

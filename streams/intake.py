@@ -85,11 +85,10 @@ def dead_letter(raw: bytes | None, origin: Origin, error: Exception, *, stage: s
 
 @dataclass(frozen=True)
 class Accepted:
-    """An accepted recipe as forwarding it needs it: its product ids, content digest and outline."""
+    """An accepted recipe as forwarding it needs it: its product ids and content digest."""
 
     product_ids: tuple[str, ...]
     content: int  # :func:`~pcfx.streams.shards.content_of`, for the router
-    outline: bytes  # :func:`~pcfx.streams.labels.outline_bytes`, for the label router
     updated_ms: int  # its ``updated`` time, for the router (which would otherwise find it in the bytes)
 
 
@@ -120,15 +119,14 @@ class AcceptedRecipes:
         here, or ``raw`` is no recipe (then the full validation says why)."""
         try:
             content, updated_ms = self._stamp(raw)
-            updated = from_millis(updated_ms)
+            from_millis(updated_ms)  # a time, or no recipe validation would accept
         except (ValueError, OverflowError):  # DecodeError among them
             return None
         known = self._known.get(content)
         if known is None:
             return None
         self._known.move_to_end(content)
-        product_ids, stem = known
-        return Accepted(product_ids, content, stamped(stem, updated), updated_ms)
+        return Accepted(known[0], content, updated_ms)
 
     def remember(self, raw: bytes, recipe: ProductRecipe) -> Accepted:
         """Keep ``recipe``, just validated from ``raw``, and return what forwarding it needs."""
@@ -140,7 +138,13 @@ class AcceptedRecipes:
             while self._bytes > self.max_bytes:
                 ids, old = self._known.popitem(last=False)[1]
                 self._bytes -= _size(ids, old)
-        return Accepted(product_ids, content, stamped(stem, recipe.updated), updated_ms)
+        return Accepted(product_ids, content, updated_ms)
+
+    def outline(self, content: int | None, updated_ms: int | None) -> bytes | None:
+        """The label router's outline (:func:`~pcfx.streams.labels.outline_bytes`) of the recipe of that content,
+        updated at ``updated_ms``, made from what was kept when it was accepted; None when it is not known here."""
+        known = None if content is None or updated_ms is None else self._known.get(content)
+        return None if known is None else stamped(known[1], from_millis(updated_ms))
 
     def _stamp(self, raw: bytes) -> tuple[int, int]:
         """:func:`~pcfx.streams.shards.stamp_of`, made once for the record that :meth:`recall` did not know

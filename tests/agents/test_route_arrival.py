@@ -6,6 +6,7 @@ from __future__ import annotations
 from pcfx.agents.route import Arrival, arrival_bytes, arrival_from, incoming_of
 from pcfx.schemas.models import ProductRecipe
 from pcfx.schemas.samples import RECIPE
+from pcfx.streams.batches import Cancel
 from pcfx.streams.codec import encode_model
 from pcfx.streams.intake import Origin, RecentRecipes
 from pcfx.streams.shards import content_of, updated_of
@@ -34,3 +35,9 @@ def test_a_held_record_keeps_its_header_time() -> None:
     arrival = recipe_arrival(updated_ms=1_800_000_000_000)
     back, total = arrival_from(arrival_bytes(arrival, total=3))
     assert (back, total) == (arrival, 3)
+
+
+def test_a_cancel_survives_the_table_of_a_step_being_planned_again() -> None:
+    origin = Origin(topic="pcfx.graph-updates", partition=0, offset=8, key=b"void:b1", timestamp_ms=1_700_000_000_000)
+    cancel = Arrival("void:b1", b"", 0, origin, cancel=Cancel("b1"))
+    assert arrival_from(arrival_bytes(cancel))[0] == cancel

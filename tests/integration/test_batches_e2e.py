@@ -22,6 +22,7 @@ from pcfx.connectors.buyer import BuyerClient
 from pcfx.connectors.footprints_cli import current_statuses
 from pcfx.connectors.kafka_io import confirm, end_offsets, settle
 from pcfx.connectors.supplier import SupplierClient, as_footprint, as_recipe
+from pcfx.schemas.errors import ContractError
 from pcfx.schemas.subscriptions import Subscription
 from pcfx.settings import Settings
 from pcfx.streams.batches import BATCH_HEADER, marks_for
@@ -120,6 +121,28 @@ def test_a_recipe_change_sends_only_the_changed_lines_to_the_label_stage(setting
         supplier.publish_recipes([as_recipe(recipe("bike", {"frame": "1", "wheel": "2", "bell": "1"}, updated=UPDATED[1]))])
         settle(settings, WAIT_S)
         assert records_on(settings, "label-inputs") == 4 + 2  # chain dropped, bell added; frame, wheel, bike untouched
+
+
+def test_a_batch_that_breaks_the_contract_half_way_is_cancelled_and_leaves_no_trace(settings, worker):
+    downstream = ("graph-updates", "derived", "product-status", "label-sources", "label-inputs", "labels")
+    good = [recipe(p, {i: "2"}, updated=UPDATED[0]) for p, i in TIERS]
+    broken = {**good[2], "inputs": [{"productId": "t3", "quantity": "two"}]}
+    with SupplierClient(settings) as supplier:
+        supplier.publish(as_footprint(supplier_footprint("t5", "5d1e0a52-7d0e-4c55-9a57-3c1c1f0e2a11", "2")))
+        settle(settings, WAIT_S)
+        before = {name: records_on(settings, name) for name in downstream}
+        with pytest.raises(ContractError, match="quantity"):
+            supplier.publish_recipes([good[0], good[1], broken, good[3]])  # t4 and t3 go out before t2 fails
+        assert records_on(settings, "recipes") == 2 + 1  # what was sent, and the cancel
+        settle(settings, WAIT_S)
+        after = {name: records_on(settings, name) for name in downstream}
+        assert after == {**before, "graph-updates": before["graph-updates"] + 2 + 1}  # held, then dropped
+        assert not current_statuses(settings).keys() & {p for p, _ in TIERS}  # no recipe of the batch took effect
+
+        supplier.publish_recipes(good)  # the batch whole: applied as one change
+    settle(settings, WAIT_S)
+    assert versions(settings) == {product_urn(p): 1 for p, _ in TIERS}
+    assert records_on(settings, "label-sources") == before["label-sources"] + len(TIERS)  # each recipe once, as applied
 
 
 def test_settling_gives_up_only_when_nothing_moves_and_reports_each_stage(settings):

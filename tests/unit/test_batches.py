@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pcfx.streams.batches import HeldBatches, Mark, marks_for, parse_mark
+from pcfx.streams.batches import Cancel, HeldBatches, Mark, marks_for, parse_mark
 
 
 def test_marks_number_the_graph_updates_records_of_a_batch():
@@ -47,3 +47,31 @@ def test_nothing_changes_until_commit_and_a_reload_finds_complete_batches():
     reloaded.load("b", 1, 2, "y")
     assert reloaded.complete() == ["b"]
     assert reloaded.take([], due=reloaded.complete()).ready == ["x", "y"]
+
+
+def test_a_cancelled_batch_leaves_nothing_held_and_its_late_records_are_dropped():
+    held: HeldBatches[str] = HeldBatches()
+    m = marks_for([1, 1, 1], "b")
+    held.commit(held.take([(m[0], "first")]))
+    taken = held.take([(m[1], "second"), (Cancel("b"), "cancel"), (None, "other")])
+    assert taken.ready == ["other"] and taken.hold == {} and taken.release == [("b", 0)] and taken.cancelled == ["b"]
+    held.commit(taken)
+    assert held.held() == 0 and held.complete() == []
+    late = held.take([(m[2], "third, sent before the producer gave up")])
+    assert late.ready == [] and late.hold == {}  # the batch can never complete: nothing of it is applied
+
+
+def test_a_cancel_after_its_batch_was_applied_changes_nothing():
+    held: HeldBatches[str] = HeldBatches()
+    m = marks_for([1, 1], "b")
+    taken = held.take([(m[0], "x"), (m[1], "y"), (Cancel("b"), "cancel")])
+    assert taken.ready == ["x", "y"] and taken.done == ["b"] and taken.cancelled == []
+    held.commit(taken)
+    assert held.take([(Cancel("b"), "cancel again")]).cancelled == []
+
+
+def test_a_reload_remembers_cancelled_batches():
+    held: HeldBatches[str] = HeldBatches()
+    held.load_cancelled("b")
+    (mark,) = marks_for([1], "b")
+    assert held.take([(mark, "late")]).ready == []

@@ -53,7 +53,7 @@ def test_a_recipe_sent_again_but_for_its_time_is_accepted_as_validating_it_would
     accepted = AcceptedRecipes()
     first = recipe_bytes()
     remembered = accepted.remember(first, decode_model(ProductRecipe, first))
-    assert remembered.outline == outline_bytes(decode_model(ProductRecipe, first))
+    assert accepted.outline(remembered.content, remembered.updated_ms) == outline_bytes(decode_model(ProductRecipe, first))
     assert remembered.updated_ms == updated_of(first)
     again = recipe_bytes(updated="2031-05-06T07:08:09.125Z")
     recalled = accepted.recall(again)
@@ -61,8 +61,9 @@ def test_a_recipe_sent_again_but_for_its_time_is_accepted_as_validating_it_would
     assert recalled is not None
     assert recalled.product_ids == tuple(validated.product_ids)
     assert recalled.content == content_of(again) == content_of(first)
-    assert recalled.outline == outline_bytes(validated)  # the label router sees the new time
-    assert recalled.updated_ms == updated_of(again) == 1_935_817_689_125  # and the router too
+    assert recalled.updated_ms == updated_of(again) == 1_935_817_689_125  # the router sees the new time
+    assert accepted.outline(recalled.content, recalled.updated_ms) == outline_bytes(validated)  # and the label router
+    assert accepted.outline(recalled.content + 1, recalled.updated_ms) is None  # a content not accepted here
 
 
 def test_a_recipe_with_other_content_or_no_recipe_at_all_is_validated_in_full() -> None:
