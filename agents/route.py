@@ -257,6 +257,7 @@ class Router:
         staged.put(self.progress, "step", json.dumps(self._step).encode(), event)
         await staged.commit(outbox)
         self._batches.commit(taken)
+        self.metrics.batches_cancelled.inc(len(taken.cancelled))
         self._due = [b for b in self._due if b not in taken.done]
         self._replay = {}
         if plans:

@@ -79,7 +79,7 @@ def _detail_lines(label: CarbonLabel) -> list[str]:
     if label.dqi is not None:
         dqi = label.dqi
         lines.append(
-            f"数据质量 DQR 技术/地理/时间 tech/geo/time: "
+            "数据质量 DQR 技术/地理/时间 tech/geo/time: "
             + " / ".join(for_people(rating, decimals=2) for rating in (dqi.technological_dqr, dqi.geographical_dqr, dqi.temporal_dqr))
         )
     for name, caption in CERTIFICATION:

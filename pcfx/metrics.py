@@ -145,6 +145,7 @@ class Metrics(NamedTuple):
     recompute_seconds: Histogram
     products_solved: Counter
     steps_routed: Counter
+    batches_cancelled: Counter
     shard_boundaries: Counter
     derived_footprints: Counter
     carbon_labels: Counter
@@ -211,6 +212,11 @@ class Metrics(NamedTuple):
             ),
             steps_routed=Counter(
                 "pcfx_steps_routed_total", "Steps the router planned (a micro-batch of graph-updates, bulk changes whole).",
+                registry=r,
+            ),
+            batches_cancelled=Counter(
+                "pcfx_batches_cancelled_total",
+                "Bulk changes their producer cancelled half-sent (a later record broke the contract); none took effect.",
                 registry=r,
             ),
             shard_boundaries=Counter(

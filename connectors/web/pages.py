@@ -295,7 +295,7 @@ def supplier_page(published: Sequence[Any], refused: Sequence[Any], company: str
         f'<td><small>{escape(p.replaces) or "-"}</small></td></tr>'
         for p in published)
     heads = ("product", "footprint", "status", "version", "valid", "replaces")
-    published_table = (f'<table id="published"><thead><tr>' + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads)
+    published_table = ('<table id="published"><thead><tr>' + "".join(f'<th scope="col">{text(lang, h)}</th>' for h in heads)
                        + f"</tr></thead><tbody>{rows}</tbody></table>" if published else f'<p>{text(lang, "nothing_published")}</p>')
     letters = "".join(
         f'<tr class="refused" data-key="{escape(r.key)}"><td>{escape(r.topic)}</td><td>{escape(r.key)}</td>'

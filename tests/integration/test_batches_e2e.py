@@ -138,6 +138,7 @@ def test_a_batch_that_breaks_the_contract_half_way_is_cancelled_and_leaves_no_tr
         after = {name: records_on(settings, name) for name in downstream}
         assert after == {**before, "graph-updates": before["graph-updates"] + 2 + 1}  # held, then dropped
         assert not current_statuses(settings).keys() & {p for p, _ in TIERS}  # no recipe of the batch took effect
+        assert worker_counter(settings.worker_web_port, "pcfx_batches_cancelled") == 1
 
         supplier.publish_recipes(good)  # the batch whole: applied as one change
     settle(settings, WAIT_S)

@@ -6,8 +6,6 @@ from pact_reference import PACT as PACT_REFERENCE
 import io
 from datetime import timedelta
 import json
-import os
-from pathlib import Path
 
 import avro.io
 import fastavro

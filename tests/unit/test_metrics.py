@@ -77,7 +77,7 @@ def test_every_metric_is_prefixed_and_counters_end_in_total(metrics):
     types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, flags=re.MULTILINE))
     assert all(name.startswith("pcfx_") for name in types)
     counters = [name for name, kind in types.items() if kind == "counter"]
-    assert len(counters) == 16
+    assert len(counters) == 17
     assert all(name.endswith("_total") for name in counters)
 
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 from pact_reference import OPENAPI, PACT as PACT_REFERENCE
 import copy
 import json
-import os
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
