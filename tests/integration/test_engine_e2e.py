@@ -344,6 +344,25 @@ def test_csv_import_then_footprints_equals_compute_through_the_real_cli(settings
     assert all(math.isclose(streamed[p], computed[p], rel_tol=RELATIVE_EPSILON) for p in computed)
 
 
+def test_an_import_with_a_recipe_that_breaks_the_contract_imports_nothing(settings, tmp_path, worker):
+    products, bom = write_graph_csv(tmp_path, 30, seed=5)
+    rows = list(csv.DictReader(products.open(newline="")))
+    rows[-1]["reference_period_start"] = "2025-13-01"  # a CSV-valid row whose recipe PACT refuses
+    with products.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, [*rows[0].keys(), "reference_period_start"])
+        writer.writeheader()
+        writer.writerows(rows)
+    env = {**os.environ, **settings.to_env()}
+    imported = subprocess.run([sys.executable, "-m", "pcfx.cli", "import", "--products", str(products), "--bom", str(bom)],
+                              env=env, capture_output=True, text=True)
+    assert imported.returncode == 1
+    assert f"recipe {rows[-1]['product_id']}" in imported.stderr and "referencePeriodStart" in imported.stderr
+    assert "nothing was imported" in imported.stderr
+    settle(settings, WAIT_S)
+    assert sum(end_offsets(settings, [settings.topic("recipes")]).values()) > 1  # recipes went out, then the cancel
+    assert current_statuses(settings) == {} and derived_footprints(settings) == []
+
+
 def test_a_record_the_step_fails_on_is_dead_lettered_and_its_batch_goes_on(settings, tmp_path):
     # Straight onto graph-updates (as an older or broken writer could), before the worker starts, so the
     # worker takes the poison and the chain in one batch.
