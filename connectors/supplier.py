@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -132,9 +131,6 @@ class SupplierClient:
                     headers[PUBLISHER_HEADER] = self.publisher.encode()
                 futures.append(self._producer.send(topic, key=key, value=value, headers=list(headers.items())))
                 ids.append(model.product_ids[0])
-                # Hand the GIL to kafka-python's sender thread: while this loop validates, the thread waits a
-                # switch interval for each step of its own, and the records went out in a burst at the end.
-                time.sleep(0)
             confirm(self._producer, futures)  # raises if Kafka refused one
         except Exception:
             if futures:  # something of the batch may be on Kafka: cancel it before saying why
