@@ -16,7 +16,7 @@ from pcfx.connectors.pact_v2 import footprint_from_pact
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.settings import Settings
-from pcfx.streams.batches import BATCH_HEADER, CANCEL_HEADER, VOID, marks_for
+from pcfx.streams.batches import BATCH_HEADER, CANCEL_HEADER, VOID, Mark, marks_for
 from pcfx.streams.codec import encode_model
 from pcfx.streams.ownership import PUBLISHER_HEADER, claimed_publisher, partition_key, supplier_key
 
@@ -34,6 +34,12 @@ def _id_count(item: Recipeish) -> int:
 
 def kind_of(model: ContractModel) -> str:
     return "footprint" if isinstance(model, ProductFootprint) else "recipe"
+
+
+def too_large(model: ContractModel, size: int, limit: int) -> str:
+    """The line that refuses a record of ``size`` encoded bytes, over ``limit``."""
+    name = getattr(model, "id", None) or model.product_ids[0]  # type: ignore[attr-defined]
+    return f"{kind_of(model)} {name}: {size} bytes encoded, more than one Kafka record takes ({limit} bytes); split it or shorten it"
 
 
 def as_footprint(item: Footprintish) -> ProductFootprint:
@@ -124,11 +130,8 @@ class SupplierClient:
                                      f"{mark.count} before; its batch mark would not add up")
                 key, value = self._key(model), encode_model(model)
                 if len(key) + len(value) > limit:
-                    raise RecordTooLarge([f"recipe {model.product_ids[0]}: {len(value)} bytes encoded, more than one Kafka "
-                                          f"record takes ({limit} bytes); split it or shorten it"])
-                headers = {BATCH_HEADER: mark.text().encode()}
-                if self.publisher:
-                    headers[PUBLISHER_HEADER] = self.publisher.encode()
+                    raise RecordTooLarge([too_large(model, len(value), limit)])
+                headers = self._headers(mark)
                 futures.append(self._producer.send(topic, key=key, value=value, headers=list(headers.items())))
                 ids.append(model.product_ids[0])
             confirm(self._producer, futures)  # raises if Kafka refused one
@@ -152,19 +155,22 @@ class SupplierClient:
         with collector_paused():  # every record encoded lives on until sent (pcfx/collector.py)
             records = [(self._key(model), encode_model(model)) for model in models]
         limit = self._producer.config["max_request_size"] - RECORD_OVERHEAD
-        problems = [f"{kind_of(model)} {getattr(model, 'id', model.product_ids[0])}: {len(value)} bytes encoded, "  # type: ignore[attr-defined]
-                    f"more than one Kafka record takes ({limit} bytes); split it or shorten it"
-                    for model, (key, value) in zip(models, records) if len(key) + len(value) > limit]
+        problems = [too_large(model, len(value), limit) for model, (key, value) in zip(models, records) if len(key) + len(value) > limit]
         if problems:
             raise RecordTooLarge(problems)
-        headers: list[dict[str, bytes]] = [{} for _ in models]
+        marks: list[Mark | None] = [None] * len(models)
         if len(models) > 1:  # one change: a batch mark on each record
-            marks = marks_for([len(model.product_ids) for model in models])  # type: ignore[attr-defined]
-            headers = [{BATCH_HEADER: mark.text().encode()} for mark in marks]
-        if self.publisher:
-            headers = [{**extra, PUBLISHER_HEADER: self.publisher.encode()} for extra in headers]
+            marks = list(marks_for([len(model.product_ids) for model in models]))  # type: ignore[attr-defined]
+        headers = [self._headers(mark) for mark in marks]
         partition_by = [partition_key(model.product_ids[0]) for model in models] if topic == "footprints" else None  # type: ignore[attr-defined]
         send_all(self._producer, self.settings.topic(topic), records, headers, partition_by)  # raises if Kafka refused a record
+
+    def _headers(self, mark: Mark | None) -> dict[str, bytes]:
+        """A record's batch mark, if it has one, and the company this connection publishes for, if set."""
+        headers = {} if mark is None else {BATCH_HEADER: mark.text().encode()}
+        if self.publisher:
+            headers[PUBLISHER_HEADER] = self.publisher.encode()
+        return headers
 
     def _key(self, model: ContractModel) -> bytes:
         """A footprint's key names its publisher and first product id; a recipe's is its first product id."""
