@@ -94,20 +94,18 @@ def register(wiring: Wiring) -> None:
             if cancel and cls is ProductRecipe:  # the producer stopped a batch it was sending: tell the router
                 await outbox.add(graph_updates, f"{VOID}:{cancel}".encode(), b"", {CANCEL_HEADER: cancel.encode()})
                 continue
-            if cancel:
-                error = ValueError(f"{CANCEL_HEADER}: only a batch of recipes can be cancelled; footprints reach their "
-                                   "labels as they are validated, so a batch of footprints is sent whole or not at all")
-                rejected.append(error)
-                letter = dead_letter(raw, origin, error, stage=f"validate_{name}", now_ms=int(time.time() * 1000))
-                await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(letter))
-                continue
             known = accepted.recall(raw) if cls is ProductRecipe and raw is not None else None
             if known is not None:  # the same as a recipe accepted before, but for its `updated`
                 recalled += 1
                 await forward_recipe(outbox, known, raw, published_ms(event), mark)
                 continue
             now_ms = int(time.time() * 1000)
-            admission = owned(event, admit(cls, raw, origin, stage=f"validate_{name}", now_ms=now_ms), name, now_ms, staged)
+            if cancel:
+                error = ValueError(f"{CANCEL_HEADER}: only a batch of recipes can be cancelled; footprints reach their "
+                                   "labels as they are validated, so a batch of footprints is sent whole or not at all")
+                admission = Admission(dead_letter=dead_letter(raw, origin, error, stage=f"validate_{name}", now_ms=now_ms), error=error)
+            else:
+                admission = owned(event, admit(cls, raw, origin, stage=f"validate_{name}", now_ms=now_ms), name, now_ms, staged)
             if admission.dead_letter is not None:
                 rejected.append(admission.error)
                 await outbox.add(settings.topic(f"dlq.{name}"), origin.key, encode_model(admission.dead_letter))

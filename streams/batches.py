@@ -139,19 +139,21 @@ class HeldBatches(Generic[T]):
         def cancelled(batch_id: str) -> bool:
             return batch_id in self._cancelled or batch_id in taken.cancelled
 
-        def cancel(batch_id: str) -> None:
-            seen.pop(batch_id, None)
+        def unhold(batch_id: str) -> dict[int, T]:
+            """Everything held of the batch, here or before, let go; returns it by index."""
+            items = {**self._held.get(batch_id, {}), **seen.pop(batch_id, {})}
             taken.release.extend((batch_id, i) for i in sorted(self._held.get(batch_id, {})))
             for key in [k for k in taken.hold if k[0] == batch_id]:
                 del taken.hold[key]
+            return items
+
+        def cancel(batch_id: str) -> None:
+            unhold(batch_id)
             taken.cancelled.append(batch_id)
 
         def release(batch_id: str) -> None:
-            items = {**self._held.get(batch_id, {}), **seen.pop(batch_id, {})}
+            items = unhold(batch_id)
             taken.ready.extend(items[i] for i in sorted(items))
-            taken.release.extend((batch_id, i) for i in sorted(self._held.get(batch_id, {})))
-            for key in [k for k in taken.hold if k[0] == batch_id]:
-                del taken.hold[key]
             taken.done.append(batch_id)
 
         for batch_id in due:
@@ -179,11 +181,8 @@ class HeldBatches(Generic[T]):
         """Record what :meth:`take` returned, once the tables hold it."""
         for (batch_id, index), item in taken.hold.items():
             self.load(batch_id, index, taken.totals[batch_id], item)
-        for batch_id in taken.done:
+        for batch_id in (*taken.done, *taken.cancelled):
             self._held.pop(batch_id, None)
             self._totals.pop(batch_id, None)
-            self._done.add(batch_id)
-        for batch_id in taken.cancelled:
-            self._held.pop(batch_id, None)
-            self._totals.pop(batch_id, None)
-            self._cancelled.add(batch_id)
+        self._done.update(taken.done)
+        self._cancelled.update(taken.cancelled)

@@ -20,13 +20,14 @@ from workers import start_worker, stop_worker
 from pcfx.bench.common import worker_counter
 from pcfx.connectors.buyer import BuyerClient
 from pcfx.connectors.footprints_cli import current_statuses
-from pcfx.connectors.kafka_io import confirm, end_offsets, settle
+from pcfx.connectors.kafka_io import confirm, end_offsets, read_to_end, settle
 from pcfx.connectors.supplier import SupplierClient, as_footprint, as_recipe
 from pcfx.schemas.errors import ContractError
+from pcfx.schemas.models import DeadLetter
 from pcfx.schemas.subscriptions import Subscription
 from pcfx.settings import Settings
-from pcfx.streams.batches import BATCH_HEADER, marks_for
-from pcfx.streams.codec import encode_model
+from pcfx.streams.batches import BATCH_HEADER, CANCEL_HEADER, marks_for
+from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import product_urn
 
 WAIT_S = 180.0
@@ -144,6 +145,16 @@ def test_a_batch_that_breaks_the_contract_half_way_is_cancelled_and_leaves_no_tr
     settle(settings, WAIT_S)
     assert versions(settings) == {product_urn(p): 1 for p, _ in TIERS}
     assert records_on(settings, "label-sources") == before["label-sources"] + len(TIERS)  # each recipe once, as applied
+
+
+def test_a_cancel_of_footprints_is_a_dead_letter_saying_why(settings, worker):
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    confirm(producer, [producer.send(settings.topic("footprints"), key=b"void:b1", value=b"", headers=[(CANCEL_HEADER, b"b1")])])
+    producer.close()
+    settle(settings, WAIT_S)
+    (letter,) = [decode_model(DeadLetter, v) for v in read_to_end(settings, settings.topic("dlq.footprints"), lambda _k, v: v)]
+    assert "only a batch of recipes can be cancelled" in letter.error and letter.stage == "validate_footprints"
+    assert records_on(settings, "graph-updates") == 0  # nothing reached the router
 
 
 def test_settling_gives_up_only_when_nothing_moves_and_reports_each_stage(settings):
