@@ -33,6 +33,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 from faust.types import TP, EventT
@@ -56,7 +57,7 @@ from pcfx.streams.batches import CANCEL_HEADER, VOID, Cancel, HeldBatches, Mark,
 from pcfx.streams.codec import codec_for
 from pcfx.streams.intake import Origin, RecentRecipes
 from pcfx.streams.keys import RECIPE, split_key
-from pcfx.streams.labels import outline_bytes, recipe_outline
+from pcfx.streams.labels import outline_bytes, outline_of_record
 from pcfx.streams.shards import PLAN, Incoming, Shape, ShapeEntry, content_of, plan_records, updated_of
 
 log = logging.getLogger(__name__)
@@ -124,20 +125,28 @@ def content_digest(arrival: Arrival) -> int:
     return content_of(arrival.raw)
 
 
-def incoming_of(arrival: Arrival, digest: int, recent: RecentRecipes) -> Incoming:
-    """What the router needs of a record: for a recipe, its input product ids and ``updated`` time, from the
-    model ``validate_recipes`` made in this process if it is still in ``recent``, else from the bytes (the
-    time from the header ``validate_recipes`` set, else from the bytes too: a record of an older pcfx)."""
+def read_recipe(arrival: Arrival, digest: int, recent: RecentRecipes) -> tuple[int, ProductRecipe | dict[str, Any]]:
+    """A recipe record's ``updated`` time and the recipe: the model ``validate_recipes`` made in this process if
+    it is still in ``recent``, else the decoded Avro record (validated upstream: read, not validated again).
+    The time comes from the header ``validate_recipes`` set, else from the bytes (a record of an older pcfx)."""
+    updated_ms = updated_of(arrival.raw) if arrival.updated_ms is None else arrival.updated_ms
+    recipe = recent.recipe(digest, updated_ms)
+    return updated_ms, codec_for(ProductRecipe.avro_name).decode(arrival.raw) if recipe is None else recipe
+
+
+def incoming_of(arrival: Arrival, digest: int, recent: RecentRecipes,
+                read: tuple[int, ProductRecipe | dict[str, Any]] | None = None) -> Incoming:
+    """What the router needs of a record: for a recipe, its input product ids and ``updated`` time, from what
+    :func:`read_recipe` read (``read``, if the caller read it already)."""
     o = arrival.origin
     origin = (o.topic, o.partition, o.offset, o.timestamp_ms)
     if split_key(arrival.key)[0] != RECIPE:
         return Incoming(arrival.key, arrival.raw, arrival.published, origin, replay=arrival.replay, content=digest)
-    updated_ms = updated_of(arrival.raw) if arrival.updated_ms is None else arrival.updated_ms
-    recipe = recent.recipe(digest, updated_ms)
-    if recipe is not None:
+    updated_ms, recipe = read or read_recipe(arrival, digest, recent)
+    if isinstance(recipe, ProductRecipe):
         inputs = tuple(line.product_id for line in recipe.inputs)
     else:
-        inputs = tuple(line["productId"] for line in codec_for(ProductRecipe.avro_name).decode(arrival.raw)["inputs"])
+        inputs = tuple(line["productId"] for line in recipe["inputs"])
     return Incoming(arrival.key, arrival.raw, arrival.published, origin, inputs, updated_ms, arrival.replay, digest)
 
 
@@ -225,8 +234,9 @@ class Router:
                 if not arrival.replay and arrival.key not in seen and shape.in_force(kind, product, digest):
                     continue  # the record in force again: nothing to decode, nothing to route
                 seen.add(arrival.key)
-                item = incoming_of(arrival, digest, self.recent)
-                outline = self._outline(item) if kind == RECIPE else None
+                read = read_recipe(arrival, digest, self.recent) if kind == RECIPE else None
+                item = incoming_of(arrival, digest, self.recent, read)
+                outline = None if read is None else self._outline(item, read[1])
             except Exception as error:  # noqa: BLE001  (a record it cannot read must not cost the others)
                 await send_dead_letter(self.dead_letters, self.metrics, "graph-updates", arrival.raw, arrival.origin, error, STAGE)
                 continue
@@ -265,14 +275,13 @@ class Router:
             log.debug("router: step %d, %d update(s) to %d shard(s) in %.3f s", step, len(incoming), len(plans),
                       time.perf_counter() - started)
 
-    def _outline(self, item: Incoming) -> bytes:
+    def _outline(self, item: Incoming, recipe: ProductRecipe | dict[str, Any]) -> bytes:
         """What the label router needs of a recipe the step takes: as validation kept it in this process, else
-        from the model validation made, else from the bytes (validated upstream: read, not validated again)."""
+        made from the recipe as :func:`read_recipe` read it."""
         kept = self.accepted.outline(item.content, item.updated)
         if kept is not None:
             return kept
-        recipe = self.recent.recipe(item.content, item.updated)
-        return outline_bytes(recipe if recipe is not None else recipe_outline(item.raw))
+        return outline_bytes(recipe if isinstance(recipe, ProductRecipe) else outline_of_record(recipe))
 
     def _stage_held(self, staged: StagedWrites, taken: Taken[Arrival], event: EventT) -> None:
         for (batch_id, index), arrival in taken.hold.items():

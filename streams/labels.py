@@ -232,7 +232,11 @@ def _texts(values: Any) -> list[str]:
 
 
 def _avro_outline(raw: bytes) -> RecipeOutline:
-    record = codec_for(ProductRecipe.avro_name).decode(raw)
+    return outline_of_record(codec_for(ProductRecipe.avro_name).decode(raw))
+
+
+def outline_of_record(record: dict[str, Any]) -> RecipeOutline:
+    """The outline of a recipe decoded from Avro but not validated into a model (it was validated upstream)."""
     return RecipeOutline(
         product_ids=list(record["productIds"]), company_ids=list(record["companyIds"]), updated=record["updated"],
         own=frozenset(product_urn(p) for p in record["productIds"]),

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from pcfx.agents.route import Arrival, arrival_bytes, arrival_from, incoming_of
+from pcfx.agents.route import Arrival, arrival_bytes, arrival_from, incoming_of, read_recipe
 from pcfx.schemas.models import ProductRecipe
 from pcfx.schemas.samples import RECIPE
 from pcfx.streams.batches import Cancel
 from pcfx.streams.codec import encode_model
 from pcfx.streams.intake import Origin, RecentRecipes
+from pcfx.streams.labels import outline_bytes, outline_of_record
 from pcfx.streams.shards import content_of, updated_of
 
 ORIGIN = Origin(topic="pcfx.graph-updates", partition=0, offset=7, key=b"recipe:0042", timestamp_ms=1_700_000_000_000)
@@ -41,3 +42,10 @@ def test_a_cancel_survives_the_table_of_a_step_being_planned_again() -> None:
     origin = Origin(topic="pcfx.graph-updates", partition=0, offset=8, key=b"void:b1", timestamp_ms=1_700_000_000_000)
     cancel = Arrival("void:b1", b"", 0, origin, cancel=Cancel("b1"))
     assert arrival_from(arrival_bytes(cancel))[0] == cancel
+
+
+def test_a_recipe_validated_in_another_process_is_read_once_for_its_inputs_and_its_outline() -> None:
+    arrival = recipe_arrival(updated_ms=None)
+    read = read_recipe(arrival, arrival.content, RecentRecipes())  # nothing kept here: the bytes, decoded once
+    assert incoming_of(arrival, arrival.content, RecentRecipes(), read).inputs == tuple(line["productId"] for line in RECIPE["inputs"])
+    assert outline_bytes(outline_of_record(read[1])) == outline_bytes(ProductRecipe.from_json(RECIPE))  # what the label router gets
