@@ -11,12 +11,18 @@ Everything else is as Faust does it: the stream's own acknowledgements are off w
 records of a batch are acknowledged when the agent hands the batch back (also when it raised), and no
 record enters the buffer while a batch is out, so a batch never holds more than ``max_`` records.
 
+A worker that goes quiet commits at once (:class:`QuietCommit`): Faust commits every
+``broker_commit_interval`` (0.5 s), so the last batch of a change waited 0.25 s on average, with nothing
+left to do, before ``pcfx footprints --settle`` (which waits for the commits) could see it done.
+
 Install with ``faust.App(..., Stream=Stream)``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import weakref
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -24,6 +30,56 @@ import faust
 from faust.types import EventT
 from mode import Seconds, want_seconds
 from mode.utils.aiter import aiter
+
+log = logging.getLogger(__name__)
+QUIET_S = 0.02  # no batch handed back for this long: the worker is quiet, commit what it acknowledged
+
+
+class QuietCommit:
+    """Commits the consumer's acknowledged offsets once no batch has come back for :data:`QUIET_S`.
+
+    Each batch handed back pushes the commit further off, so a busy worker commits on Faust's timer alone
+    and a quiet one commits once, right after its last batch. The commit is Faust's own (the offsets of
+    acknowledged records, whose outputs are on Kafka: agents/outbox.py), only earlier; one already under way
+    is not doubled, the quiet commit is tried again after it."""
+
+    def __init__(self, app: faust.App, quiet_s: float = QUIET_S) -> None:
+        self.app, self.quiet_s = app, quiet_s
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task | None = None
+
+    def batch_back(self) -> None:
+        """A batch was handed back and acknowledged: commit if nothing else comes back within ``quiet_s``."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.quiet_s, self._quiet)
+
+    def _quiet(self) -> None:
+        self._timer = None
+        consumer = self.app._consumer  # None in Faust's test contexts: nothing to commit to
+        if consumer is None or self.app.rebalancing or consumer.should_stop:
+            return
+        if getattr(consumer, "_commit_fut", None) is not None or (self._task is not None and not self._task.done()):
+            self.batch_back()  # a commit is under way and may not cover the latest acknowledgements
+            return
+        self._task = asyncio.ensure_future(self._commit(consumer))
+
+    async def _commit(self, consumer: Any) -> None:
+        try:
+            await consumer.commit()
+        except Exception as error:  # noqa: BLE001  (Faust's timer commits the same offsets a moment later)
+            log.warning("commit after the last batch failed (%r); the periodic commit will take it", error)
+
+
+_QUIET: weakref.WeakKeyDictionary[faust.App, QuietCommit] = weakref.WeakKeyDictionary()
+
+
+def quiet_commit(app: faust.App) -> QuietCommit:
+    """The app's one :class:`QuietCommit`."""
+    found = _QUIET.get(app)
+    if found is None:
+        found = _QUIET[app] = QuietCommit(app)
+    return found
 
 
 class Stream(faust.Stream):
@@ -88,6 +144,7 @@ class Stream(faust.Stream):
                     started.clear()
                     full.clear()
                     back.set()
+                    quiet_commit(self.app).batch_back()
         finally:
             self.enable_acks = acks
             self._processors.remove(collect)

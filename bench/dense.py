@@ -40,6 +40,7 @@ from pcfx.connectors.compute_cli import compute
 from pcfx.connectors.footprints_cli import current_statuses
 from pcfx.connectors.import_cli import DEFAULT_COMPANY, import_files
 from pcfx.connectors.kafka_io import end_offsets
+from pcfx.ops.kafka import BrokerFiles, running_pid
 from pcfx.schemas.models import ProductFootprint
 from pcfx.schemas.subscriptions import Subscription
 from pcfx.settings import Settings
@@ -109,11 +110,14 @@ def timed_compute(products: Path, bom: Path) -> tuple[float, float, dict[str, fl
         return seconds, cpu, {row["product_id"]: float(row["total_kgco2e_per_unit"]) for row in csv.DictReader(handle)}
 
 
-def imported(settings: Settings, worker_pid: int, products: Path, bom: Path, changed_lines: int) -> dict[str, float]:
-    """Import and settle; what it took (wall, and CPU: the import call's and the worker's) and what it wrote."""
+def imported(settings: Settings, worker_pid: int, products: Path, bom: Path, changed_lines: int,
+             broker_pid: int | None = None) -> dict[str, float]:
+    """Import and settle; what it took (wall, and CPU: the import call's, the worker's and, given its pid, the
+    local broker's, which shares the machine) and what it wrote."""
     topics = prefixed_topics(settings)
     before = end_offsets(settings, topics)
     worker_cpu = cpu_seconds(worker_pid)
+    broker_cpu = cpu_seconds(broker_pid) if broker_pid else 0.0
     started, cpu_started = time.perf_counter(), time.process_time()
     recipes = import_files(products, bom, settings)
     import_cpu, import_seconds = time.process_time() - cpu_started, time.perf_counter() - started
@@ -121,6 +125,7 @@ def imported(settings: Settings, worker_pid: int, products: Path, bom: Path, cha
     drain(settings, STAGES, TIMEOUT_S, settled_at)
     seconds = time.perf_counter() - started
     worker_cpu = cpu_seconds(worker_pid) - worker_cpu
+    broker = {"broker_cpu_seconds": cpu_seconds(broker_pid) - broker_cpu} if broker_pid else {}
     derived = [decode_model(ProductFootprint, r.value) for r in read_since(settings, "derived", before)]
     active = Counter(f.product_ids[0] for f in derived if f.status == "Active")
     label_inputs = len(read_since(settings, "label-inputs", before))
@@ -128,7 +133,7 @@ def imported(settings: Settings, worker_pid: int, products: Path, bom: Path, cha
     after = end_offsets(settings, prefixed_topics(settings))
     written = sum(end - before.get(tp, 0) for tp, end in after.items()) - len(recipes)  # the import's own records not
     return {
-        "seconds": seconds, "import_cpu_seconds": import_cpu, "worker_cpu_seconds": worker_cpu,
+        "seconds": seconds, "import_cpu_seconds": import_cpu, "worker_cpu_seconds": worker_cpu, **broker,
         "import_call_seconds": import_seconds,  # then each stage settled (from the call), in the order of STAGES:
         **{f"{name}_settled_seconds": import_seconds + at for name, at in settled_at.items()},
         "recipes": len(recipes), "derived_active": sum(active.values()),
@@ -152,6 +157,7 @@ def max_relative_difference(settings: Settings, computed: dict[str, float]) -> f
 def one_run(run: Run, repeat: int, products: int, block: int) -> dict[str, float]:
     table = Table(seed=13 + repeat, products=products, block=block)
     result: dict[str, float] = {"edges": table.edges()}
+    broker_pid = running_pid(BrokerFiles.of(run.settings))  # None: a broker pcfx did not start (its CPU is not reported)
     with scratch(run, "dense") as settings, worker(settings) as process:
         folder = settings.data_dir
         with BuyerClient(settings) as buyer:  # the csv importer's company buys every input: entitled to labels
@@ -162,7 +168,7 @@ def one_run(run: Run, repeat: int, products: int, block: int) -> dict[str, float
             changed_lines = table.edges() if step == "first" else table.change(CHANGED) if step == "change" else 0
             files = table.write(folder)
             compute_s, compute_cpu, totals = timed_compute(*files)
-            figures = imported(settings, process.pid, *files, changed_lines)
+            figures = imported(settings, process.pid, *files, changed_lines, broker_pid)
             figures.update(compute_seconds=compute_s, ratio=figures["seconds"] / compute_s, compute_cpu_seconds=compute_cpu,
                            cpu_ratio=(figures["import_cpu_seconds"] + figures["worker_cpu_seconds"]) / compute_cpu,
                            max_relative_difference=max_relative_difference(settings, totals))
@@ -197,7 +203,9 @@ def main(run: Run) -> dict:
         f"{m['change_records_per_derived']:.2f} records written per derived footprint; target {TARGET_RATIO:.0f}x "
         f"{'met' if met else 'not met'}. By work (CPU seconds of the import call + the worker, / pcfx compute's): "
         f"{m['first_cpu_ratio']:.2f}x, {m['change_cpu_ratio']:.2f}x changed, {m['same_cpu_ratio']:.2f}x identical "
-        f"(worker {m['first_worker_cpu_seconds']:.2f}, {m['change_worker_cpu_seconds']:.2f}, {m['same_worker_cpu_seconds']:.2f} s). "
+        f"(worker {m['first_worker_cpu_seconds']:.2f}, {m['change_worker_cpu_seconds']:.2f}, {m['same_worker_cpu_seconds']:.2f} s"
+        + (f"; the local broker {m['first_broker_cpu_seconds']:.2f}, {m['change_broker_cpu_seconds']:.2f}, "
+           f"{m['same_broker_cpu_seconds']:.2f} s" if "first_broker_cpu_seconds" in m else "") + "). "
         f"Where the time went (s from the call, medians): first: {timeline(m, 'first')}; changed: {timeline(m, 'change')}"
     )
     return report("dense", run, {"products": products, "block": block, "changed": CHANGED, "runs": measured,

@@ -20,6 +20,9 @@ from pcfx.settings import Settings
 
 T = TypeVar("T")
 POLL_MS = 200
+#: How often ``settle`` asks for the group's commits: one small request, and a worker that goes quiet commits
+#: at once (agents/batching.py), so the poll is most of what a settled change still waits for.
+SETTLE_POLL_S = 0.05
 #: How many times :func:`end_offsets` asks a broker that answered "busy" (a retriable error).
 END_OFFSETS_ATTEMPTS = 3
 #: The worker's consumption, hop by hop: each stage's outputs are the next stage's inputs.
@@ -272,7 +275,7 @@ def settle(
                         f"workers made no progress for {stall_s:.0f} s: "
                         + ", ".join(f"{tp.topic}[{tp.partition}] {n} behind" for tp, n in late.items())
                     )
-                time.sleep(POLL_MS / 1000)
+                time.sleep(SETTLE_POLL_S)
     finally:
         admin.close()
     return time.monotonic() - started

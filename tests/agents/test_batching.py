@@ -9,7 +9,7 @@ import random
 import faust
 import pytest
 
-from pcfx.agents.batching import Stream
+from pcfx.agents.batching import QuietCommit, Stream
 
 WITHIN_S = 0.02
 
@@ -92,3 +92,58 @@ async def test_an_idle_stream_does_not_wake_on_a_timer():
             assert len(waits) - before <= 1  # Faust's take_events wakes every WITHIN_S: about 20 times here
     finally:
         faust.Stream.wait_for_stopped = original
+
+
+class FakeConsumer:
+    """Counts commits; one may be made to last, as a periodic commit under way would."""
+
+    def __init__(self) -> None:
+        self.commits, self.should_stop, self._commit_fut = 0, False, None
+
+    async def commit(self) -> bool:
+        self.commits += 1
+        return True
+
+
+class FakeApp:
+    def __init__(self, consumer: FakeConsumer | None) -> None:
+        self._consumer, self.rebalancing = consumer, False
+
+
+@pytest.mark.asyncio
+async def test_a_worker_that_goes_quiet_commits_once_after_its_last_batch():
+    consumer = FakeConsumer()
+    quiet = QuietCommit(FakeApp(consumer), quiet_s=0.02)
+    for _ in range(10):  # busy: each batch handed back pushes the commit off
+        quiet.batch_back()
+        await asyncio.sleep(0.005)
+    assert consumer.commits == 0
+    await until(lambda: consumer.commits == 1)
+    await asyncio.sleep(0.1)
+    assert consumer.commits == 1  # quiet since: nothing more to commit
+
+
+@pytest.mark.asyncio
+async def test_the_quiet_commit_waits_for_a_commit_under_way_then_commits():
+    consumer = FakeConsumer()
+    consumer._commit_fut = asyncio.get_running_loop().create_future()  # Faust's timer is committing
+    quiet = QuietCommit(FakeApp(consumer), quiet_s=0.01)
+    quiet.batch_back()
+    await asyncio.sleep(0.1)
+    assert consumer.commits == 0  # not doubled while one is under way
+    consumer._commit_fut = None
+    await until(lambda: consumer.commits == 1)  # and the latest acknowledgements are committed after it
+
+
+@pytest.mark.asyncio
+async def test_no_quiet_commit_without_a_consumer_or_while_rebalancing():
+    quiet = QuietCommit(FakeApp(None), quiet_s=0.005)  # Faust's test contexts have no consumer
+    quiet.batch_back()
+    await asyncio.sleep(0.05)
+    consumer = FakeConsumer()
+    app = FakeApp(consumer)
+    app.rebalancing = True
+    quiet = QuietCommit(app, quiet_s=0.005)
+    quiet.batch_back()
+    await asyncio.sleep(0.05)
+    assert consumer.commits == 0
