@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import csv
 import math
+from decimal import Decimal, InvalidOperation
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pcfx.collector import collector_paused
+from pcfx.schemas.pact_types import DECIMAL_TEXT
 from pcfx.streams.rollup import (
     WEIGHT_FIELD,
     Derived,
@@ -100,34 +102,98 @@ def utf8_only(path: Path) -> Iterator[None]:
                        "save the file as UTF-8 CSV") from None
 
 
+#: One bom.csv line as written: input product id, quantity as PACT decimal text, unit (None: the input's own).
+BomLine = tuple[str, str, str | None]
+
+
 @collector_paused()  # a dense table is about a million objects that all survive the read (pcfx/collector.py)
-def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[str, Leaf]]:
-    """Engine events for the two files, and the leaves by product id (their totals are their inputs)."""
+def read_tables(products_path: Path, bom_path: Path) -> tuple[list[CsvRow], dict[str, list[BomLine]]]:
+    """The rows of products.csv (each product id once) and bom.csv's lines by product, in file order, every
+    quantity a finite number; a problem is a :class:`CsvError` naming file, line and column."""
     products = _rows(products_path, PRODUCT_COLUMNS)
-    lines: dict[str, list[Input]] = {}
-    known = {row.cells["product_id"] for row in products}
-    for row in _rows(bom_path, BOM_COLUMNS):
-        product = row.cells["product_id"]
-        if product not in known:
-            raise row.fail("product_id", f"{product!r} is not in {products_path}")
-        quantity = row.number("quantity_per_unit")
-        lines.setdefault(product, []).append(Input(row.cells["input_product_id"], quantity, row.cells.get("unit") or None))
-    events: list[Event] = []
-    leaves: dict[str, Leaf] = {}
     seen: set[str] = set()
     for row in products:
         product = row.cells["product_id"]
         if product in seen:
             raise row.fail("product_id", f"{product!r} appears twice")
         seen.add(product)
-        try:
-            event = _event(row, lines.get(product))
-        except InvalidFootprint as exc:
-            raise row.fail(exc.field_name, str(exc)) from None
-        if isinstance(event, UpsertLeaf):
-            leaves[product] = event.leaf
-        events.append(event)
-    return events, leaves
+    return products, _bom_lines(bom_path, seen, products_path)
+
+
+def _bom_lines(path: Path, known: set[str], products_path: Path) -> dict[str, list[BomLine]]:
+    """bom.csv read with a plain reader: a dense table has tens of thousands of lines, and a dict and a
+    :class:`CsvRow` per line cost more than the rest of the read. Blank lines are skipped and missing cells
+    read as empty, as ``csv.DictReader`` (which reads products.csv) does."""
+    with path.open(newline="", encoding="utf-8-sig") as handle, utf8_only(path):
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        missing = [c for c in BOM_COLUMNS if c not in header]
+        if missing:
+            raise CsvError(f"{path}: missing column(s) {', '.join(missing)}; the header must have {', '.join(BOM_COLUMNS)}")
+        product_at, input_at, quantity_at = (header.index(c) for c in BOM_COLUMNS)
+        unit_at = header.index("unit") if "unit" in header else None
+        width = len(header)
+        lines: dict[str, list[BomLine]] = {}
+        for cells in reader:
+            if not cells:
+                continue
+            if len(cells) < width:
+                cells += [""] * (width - len(cells))
+            product, input_id = cells[product_at], cells[input_at]
+            if product not in known:
+                raise _fail(path, reader.line_num, "product_id", f"{product!r} is not in {products_path}")
+            if not input_id:
+                raise _fail(path, reader.line_num, "input_product_id", "is empty")
+            quantity = decimal_text(cells[quantity_at], path, reader.line_num, "quantity_per_unit")
+            unit = cells[unit_at] or None if unit_at is not None else None
+            lines.setdefault(product, []).append((input_id, quantity, unit))
+    return lines
+
+
+def decimal_text(cell: str, path: Path, line: int, column: str) -> str:
+    """A number cell as PACT decimal text: the cell's own digits when they are one already, so that a value
+    travels exactly as the file wrote it; otherwise (``1e-3``, ``.5``) the same value written out exactly."""
+    text = cell.strip()
+    if DECIMAL_TEXT.fullmatch(text):
+        return text
+    if not text:
+        raise _fail(path, line, column, "is empty")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise _fail(path, line, column, f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise _fail(path, line, column, f"{text!r} is not a finite number")
+    return format(value, "f")
+
+
+def _fail(path: Path, line: int, column: str, problem: str) -> CsvError:
+    return CsvRow(path, line, {}).fail(column, problem)
+
+
+def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[str, Leaf]]:
+    """Engine events for the two files, and the leaves by product id (their totals are their inputs)."""
+    with collector_paused():
+        products, lines = read_tables(products_path, bom_path)
+        events: list[Event] = []
+        leaves: dict[str, Leaf] = {}
+        for row in products:
+            product = row.cells["product_id"]
+            own = lines.get(product)
+            event = product_event(row, None if own is None else [Input(i, float(q), u) for i, q, u in own])
+            if isinstance(event, UpsertLeaf):
+                leaves[product] = event.leaf
+            events.append(event)
+        return events, leaves
+
+
+def product_event(row: CsvRow, lines: list[Input] | None) -> Event:
+    """The engine event of one products.csv row: a leaf without bom lines (None), else a recipe of ``lines``;
+    a value the engine refuses is a :class:`CsvError` naming the row and the field."""
+    try:
+        return _event(row, lines)
+    except InvalidFootprint as exc:
+        raise row.fail(exc.field_name, str(exc)) from None
 
 
 def _event(row: CsvRow, lines: list[Input] | None) -> Event:

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from pcfx.collector import collector_paused
-from pcfx.connectors.csv_io import CsvError, read_graph
+from pcfx.connectors.csv_io import BomLine, CsvError, product_event, read_tables
 from pcfx.schemas.errors import ContractError
 from pcfx.schemas.models import ProductRecipe, format_decimal, to_decimal
 from pcfx.streams.rollup import Event, UpsertLeaf
@@ -36,13 +36,15 @@ def recipe_from_event(event: Event, details: dict[str, str], updated: datetime) 
     return ProductRecipe.from_json(recipe_document(event, details, updated))
 
 
-def recipe_document(event: Event, details: dict[str, str], updated: datetime) -> dict[str, Any]:
-    """The recipe of one CSV product as PACT-style JSON, not validated yet (:func:`recipe_from_event` validates)."""
+def recipe_document(event: Event, details: dict[str, str], updated: datetime, lines: list[BomLine] | None = None) -> dict[str, Any]:
+    """The recipe of one CSV product as PACT-style JSON, not validated yet (:func:`recipe_from_event` validates).
+    Its inputs are ``lines`` as bom.csv wrote them when given, else the event's."""
     item = event.leaf if isinstance(event, UpsertLeaf) else event.recipe
     own = item.values if isinstance(event, UpsertLeaf) else item.own
     pds = item.pds if isinstance(event, UpsertLeaf) else item.own_pds
     dqr = item.dqr if isinstance(event, UpsertLeaf) else item.own_dqr
-    inputs = [] if isinstance(event, UpsertLeaf) else item.inputs
+    if lines is None:
+        lines = [] if isinstance(event, UpsertLeaf) else [(i.product_id, format_decimal(i.quantity), i.unit) for i in item.inputs]
     company = (details.get("company") or "").strip() or DEFAULT_COMPANY
     document = {
         "productIds": [item.product_id],
@@ -56,8 +58,8 @@ def recipe_document(event: Event, details: dict[str, str], updated: datetime) ->
         "referencePeriodStart": (details.get("reference_period_start") or "").strip() or REFERENCE_PERIOD[0],
         "referencePeriodEnd": (details.get("reference_period_end") or "").strip() or REFERENCE_PERIOD[1],
         "inputs": [
-            {"productId": line.product_id, "quantity": format_decimal(line.quantity), **({"unit": line.unit} if line.unit else {})}
-            for line in inputs
+            {"productId": product, "quantity": quantity, "unit": unit} if unit else {"productId": product, "quantity": quantity}
+            for product, quantity, unit in lines
         ],
         "updated": updated.isoformat().replace("+00:00", "Z"),
     }
@@ -81,13 +83,18 @@ def import_files(products_path: Path, bom_path: Path, settings: object | None = 
 
     The CSV files are read and checked whole before anything is sent (``CsvError`` naming the row). Each
     recipe is then sent as soon as it is validated, so the exchange works while the rest are checked; one
-    that breaks the contract cancels the batch (``ContractError``; nothing of the import takes effect)."""
+    that breaks the contract cancels the batch (``ContractError``; nothing of the import takes effect).
+    Quantities go out as bom.csv wrote them (PACT decimal text): exact, never through a float."""
     from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
 
     with collector_paused():  # the rows and documents read here live on until sent (pcfx/collector.py)
-        events, _ = read_graph(products_path, bom_path)
-        details, updated = csv_details(products_path), datetime.now(timezone.utc)
-        documents = [recipe_document(event, details[event.product_id], updated) for event in events]
+        products, bom = read_tables(products_path, bom_path)
+        updated = datetime.now(timezone.utc)
+        documents = []
+        for row in products:
+            lines = bom.get(row.cells["product_id"])
+            event = product_event(row, None if lines is None else [])  # its own figures checked; its lines go as written
+            documents.append(recipe_document(event, row.cells, updated, lines))
         with SupplierClient(settings) as client:  # type: ignore[arg-type]
             return client.publish_recipes(documents)
 
