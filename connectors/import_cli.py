@@ -87,7 +87,8 @@ def import_files(products_path: Path, bom_path: Path, settings: object | None = 
     Quantities go out as bom.csv wrote them (PACT decimal text): exact, never through a float."""
     from pcfx.connectors.supplier import SupplierClient  # noqa: PLC0415
 
-    with collector_paused():  # the rows and documents read here live on until sent (pcfx/collector.py)
+    # The client first: it asks Kafka for the topic's partitions while the files are read.
+    with SupplierClient(settings) as client, collector_paused():  # type: ignore[arg-type]  (documents live on until sent)
         products, bom = read_tables(products_path, bom_path)
         updated = datetime.now(timezone.utc)
         documents = []
@@ -95,8 +96,7 @@ def import_files(products_path: Path, bom_path: Path, settings: object | None = 
             lines = bom.get(row.cells["product_id"])
             event = product_event(row, None if lines is None else [])  # its own figures checked; its lines go as written
             documents.append(recipe_document(event, row.cells, updated, lines))
-        with SupplierClient(settings) as client:  # type: ignore[arg-type]
-            return client.publish_recipes(documents)
+        return client.publish_recipes(documents)
 
 
 @click.command("import")

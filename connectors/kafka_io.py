@@ -3,6 +3,7 @@ current end, and wait until the workers have caught up ("settle"). The stream ag
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,25 @@ def producer(settings: Settings) -> KafkaProducer:
     """
     require_broker(settings.bootstrap_servers)
     return KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=10, batch_size=512 * 1024)
+
+
+def ask_partitions_early(producer: KafkaProducer, topics: Iterable[str]) -> list[threading.Thread]:
+    """Ask for each topic's partitions now, on a daemon thread each, so that the caller's first send finds them.
+
+    kafka-python asks only at the first send to a topic, and its answer takes about 0.1 s on a local broker
+    (measured: a fresh producer's ``partitions_for`` took 0.10 s every time, first send and ack after it 2-6
+    ms), all of it added to a client's call. Asked here, it overlaps whatever the caller does first, e.g.
+    reading a CSV. A failure is left to the send, which reports it."""
+    def ask(topic: str) -> None:
+        try:
+            producer.partitions_for(topic)
+        except Exception:  # noqa: BLE001  (the send asks again and raises what is wrong)
+            return
+
+    threads = [threading.Thread(target=ask, args=(topic,), name=f"pcfx-metadata-{topic}", daemon=True) for topic in topics]
+    for thread in threads:
+        thread.start()
+    return threads
 
 
 def confirm(producer: KafkaProducer, futures: Iterable[FutureRecordMetadata]) -> None:

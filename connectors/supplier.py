@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pcfx.collector import collector_paused
-from pcfx.connectors.kafka_io import confirm, producer, send_all
+from pcfx.connectors.kafka_io import ask_partitions_early, confirm, producer, send_all
 from pcfx.connectors.pact_v2 import footprint_from_pact
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
@@ -83,6 +83,7 @@ class SupplierClient:
         self.settings = settings or Settings.from_env()
         self.publisher = publisher
         self._producer = producer(self.settings)
+        ask_partitions_early(self._producer, [self.settings.topic("footprints"), self.settings.topic("recipes")])
 
     def __enter__(self) -> SupplierClient:
         return self
