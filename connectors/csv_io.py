@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import csv
 import math
-from decimal import Decimal, InvalidOperation
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from pcfx.collector import collector_paused
@@ -145,7 +145,7 @@ def _bom_lines(path: Path, known: set[str], products_path: Path) -> dict[str, li
             if not input_id:
                 raise _fail(path, reader.line_num, "input_product_id", "is empty")
             quantity = decimal_text(cells[quantity_at], path, reader.line_num, "quantity_per_unit")
-            unit = cells[unit_at] or None if unit_at is not None else None
+            unit = (cells[unit_at] or None) if unit_at is not None else None
             lines.setdefault(product, []).append((input_id, quantity, unit))
     return lines
 
