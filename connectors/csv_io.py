@@ -171,20 +171,20 @@ def _fail(path: Path, line: int, column: str, problem: str) -> CsvError:
     return CsvRow(path, line, {}).fail(column, problem)
 
 
+@collector_paused()  # and the engine objects made of them
 def read_graph(products_path: Path, bom_path: Path) -> tuple[list[Event], dict[str, Leaf]]:
     """Engine events for the two files, and the leaves by product id (their totals are their inputs)."""
-    with collector_paused():
-        products, lines = read_tables(products_path, bom_path)
-        events: list[Event] = []
-        leaves: dict[str, Leaf] = {}
-        for row in products:
-            product = row.cells["product_id"]
-            own = lines.get(product)
-            event = product_event(row, None if own is None else [Input(i, float(q), u) for i, q, u in own])
-            if isinstance(event, UpsertLeaf):
-                leaves[product] = event.leaf
-            events.append(event)
-        return events, leaves
+    products, lines = read_tables(products_path, bom_path)
+    events: list[Event] = []
+    leaves: dict[str, Leaf] = {}
+    for row in products:
+        product = row.cells["product_id"]
+        own = lines.get(product)
+        event = product_event(row, None if own is None else [Input(i, float(q), u) for i, q, u in own])
+        if isinstance(event, UpsertLeaf):
+            leaves[product] = event.leaf
+        events.append(event)
+    return events, leaves
 
 
 def product_event(row: CsvRow, lines: list[Input] | None) -> Event:

@@ -7,7 +7,6 @@ own emission *is* its footprint (the engine then gives both files the same total
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import click
 from pcfx.collector import collector_paused
 from pcfx.connectors.csv_io import BomLine, CsvError, product_event, read_tables
 from pcfx.schemas.errors import ContractError
-from pcfx.schemas.models import ProductRecipe, format_decimal, to_decimal
+from pcfx.schemas.models import format_decimal, to_decimal
 from pcfx.streams.rollup import Event, UpsertLeaf
 from pcfx.streams.units import declared_unit_mass
 
@@ -25,26 +24,27 @@ DEFAULT_COMPANY = "urn:pcfx:company:csv-import"
 REFERENCE_PERIOD = ("2025-01-01T00:00:00Z", "2026-01-01T00:00:00Z")  # when the CSV gives none
 
 
-def csv_details(products_path: Path) -> dict[str, dict[str, str]]:
-    """Descriptive columns per product id (name, company, reference period); the numbers come from csv_io."""
-    with products_path.open(newline="", encoding="utf-8-sig") as handle:
-        return {row["product_id"]: row for row in csv.DictReader(handle)}
+@collector_paused()  # a dense table's documents are about a million objects that all live on (pcfx/collector.py)
+def recipe_documents(products_path: Path, bom_path: Path, updated: datetime) -> list[dict[str, Any]]:
+    """The recipes ``pcfx import`` sends for the two files, as PACT-style JSON not validated yet (the client
+    validates each as it sends it). A product's own figures are checked as ``pcfx compute`` checks them
+    (``CsvError`` naming the row); its bom lines go as bom.csv wrote them."""
+    products, bom = read_tables(products_path, bom_path)
+    documents = []
+    for row in products:
+        lines = bom.get(row.cells["product_id"])
+        event = product_event(row, None if lines is None else [])
+        documents.append(_recipe_document(event, row.cells, updated, lines or []))
+    return documents
 
 
-def recipe_from_event(event: Event, details: dict[str, str], updated: datetime) -> ProductRecipe:
-    """The recipe record of one CSV product (a leaf row becomes a recipe without inputs)."""
-    return ProductRecipe.from_json(recipe_document(event, details, updated))
-
-
-def recipe_document(event: Event, details: dict[str, str], updated: datetime, lines: list[BomLine] | None = None) -> dict[str, Any]:
-    """The recipe of one CSV product as PACT-style JSON, not validated yet (:func:`recipe_from_event` validates).
-    Its inputs are ``lines`` as bom.csv wrote them when given, else the event's."""
+def _recipe_document(event: Event, details: dict[str, str], updated: datetime, lines: list[BomLine]) -> dict[str, Any]:
+    """The recipe of one CSV product as PACT-style JSON: its own figures from ``event``, its descriptive
+    columns from ``details`` (its products.csv cells), its inputs ``lines`` (a leaf row has none)."""
     item = event.leaf if isinstance(event, UpsertLeaf) else event.recipe
     own = item.values if isinstance(event, UpsertLeaf) else item.own
     pds = item.pds if isinstance(event, UpsertLeaf) else item.own_pds
     dqr = item.dqr if isinstance(event, UpsertLeaf) else item.own_dqr
-    if lines is None:
-        lines = [] if isinstance(event, UpsertLeaf) else [(i.product_id, format_decimal(i.quantity), i.unit) for i in item.inputs]
     company = (details.get("company") or "").strip() or DEFAULT_COMPANY
     document = {
         "productIds": [item.product_id],
@@ -89,14 +89,7 @@ def import_files(products_path: Path, bom_path: Path, settings: object | None = 
 
     # The client first: it asks Kafka for the topic's partitions while the files are read.
     with SupplierClient(settings) as client, collector_paused():  # type: ignore[arg-type]  (documents live on until sent)
-        products, bom = read_tables(products_path, bom_path)
-        updated = datetime.now(timezone.utc)
-        documents = []
-        for row in products:
-            lines = bom.get(row.cells["product_id"])
-            event = product_event(row, None if lines is None else [])  # its own figures checked; its lines go as written
-            documents.append(recipe_document(event, row.cells, updated, lines))
-        return client.publish_recipes(documents)
+        return client.publish_recipes(recipe_documents(products_path, bom_path, datetime.now(timezone.utc)))
 
 
 @click.command("import")

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from pcfx.bench.graphs import supply_graph
-from pcfx.connectors.csv_io import read_graph
 from pcfx.connectors.footprints_cli import current_statuses
-from pcfx.connectors.import_cli import csv_details, recipe_from_event
+from pcfx.connectors.import_cli import recipe_documents
 from pcfx.connectors.kafka_io import read_to_end, records_to_end
 from pcfx.schemas import samples
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
@@ -75,9 +74,7 @@ def write_graph_csv(directory: Path, n: int, seed: int = 7) -> tuple[Path, Path]
 
 def csv_recipes(products: Path, bom: Path) -> list[ProductRecipe]:
     """The recipes ``pcfx import`` publishes for these files."""
-    events, _ = read_graph(products, bom)
-    details = csv_details(products)
-    return [recipe_from_event(event, details[event.product_id], NOW) for event in events]
+    return [ProductRecipe.from_json(document) for document in recipe_documents(products, bom, NOW)]
 
 
 def compute_totals(products: Path, bom: Path) -> dict[str, float]:

@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pcfx.connectors.csv_io import CsvError, product_event, read_graph, read_tables
-from pcfx.connectors.import_cli import recipe_document
+from pcfx.connectors.csv_io import CsvError, read_graph, read_tables
+from pcfx.connectors.import_cli import recipe_documents
 from pcfx.schemas.models import ProductRecipe
 
 PRODUCTS = "product_id,name,declared_unit,direct_kgco2e_per_unit\ndoor,door,piece,1\nsteel,steel,kilogram,2\n"
@@ -20,11 +20,8 @@ def tables(tmp_path, bom: str, products: str = PRODUCTS):
 
 def imported_inputs(products_path, bom_path) -> list[dict]:
     """The door's inputs as ``pcfx import`` sends them, validated as the client validates them."""
-    rows, bom = read_tables(products_path, bom_path)
-    door = next(row for row in rows if row.cells["product_id"] == "door")
-    lines = bom["door"]
-    document = recipe_document(product_event(door, []), door.cells, NOW, lines)
-    return ProductRecipe.from_json(document).to_json()["inputs"]
+    door = next(d for d in recipe_documents(products_path, bom_path, NOW) if d["productIds"] == ["door"])
+    return ProductRecipe.from_json(door).to_json()["inputs"]
 
 
 def test_an_import_sends_each_quantity_exactly_as_bom_csv_wrote_it(tmp_path):

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from unit_graphs import GRAPHS, all_graphs
 
 from pcfx.cli import main
-from pcfx.connectors.csv_io import read_graph
-from pcfx.connectors.import_cli import csv_details, recipe_from_event
+from pcfx.connectors.import_cli import recipe_documents
+from pcfx.schemas.models import ProductRecipe
 from pcfx.streams.derive import Deprecation
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import TableView, Update, recompute
@@ -45,10 +45,8 @@ def stream_step(tmp_path):
     """The worker's pure recompute step on the recipes ``pcfx import`` publishes for all three graphs."""
     graph = all_graphs()
     products, bom = graph.write(tmp_path)
-    events, _ = read_graph(products, bom)
-    details = csv_details(products)
     now = datetime(2026, 1, 5, tzinfo=timezone.utc)
-    recipes = [recipe_from_event(event, details[event.product_id], now) for event in events]
+    recipes = [ProductRecipe.from_json(document) for document in recipe_documents(products, bom, now)]
     updates = [Update(f"recipe:{r.product_ids[0]}", r, 0) for r in recipes]
     empty = TableView(input=lambda _k: None, summary=lambda _k: None, published=lambda _p: None, requested=lambda _p: False)
     return graph, recompute(Engine(), updates, empty, now)
