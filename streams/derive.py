@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 from urllib.parse import quote
 
 from pcfx.schemas.models import (
@@ -134,9 +135,9 @@ def recipe_of(recipe: ProductRecipe, product_id: str) -> Recipe:
     )
 
 
-@dataclass(frozen=True)
-class DirectInput:
-    """One line of the direct-inputs extension: which footprint was used, how much, in what unit."""
+class DirectInput(NamedTuple):
+    """One line of the direct-inputs extension: which footprint was used, how much, in what unit. A tuple:
+    a dense product's footprint has hundreds of lines, made again on every recompute."""
 
     pf_id: str | None  # None while the input has no footprint (the product is then incomplete)
     quantity: str
@@ -487,8 +488,8 @@ def _change_comment(drivers: Sequence[str], previous_id: str | None) -> str:
 
 def _inputs_extension(inputs: Sequence[DirectInput], schema_url: str) -> dict[str, object]:
     lines = [
-        {"pfId": line.pf_id, "quantity": line.quantity, **({"unit": line.unit} if line.unit else {})}
-        for line in inputs
+        {"pfId": pf_id, "quantity": quantity, "unit": unit} if unit else {"pfId": pf_id, "quantity": quantity}
+        for pf_id, quantity, unit in inputs
     ]
     return {
         "specVersion": "2.0.0",

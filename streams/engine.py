@@ -86,6 +86,7 @@ class Engine:
         self._table = NodeTable()
         self._edges = EdgeStore()
         self._structure = build_structure(0, EMPTY, EMPTY, np.zeros(0))
+        self._cycles: tuple[Structure | None, dict[int, tuple[str, ...]]] = (None, {})  # cycle_of's names
         self._singular = np.zeros(0, dtype=bool)  # per block
         self._mark = np.zeros(0, dtype=bool)
         self._local = np.zeros(0, dtype=np.int64)
@@ -179,7 +180,12 @@ class Engine:
         p, s = self._index.get(product_id), self._structure
         if p is None or p >= s.n or s.sizes[s.labels[p]] == 1:
             return (product_id,)
-        return tuple(self._ids[m] for m in s.members(int(s.labels[p])))
+        if self._cycles[0] is not s:  # named once per block and structure: every member of a block asks
+            self._cycles = (s, {})
+        block, named = int(s.labels[p]), self._cycles[1]
+        if block not in named:
+            named[block] = tuple(self._ids[m] for m in s.members(block))
+        return named[block]
 
     def solve_all(self) -> dict[str, Derived]:
         """Solve the whole graph from scratch and return every recipe product's result."""

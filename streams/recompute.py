@@ -137,6 +137,9 @@ class StepOutput:
     #: Label offers of products without a PACT footprint (their unit has no PACT equivalent), by product id:
     #: their labels come from the result itself (docs/units.md).
     offers: dict[str, Offer] = field(default_factory=dict)
+    #: The footprint each input product stands for in this step (:func:`_footprint_of`), found once per product:
+    #: a dense block asks it for every line of every recipe it publishes. Kept true as the step publishes.
+    in_use: dict[str, Published | None] = field(default_factory=dict)
     #: The validity bound of each cycle of recipes settled in this step (:func:`_cycle_bound`).
     cycle_bounds: dict[tuple[str, ...], list[Published | None]] = field(default_factory=dict)
     #: Per product settled: the supplier footprints whose change it reflects, and the latest publish time among
@@ -324,9 +327,11 @@ def _publish(
         if previous is not None:  # re-declared from a PACT unit: its footprint in force is no longer true
             out.footprints.append(Deprecation(derived.product_id, previous.pf_id))
             out.withdrawn.append(derived.product_id)
+            out.in_use.pop(derived.product_id, None)
         out.offers[derived.product_id] = result_offer(recipe, derived, now, upstream_ms)
         return None, replace(derived, reasons=(*derived.reasons, not_published_reason(recipe)))
-    used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
+    in_use = out.in_use
+    used = [in_use[product] if product in in_use else _footprint_of(product, view, out) for product, _, _ in recipe.lines]
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
     sources = secondary_sources(pf for pf in used if pf is not None)
     try:
@@ -336,7 +341,7 @@ def _publish(
     except ContractError as error:
         return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
     out.published[derived.product_id] = footprint
-    out.summaries[derived.product_id] = published_of(footprint)
+    out.summaries[derived.product_id] = out.in_use[derived.product_id] = published_of(footprint)
     out.footprints.append(footprint)
     if previous is not None:
         out.footprints.append(Deprecation(derived.product_id, previous.pf_id))
@@ -395,12 +400,14 @@ def _published(product_id: str, view: TableView, out: StepOutput) -> Published |
 
 def _footprint_of(product_id: str, view: TableView, out: StepOutput) -> Published | None:
     """The footprint a recipe line uses now: the input's derived footprint, else its supplier footprint."""
-    made = _published(product_id, view, out)
-    if made is not None:
-        return made
-    leaf = summary_in(LEAF, product_id, view, out)
-    assert leaf is None or isinstance(leaf, Published)
-    return leaf
+    if product_id in out.in_use:
+        return out.in_use[product_id]
+    found = _published(product_id, view, out)
+    if found is None:
+        found = summary_in(LEAF, product_id, view, out)
+        assert found is None or isinstance(found, Published)
+    out.in_use[product_id] = found
+    return found
 
 
 def _validity_moved(derived: Derived, previous: Published, view: TableView, out: StepOutput, now: datetime,
