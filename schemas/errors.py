@@ -65,6 +65,8 @@ def _problem(detail: dict[str, Any]) -> Problem:
         return Problem(_path([*loc, cause.field]), cause.value, str(cause))
     if detail["type"] == "missing":
         return Problem(_path(loc), MISSING, "missing (a required field)")
+    if detail["type"] == "unexpected_keyword_argument":  # a validated dataclass's word for a model's extra_forbidden
+        return Problem(_path(loc), detail.get("input"), "Extra inputs are not permitted")
     if _is_decimal_constraint(detail):
         try:
             pact_decimal(detail["input"])

@@ -11,6 +11,7 @@ import base64
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictBool, StrictInt, ValidationInfo, field_serializer, field_validator, model_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from pcfx.schemas.base import FROM_JSON, ContractModel, reading
 from pcfx.schemas.errors import RuleViolation
@@ -50,12 +51,16 @@ class Certification(ContractModel):
     certificate_number: NonEmptyString | None = None
 
 
-class RecipeInput(ContractModel):
+@pydantic_dataclass(frozen=True, slots=True, kw_only=True, config=ContractModel.model_config)
+class RecipeInput:
     """One bill-of-materials line: ``quantity`` of ``productId`` (in ``unit``) per declared unit made.
 
     The quantity may be negative: a co-product or scrap credit. ``unit`` is any unit name (a PACT unit,
     an alias such as ``t`` or ``件``, or an opaque unit, docs/units.md); absent, the quantity counts the
     input's own declared units.
+
+    A validated dataclass rather than a model, with the same names, rules and errors: a dense recipe has
+    hundreds of lines, and pydantic makes one of these in about a third of a model's time.
     """
 
     product_id: OpaqueId

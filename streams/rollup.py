@@ -12,6 +12,7 @@ import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pcfx.streams.units import UnknownUnit, declared_unit_code, quantity_unit_code
 
@@ -105,12 +106,12 @@ def _check_quality(product_id: str, prefix: str, pds: float | None, dqr: DQR | N
                 raise InvalidFootprint(product_id, f"{prefix}dqr", f"ratings are within 1..5, got {rating!r}")
 
 
-@dataclass(frozen=True)
-class Input:
+class Input(NamedTuple):
     """One recipe line: ``quantity`` of ``unit`` of the input per declared unit of the product.
 
     ``unit`` None means the input's own declared unit of measurement. Quantities may be negative
-    (co-product credits, scrap) and the input may be the product itself.
+    (co-product credits, scrap) and the input may be the product itself. A tuple, made at a tuple's cost:
+    a dense recipe has hundreds of lines.
     """
 
     product_id: str
@@ -162,6 +163,11 @@ class Recipe:
         _check_declared_unit(self.product_id, self.declared_unit, self.declared_amount, self.mass_per_unit)
         _check_values(self.product_id, "own", self.own)
         _check_quality(self.product_id, "own_", self.own_pds, self.own_dqr)
+        if not _lines_look_right(self.inputs):
+            self._check_lines()
+
+    def _check_lines(self) -> None:
+        """Line by line, to name the first bad line (:func:`_lines_look_right` only says whether there is one)."""
         for number, line in enumerate(self.inputs):
             name = f"inputs[{number}]"
             if not isinstance(line.product_id, str) or not line.product_id:
@@ -172,6 +178,20 @@ class Recipe:
                     quantity_unit_code(line.unit)
                 except UnknownUnit as exc:
                     raise InvalidFootprint(self.product_id, f"{name}.unit", str(exc)) from None
+
+
+def _lines_look_right(lines: tuple[Input, ...]) -> bool:
+    """True if every line has a product id, a finite float quantity and a known unit spelling: one pass over the
+    lines and one look-up per distinct unit, where :meth:`Recipe._check_lines` pays a few calls per line."""
+    if not all(type(line.product_id) is str and line.product_id and type(line.quantity) is float and math.isfinite(line.quantity)
+               for line in lines):
+        return False
+    try:
+        for unit in {line.unit for line in lines if line.unit}:
+            quantity_unit_code(unit)
+    except (UnknownUnit, TypeError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,13 @@ def test_recipe_unknown_field_is_an_error_not_silently_dropped():
         ProductRecipe.from_json(changed(RECIPE, declaredUnit="kg"))
 
 
+def test_a_misspelt_field_on_an_input_line_is_named_as_on_the_recipe():
+    doc = changed(RECIPE)
+    doc["inputs"][0]["qty"] = "2"
+    with pytest.raises(ContractError, match=r"recipe bike-frame-2025: inputs\[0\].qty = '2': Extra inputs are not permitted"):
+        ProductRecipe.from_json(doc)
+
+
 def test_recipe_without_id_is_named_by_its_product():
     doc = changed(RECIPE)
     del doc["recipeId"]
