@@ -94,7 +94,7 @@ def register(wiring: Wiring) -> None:
             if cancel and cls is ProductRecipe:  # the producer stopped a batch it was sending: tell the router
                 await outbox.add(graph_updates, f"{VOID}:{cancel}".encode(), b"", {CANCEL_HEADER: cancel.encode()})
                 continue
-            known = accepted.recall(raw) if cls is ProductRecipe and raw is not None else None
+            known = accepted.recall(raw, event.message.key) if cls is ProductRecipe and raw is not None else None
             if known is not None:  # the same as a recipe accepted before, but for its `updated`
                 recalled += 1
                 await forward_recipe(outbox, known, raw, published_ms(event), mark)

@@ -149,6 +149,11 @@ class Codec:
     def cut_field(self, data: bytes, name: str) -> tuple[bytes, bytes]:
         """``data`` without the value of its top-level field ``name`` (as :meth:`without_field`), and that
         value's bytes (an int or long among them reads with :func:`read_long`)."""
+        start, end = self.field_span(data, name)
+        return data[:start] + data[end:], data[start:end]
+
+    def field_span(self, data: bytes, name: str) -> tuple[int, int]:
+        """Where the value of the top-level field ``name`` starts and ends in ``data``."""
         field, start = self._field_start(data, name)
         writer, _ = self._writer_of(data)
         try:
@@ -157,7 +162,7 @@ class Codec:
             raise DecodeError(f"{self.name}: truncated or corrupt body ({type(error).__name__}: {error})") from error
         if end > len(data):
             raise DecodeError(f"{self.name}: truncated or corrupt body ({name} runs past the end)")
-        return data[:start] + data[end:], data[start:end]
+        return start, end
 
     def string_list_field(self, data: bytes, name: str) -> list[str]:
         """The top-level array-of-strings field ``name`` (e.g. ``productIds``) of the record in ``data``, read
@@ -264,10 +269,15 @@ def _varint(data: bytes, position: int) -> tuple[int, int]:
 
 def read_long(value: bytes) -> int:
     """The Avro int or long written in ``value`` (e.g. a field's bytes from :meth:`Codec.cut_field`)."""
+    return read_long_at(value, 0)[0]
+
+
+def read_long_at(data: bytes, position: int) -> tuple[int, int]:
+    """The Avro int or long written at ``position`` in ``data``, and the position after it."""
     try:
-        return _varint(value, 0)[0]
+        return _varint(data, position)
     except IndexError:
-        raise DecodeError(f"not an Avro long: {value.hex(' ')}") from None
+        raise DecodeError(f"not an Avro long: {data[position:position + 10].hex(' ')}") from None
 
 
 def _zigzag(value: int) -> bytes:

@@ -13,24 +13,28 @@ again: :class:`RecentRecipes`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import DeadLetter, ProductRecipe
 from pcfx.streams.codec import DecodeError, decode_model
 from pcfx.streams.labels import outline_stem, stamped
-from pcfx.streams.shards import stamp_of
+from pcfx.streams.shards import Stamp, stamp_at, updated_span
 
 M = TypeVar("M", bound=ContractModel)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: What :class:`AcceptedRecipes` keeps at most, counted as its outlines' and product ids' bytes: some 7,000
 #: recipes of a dense input-output table's (224 input lines each), many more of a usual bill of materials.
 ACCEPTED_BYTES = 64 * 2**20
+#: Record keys whose last recipe's layout :class:`AcceptedRecipes` keeps (some 100 bytes each): where ``updated``
+#: lay, so that the next recipe under the key is stamped without skipping its lines.
+LAYOUTS = 200_000
 #: What :class:`RecentRecipes` keeps at most, in input lines (a validated line costs some 650 bytes of
 #: memory): a dense input-output table's import of 400 recipes and 85,000 lines fits whole.
 RECENT_LINES = 150_000
@@ -103,22 +107,28 @@ class AcceptedRecipes:
     ``updated`` meets no rule but being a time, which :meth:`recall` checks by reading it as one.
 
     Per process, lost with it: a restarted worker validates in full until it meets a content again.
-    Bounded by ``max_bytes`` (:data:`ACCEPTED_BYTES`), the least recently met content out first."""
+    Bounded by ``max_bytes`` (:data:`ACCEPTED_BYTES`), the least recently met content out first.
 
-    def __init__(self, max_bytes: int = ACCEPTED_BYTES) -> None:
-        self.max_bytes = max_bytes
+    Finding ``updated`` means skipping every input line before it, the bulk of the cost for a dense recipe.
+    Under a record key this process stamped before, ``updated`` lies where it lay then if the bytes before it
+    are the same (a record reads the same up to any byte for the same bytes before it), which a digest of
+    them tells: so a re-sent recipe is stamped at the cost of two digests (:class:`Layout`)."""
+
+    def __init__(self, max_bytes: int = ACCEPTED_BYTES, max_layouts: int = LAYOUTS) -> None:
+        self.max_bytes, self.max_layouts = max_bytes, max_layouts
         self._known: OrderedDict[int, tuple[tuple[str, ...], bytes]] = OrderedDict()  # content -> ids, outline stem
         self._bytes = 0
+        self._layouts: OrderedDict[bytes, Layout] = OrderedDict()  # record key -> the last recipe stamped under it
         self._last: tuple[bytes, tuple[int, int]] | None = None  # the last record stamped, and its stamp
 
     def __len__(self) -> int:
         return len(self._known)
 
-    def recall(self, raw: bytes) -> Accepted | None:
-        """The recipe in ``raw`` as accepted before, with its own ``updated``; None when its content is new
-        here, or ``raw`` is no recipe (then the full validation says why)."""
+    def recall(self, raw: bytes, key: bytes | None = None) -> Accepted | None:
+        """The recipe in ``raw`` (sent under ``key``) as accepted before, with its own ``updated``; None when
+        its content is new here, or ``raw`` is no recipe (then the full validation says why)."""
         try:
-            content, updated_ms = self._stamp(raw)
+            content, updated_ms = self._stamp(raw, key)
             from_millis(updated_ms)  # a time, or no recipe validation would accept
         except (ValueError, OverflowError):  # DecodeError among them
             return None
@@ -146,12 +156,47 @@ class AcceptedRecipes:
         known = None if content is None or updated_ms is None else self._known.get(content)
         return None if known is None else stamped(known[1], from_millis(updated_ms))
 
-    def _stamp(self, raw: bytes) -> tuple[int, int]:
+    def _stamp(self, raw: bytes, key: bytes | None = None) -> tuple[int, int]:
         """:func:`~pcfx.streams.shards.stamp_of`, made once for the record that :meth:`recall` did not know
-        and :meth:`remember` then keeps."""
+        and :meth:`remember` then keeps; where a recipe under ``key`` had ``updated`` before, tried there first."""
         if self._last is None or self._last[0] is not raw:
-            self._last = (raw, stamp_of(raw))
+            layout = None if key is None else self._layouts.get(key)
+            stamp = layout.stamp(raw) if layout is not None else None
+            if stamp is None:
+                stamp = stamp_at(raw, *updated_span(raw))
+                if key is not None:
+                    self._layouts[key] = Layout.of(raw, stamp)
+            if key is not None:
+                self._layouts.move_to_end(key)
+                if len(self._layouts) > self.max_layouts:
+                    self._layouts.popitem(last=False)
+            self._last = (raw, (stamp.content, stamp.updated_ms))
         return self._last[1]
+
+
+class Layout(NamedTuple):
+    """Where ``updated`` lay in the last recipe stamped under a record key, and a digest of the bytes before it."""
+
+    start: int
+    before: bytes  # BLAKE2b of the bytes before ``updated``
+
+    @classmethod
+    def of(cls, raw: bytes, stamp: Stamp) -> Layout:
+        return cls(stamp.start, _digest(raw[:stamp.start]))
+
+    def stamp(self, raw: bytes) -> Stamp | None:
+        """The stamp of ``raw`` if its bytes before ``start`` are those of the recipe this layout was taken
+        from (then ``updated`` starts there too); None otherwise, or when no long is written there."""
+        if len(raw) <= self.start or _digest(raw[:self.start]) != self.before:
+            return None
+        try:
+            return stamp_at(raw, self.start)
+        except DecodeError:
+            return None
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _size(product_ids: tuple[str, ...], stem: bytes) -> int:

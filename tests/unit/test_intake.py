@@ -7,9 +7,10 @@ import copy
 from pcfx.schemas.models import ProductFootprint, ProductRecipe
 from pcfx.schemas.samples import FOOTPRINT, RECIPE
 from pcfx.streams.codec import codec_for, decode_model, encode_model
+from pcfx.streams import intake
 from pcfx.streams.intake import AcceptedRecipes, Origin, RecentRecipes, admit
 from pcfx.streams.labels import outline_bytes, outline_stem
-from pcfx.streams.shards import content_of, stamp_of, updated_of
+from pcfx.streams.shards import content_of, stamp_of, updated_of, updated_span
 
 ORIGIN = Origin(topic="pcfx.footprints", partition=2, offset=41, key=b"coil-7", timestamp_ms=1_700_000_000_000)
 NOW_MS = 1_700_000_001_000
@@ -73,6 +74,57 @@ def test_a_recipe_with_other_content_or_no_recipe_at_all_is_validated_in_full() 
     assert accepted.recall(recipe_bytes(companyName="Other")) is None
     assert accepted.recall(first[:-3]) is None  # truncated: the full validation dead-letters it, naming why
     assert accepted.recall(b"{json?}") is None
+
+
+KEY = b"recipe:bike-frame-2025"
+
+
+def read_in_full(monkeypatch) -> list[bytes]:
+    """The records whose ``updated`` is found by reading them (from here on)."""
+    read: list[bytes] = []
+
+    def span(raw: bytes) -> tuple[int, int]:
+        read.append(raw)
+        return updated_span(raw)
+
+    monkeypatch.setattr(intake, "updated_span", span)
+    return read
+
+
+def test_a_recipe_re_sent_under_its_key_is_stamped_where_updated_lay_and_as_reading_it_would(monkeypatch) -> None:
+    accepted, read = AcceptedRecipes(), read_in_full(monkeypatch)
+    first = recipe_bytes()
+    assert accepted.recall(first, KEY) is None  # new here: stamped by reading it, the place of `updated` kept
+    accepted.remember(first, decode_model(ProductRecipe, first))
+    again = recipe_bytes(updated="2031-05-06T07:08:09.125Z")
+    recalled = accepted.recall(again, KEY)
+    assert read == [first]  # `again` was not read
+    assert recalled is not None
+    assert (recalled.content, recalled.updated_ms) == stamp_of(again) == (content_of(first), 1_935_817_689_125)
+
+
+def test_under_a_known_key_other_content_before_or_after_updated_is_not_taken_for_the_old(monkeypatch) -> None:
+    accepted = AcceptedRecipes()
+    first = recipe_bytes()
+    accepted.recall(first, KEY)
+    accepted.remember(first, decode_model(ProductRecipe, first))
+    read = read_in_full(monkeypatch)
+    after = recipe_bytes(categoryRuleId="PCR steel 2026")  # the same bytes up to `updated`: not read
+    assert accepted.recall(after, KEY) is None and accepted._stamp(after, KEY) == stamp_of(after) and read == []
+    lines = [{**RECIPE["inputs"][0], "quantity": "4.6"}, RECIPE["inputs"][1]]
+    before = recipe_bytes(inputs=lines, updated="2031-05-06T07:08:09.125Z")  # other bytes before `updated`: read
+    assert accepted.recall(before, KEY) is None and accepted._stamp(before, KEY) == stamp_of(before) and read == [before]
+    assert accepted.recall(first[:-3], KEY) is None and accepted.recall(b"{json?}", KEY) is None
+    assert accepted.recall(recipe_bytes(updated="2031-05-06T07:08:09.125Z"), KEY) is not None
+
+
+def test_accepted_recipes_keep_the_layouts_of_their_last_keys_only() -> None:
+    accepted = AcceptedRecipes(max_layouts=2)
+    raw = recipe_bytes()
+    for key in (b"a", b"b", b"c"):
+        accepted.recall(raw, key)
+        accepted._last = None  # the next record is another, as in a batch
+    assert list(accepted._layouts) == [b"b", b"c"]
 
 
 def test_accepted_recipes_keep_to_their_bound_least_recently_met_out_first() -> None:
