@@ -84,6 +84,11 @@ class Outbox:
     async def _submit(self, topic: str, partition: int, batch: BatchBuilder) -> None:
         del self._open[(topic, partition)]
         records = batch.record_count()
+        # Complete: closed, it goes out with the sender's next request. An open batch waits out the producer's
+        # linger (aiokafka's MessageBatch.remaining_linger), 5 ms per flush for nothing, a flush after another
+        # along a change. The batches of one flush are all queued before the sender runs, so they still share
+        # one request per broker.
+        batch.close()
         self._sent.append((topic, partition, records, await self._producer.send_batch(batch, topic, partition=partition)))
 
     async def _partitions_of(self, topic: str) -> list[int]:

@@ -4,6 +4,7 @@ Faust's own send would choose (so a table keyed like the topic stays co-partitio
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aiokafka import AIOKafkaProducer
 from kafka import TopicPartition
@@ -78,3 +79,25 @@ def test_the_topics_an_outbox_sends_to_stay_in_the_producers_metadata(settings, 
     kept, untracked = asyncio.run(leaders_after_a_new_topic_is_looked_up(settings, topics["derived"], settings.topic("created-later")))
     assert kept
     assert not untracked  # what happens to a topic nobody tracks: the reason for tracking
+
+
+async def flush_seconds(settings, topic: str, linger_ms: int) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=linger_ms)
+    await producer.start()
+    try:
+        outbox = Outbox(producer, Metrics.create(CollectorRegistry()), settings.topic_prefix)
+        await outbox.add(topic, b"warm", b"up")
+        await outbox.flush()  # metadata and connections, which the next flush must not count
+        started = time.monotonic()
+        for key in KEYS[:20]:
+            await outbox.add(topic, key.encode(), b"v")
+        await outbox.flush()
+        return time.monotonic() - started
+    finally:
+        await producer.stop()
+
+
+def test_a_flush_sends_at_once_rather_than_wait_out_the_producers_linger(settings, topics):
+    # An outbox's batch is complete when it is flushed: the agent waits for its acknowledgement, and a change
+    # crosses many agents one after the other, so a linger paid per flush adds up along the way.
+    assert asyncio.run(flush_seconds(settings, topics["derived"], linger_ms=5_000)) < 2.5
