@@ -144,13 +144,8 @@ class Codec:
     def without_field(self, data: bytes, name: str) -> bytes:
         """``data`` with the bytes of its top-level field ``name`` left out: what to compare when that field
         alone may differ (a recipe's ``updated`` on a re-import of the same files). Not a record any more."""
-        return self.cut_field(data, name)[0]
-
-    def cut_field(self, data: bytes, name: str) -> tuple[bytes, bytes]:
-        """``data`` without the value of its top-level field ``name`` (as :meth:`without_field`), and that
-        value's bytes (an int or long among them reads with :func:`read_long`)."""
         start, end = self.field_span(data, name)
-        return data[:start] + data[end:], data[start:end]
+        return data[:start] + data[end:]
 
     def field_span(self, data: bytes, name: str) -> tuple[int, int]:
         """Where the value of the top-level field ``name`` starts and ends in ``data``."""
@@ -265,11 +260,6 @@ def _varint(data: bytes, position: int) -> tuple[int, int]:
         if not byte & 0x80:
             return (result >> 1) ^ -(result & 1), position
         shift += 7
-
-
-def read_long(value: bytes) -> int:
-    """The Avro int or long written in ``value`` (e.g. a field's bytes from :meth:`Codec.cut_field`)."""
-    return read_long_at(value, 0)[0]
 
 
 def read_long_at(data: bytes, position: int) -> tuple[int, int]:

@@ -13,7 +13,6 @@ again: :class:`RecentRecipes`.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import DeadLetter, ProductRecipe
 from pcfx.streams.codec import DecodeError, decode_model
 from pcfx.streams.labels import outline_stem, stamped
-from pcfx.streams.shards import Stamp, stamp_at, updated_span
+from pcfx.streams.shards import Stamp, digest, stamp_at, updated_start
 
 M = TypeVar("M", bound=ContractModel)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -163,7 +162,7 @@ class AcceptedRecipes:
             layout = None if key is None else self._layouts.get(key)
             stamp = layout.stamp(raw) if layout is not None else None
             if stamp is None:
-                stamp = stamp_at(raw, *updated_span(raw))
+                stamp = stamp_at(raw, updated_start(raw))
                 if key is not None:
                     self._layouts[key] = Layout.of(raw, stamp)
             if key is not None:
@@ -182,21 +181,17 @@ class Layout(NamedTuple):
 
     @classmethod
     def of(cls, raw: bytes, stamp: Stamp) -> Layout:
-        return cls(stamp.start, _digest(raw[:stamp.start]))
+        return cls(stamp.start, digest(raw[:stamp.start]))
 
     def stamp(self, raw: bytes) -> Stamp | None:
         """The stamp of ``raw`` if its bytes before ``start`` are those of the recipe this layout was taken
         from (then ``updated`` starts there too); None otherwise, or when no long is written there."""
-        if len(raw) <= self.start or _digest(raw[:self.start]) != self.before:
+        if len(raw) <= self.start or digest(raw[:self.start]) != self.before:
             return None
         try:
             return stamp_at(raw, self.start)
         except DecodeError:
             return None
-
-
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _size(product_ids: tuple[str, ...], stem: bytes) -> int:

@@ -330,8 +330,7 @@ def _publish(
             out.in_use.pop(derived.product_id, None)
         out.offers[derived.product_id] = result_offer(recipe, derived, now, upstream_ms)
         return None, replace(derived, reasons=(*derived.reasons, not_published_reason(recipe)))
-    in_use = out.in_use
-    used = [in_use[product] if product in in_use else _footprint_of(product, view, out) for product, _, _ in recipe.lines]
+    used = [_footprint_of(product, view, out) for product, _, _ in recipe.lines]
     inputs = [DirectInput(pf.pf_id if pf else None, quantity, unit) for pf, (_, quantity, unit) in zip(used, recipe.lines)]
     sources = secondary_sources(pf for pf in used if pf is not None)
     try:

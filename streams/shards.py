@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from pcfx.schemas.models import ProductRecipe
-from pcfx.streams.codec import DecodeError, codec_for, read_long, read_long_at
+from pcfx.streams.codec import codec_for, read_long_at
 from pcfx.streams.derive import Published
 from pcfx.streams.graph import downstream
 from pcfx.streams.keys import RECIPE, split_key
@@ -61,46 +61,47 @@ def content_of(raw: bytes) -> int:
 
 def stamp_of(raw: bytes) -> tuple[int, int]:
     """A recipe's content digest (:func:`content_of`) and its ``updated`` time in ms, read from its Avro
-    bytes without decoding them (:meth:`~pcfx.streams.codec.Codec.cut_field`); raises ``DecodeError`` for
+    bytes without decoding them (:meth:`~pcfx.streams.codec.Codec.field_span`); raises ``DecodeError`` for
     bytes that are no recipe.
 
     The digest is 128 bits of BLAKE2b: ``validate_recipes`` accepts a recipe whose digest it has accepted
     before without validating it again (:class:`~pcfx.streams.intake.AcceptedRecipes`), so finding two
     contents with one digest must be out of reach, not merely unlikely."""
-    stamp = stamp_at(raw, *updated_span(raw))
+    stamp = stamp_at(raw, updated_start(raw))
     return stamp.content, stamp.updated_ms
 
 
 @dataclass(frozen=True)
 class Stamp:
-    """:func:`stamp_of`'s two figures, and where ``updated`` starts and ends in the bytes."""
+    """:func:`stamp_of`'s two figures, and where ``updated`` starts in the bytes."""
 
     content: int
     updated_ms: int
     start: int
-    end: int
 
 
-def updated_span(raw: bytes) -> tuple[int, int]:
-    """Where a recipe's ``updated`` starts and ends in its bytes: found by skipping every field before it,
-    input lines included (:meth:`~pcfx.streams.codec.Codec.field_span`)."""
-    return codec_for(ProductRecipe.avro_name).field_span(raw, "updated")
+def updated_start(raw: bytes) -> int:
+    """Where a recipe's ``updated`` starts in its bytes: found by skipping every field before it, input lines
+    included (:meth:`~pcfx.streams.codec.Codec.field_span`)."""
+    return codec_for(ProductRecipe.avro_name).field_span(raw, "updated")[0]
 
 
-def stamp_at(raw: bytes, start: int, end: int | None = None) -> Stamp:
-    """The stamp of a recipe whose ``updated`` starts at ``start`` (ends at ``end``: read from the bytes when
-    not given); only the caller knows that it does (:func:`updated_span`, or a record whose bytes up to there
-    are those of one where it did: reading a record is the same up to any byte for the same bytes before)."""
-    updated_ms, after = read_long_at(raw, start)
-    if end is not None and after != end:
-        raise DecodeError(f"{ProductRecipe.avro_name}: updated is not where its schema puts it")
-    content = int.from_bytes(hashlib.blake2b(raw[:start] + raw[after:], digest_size=16).digest(), "big")
-    return Stamp(content, updated_ms, start, after)
+def stamp_at(raw: bytes, start: int) -> Stamp:
+    """The stamp of a recipe whose ``updated`` starts at ``start``; only the caller knows that it does
+    (:func:`updated_start`, or a record whose bytes up to there are those of one where it did: reading a record
+    is the same up to any byte for the same bytes before)."""
+    updated_ms, end = read_long_at(raw, start)
+    return Stamp(int.from_bytes(digest(raw[:start] + raw[end:]), "big"), updated_ms, start)
+
+
+def digest(data: bytes) -> bytes:
+    """128 bits of BLAKE2b: the digest a recipe's content is known by (:func:`stamp_of`)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def updated_of(raw: bytes) -> int:
     """A recipe's ``updated`` time in ms, read as :func:`stamp_of` reads it, without the digest."""
-    return read_long(codec_for(ProductRecipe.avro_name).cut_field(raw, "updated")[1])
+    return read_long_at(raw, updated_start(raw))[0]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pcfx.streams.codec import codec_for, decode_model, encode_model
 from pcfx.streams import intake
 from pcfx.streams.intake import AcceptedRecipes, Origin, RecentRecipes, admit
 from pcfx.streams.labels import outline_bytes, outline_stem
-from pcfx.streams.shards import content_of, stamp_of, updated_of, updated_span
+from pcfx.streams.shards import content_of, stamp_of, updated_of, updated_start
 
 ORIGIN = Origin(topic="pcfx.footprints", partition=2, offset=41, key=b"coil-7", timestamp_ms=1_700_000_000_000)
 NOW_MS = 1_700_000_001_000
@@ -83,11 +83,11 @@ def read_in_full(monkeypatch) -> list[bytes]:
     """The records whose ``updated`` is found by reading them (from here on)."""
     read: list[bytes] = []
 
-    def span(raw: bytes) -> tuple[int, int]:
+    def start(raw: bytes) -> int:
         read.append(raw)
-        return updated_span(raw)
+        return updated_start(raw)
 
-    monkeypatch.setattr(intake, "updated_span", span)
+    monkeypatch.setattr(intake, "updated_start", start)
     return read
 
 
