@@ -83,6 +83,10 @@ def create_app(settings: Settings, *, web_port: int | None = None, registry: Col
         web_bind=settings.bind_host,  # the interface it listens on (Faust binds 0.0.0.0 unless told)
         producer_acks=-1,
         producer_linger=PRODUCER_LINGER_S,
+        # aiokafka sends one request at a time per broker and queues one batch per partition behind it: at its
+        # 16 KiB default, a round's few hundred KB for one changelog partition left as a chain of requests, each
+        # waiting for the last one's acknowledgement (agents/outbox.py fills batches up to this size)
+        producer_max_batch_size=settings.producer_batch_bytes,
         stream_wait_empty=True,
     )
     transport.install(app)  # a 100 ms fetch wait, not Faust's 1.5 s (see agents/transport.py)

@@ -94,6 +94,11 @@ class Settings(BaseModel):
     batch_within_s: float = Field(
         0.02, gt=0, description="Longest the recompute agent waits to fill a micro-batch, in seconds."
     )
+    producer_batch_bytes: int = Field(
+        1_000_000, ge=16_384,
+        description="Largest batch the worker sends to one partition in one produce request, in bytes; at most the "
+        "broker's `message.max.bytes` (1 MiB unless changed).",
+    )
     webhook_max_age_s: int = Field(
         72 * 3600, description="How long a webhook delivery is retried before it is abandoned, in seconds (PACT: 72 h)."
     )

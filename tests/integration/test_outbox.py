@@ -101,3 +101,34 @@ def test_a_flush_sends_at_once_rather_than_wait_out_the_producers_linger(setting
     # An outbox's batch is complete when it is flushed: the agent waits for its acknowledgement, and a change
     # crosses many agents one after the other, so a linger paid per flush adds up along the way.
     assert asyncio.run(flush_seconds(settings, topics["derived"], linger_ms=5_000)) < 2.5
+
+
+async def produce_requests(settings, topic: str, batch_bytes: int) -> int:
+    """Produce requests a flush of ~600 kB to one partition takes, with batches of at most ``batch_bytes``."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", max_batch_size=batch_bytes)
+    await producer.start()
+    sender, requests = producer._sender, []
+    send_request = sender._send_produce_req
+
+    def counted(node_id, batches):  # noqa: ANN001, ANN202
+        requests.append(len(batches))
+        return send_request(node_id, batches)
+
+    try:
+        outbox = Outbox(producer, Metrics.create(CollectorRegistry()), settings.topic_prefix)
+        await outbox.add(topic, b"warm", b"up", partition=0)
+        await outbox.flush()  # metadata and connections
+        sender._send_produce_req = counted
+        for n in range(300):
+            await outbox.add(topic, f"k{n}".encode(), b"x" * 2_000, partition=0)
+        await outbox.flush()
+        return len(requests)
+    finally:
+        await producer.stop()
+
+
+def test_a_flush_to_one_partition_goes_out_in_one_request_at_the_workers_batch_size(settings, topics):
+    # aiokafka sends a partition's queued batches one request after another, each after the last one's
+    # acknowledgement: a step's changelog writes to one partition paid that round trip per 16 KiB.
+    assert asyncio.run(produce_requests(settings, topics["derived"], settings.producer_batch_bytes)) == 1
+    assert asyncio.run(produce_requests(settings, topics["derived"], 16_384)) > 10  # aiokafka's default: the chain
