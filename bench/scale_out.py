@@ -43,9 +43,15 @@ def solved(port: int) -> float:
     return worker_counter(port, "pcfx_products_solved") or 0.0
 
 
-def members(settings: Settings) -> int:
+def stable_members(settings: Settings) -> int:
+    """Members of the worker group once it is ``Stable`` (each has its partitions); 0 while it rebalances.
+
+    A joining worker is listed as a member while the group is still ``PreparingRebalance``: loading then
+    meant the partitions moved after the load, and the shock paid for every moved shard's first use (its
+    engine and the router's shape read back from the tables) on top of the recompute being measured."""
     with admin_client(settings) as admin:
-        return len(admin.describe_groups([settings.app_id])[settings.app_id]["members"])
+        group = admin.describe_groups([settings.app_id])[settings.app_id]
+    return len(group["members"]) if group["group_state"] == "Stable" else 0
 
 
 def one_run(run: Run, count: int, products: int) -> dict:
@@ -59,7 +65,7 @@ def one_run(run: Run, count: int, products: int) -> dict:
             process = start_worker(settings.model_copy(update={"data_dir": folder, "worker_web_port": port}))
             stack.callback(stop, process)
             processes.append(process)
-        wait_until(lambda: members(settings) == count, f"{count} workers in the group", TIMEOUT_S, 0.5)
+        wait_until(lambda: stable_members(settings) == count, f"{count} workers in a stable group", TIMEOUT_S, 0.5)
         load(settings, graph, [])
         drain(settings, STAGES, TIMEOUT_S)
         before_solved = [solved(port) for port in ports]
