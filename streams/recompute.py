@@ -272,10 +272,17 @@ def restore(
     two leaves footprints that were published but not recorded: those come out again here, under the
     same ids (:func:`pcfx.streams.derive.derived_id`). Everything else was both sent and recorded, so it
     emits nothing: the inputs are not written back and only republished products get a status.
+
+    ``inputs`` are what the table holds, so the step takes them as its view of the table too: each record is
+    decoded once, not again for the comparison with the one in force. Their summaries stay in the output for
+    the agent's :class:`InputSummaries`, so the first step after a restart or a rebalance decodes none of them
+    a third time.
     """
+    given = {update.key: update.model for update in inputs}
+    table = view.input
+    view = replace(view, input=lambda key: given[key] if key in given else table(key))
     out = recompute(engine, inputs, view, now, expire=False, outside=outside, wait=wait)  # expiries come as replays
     out.inputs.clear()
-    out.input_summaries.clear()
     out.statuses = [status for status in out.statuses if status.product_id in out.published]
     out.upstream_ms.clear()  # the table keeps no publish times; latency metrics skip a restore
     out.offers.clear()  # sent with their batch, whose inputs the table holds only once it was sent

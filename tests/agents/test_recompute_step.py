@@ -184,6 +184,19 @@ def test_a_rebuilt_engine_repeats_nothing_that_was_sent_and_recorded() -> None:
     assert (again.footprints, again.statuses, again.inputs, again.requested) == ([], [], {}, {})
 
 
+def test_a_restore_decodes_each_input_once_and_keeps_its_summary_for_the_next_step() -> None:
+    tables = Tables()
+    step(Engine(), tables, Update("recipe:frame-0042", frame_recipe(), 1),
+         Update(f"leaf:{STEEL}", supplier_footprint("11111111-1111-4111-8111-111111111111", "2", NOW), 2))
+    read_again: list[str] = []
+    view = replace(tables.view(), input=lambda key: read_again.append(key) or tables.inputs.get(key))
+
+    again = restore(Engine(), entries(tables), view, NOW)
+
+    assert read_again == []  # the entries are the table's records: not read and decoded a second time
+    assert again.input_summaries.keys() == tables.inputs.keys()  # the agent's InputSummaries start from these
+
+
 def test_a_footprint_sent_but_not_recorded_comes_back_under_the_same_id() -> None:
     engine, tables = Engine(), Tables()
     step(engine, tables, Update("recipe:frame-0042", frame_recipe(), 1),
