@@ -24,7 +24,7 @@ from pcfx.schemas.base import ContractModel
 from pcfx.schemas.models import DeadLetter, ProductRecipe
 from pcfx.streams.codec import DecodeError, decode_model
 from pcfx.streams.labels import outline_stem, stamped
-from pcfx.streams.shards import Stamp, digest, stamp_at, updated_start
+from pcfx.streams.shards import Stamp, stamp_at, updated_start
 
 M = TypeVar("M", bound=ContractModel)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -164,7 +164,7 @@ class AcceptedRecipes:
             if stamp is None:
                 stamp = stamp_at(raw, updated_start(raw))
                 if key is not None:
-                    self._layouts[key] = Layout.of(raw, stamp)
+                    self._layouts[key] = Layout(stamp.start, stamp.before)
             if key is not None:
                 self._layouts.move_to_end(key)
                 if len(self._layouts) > self.max_layouts:
@@ -177,21 +177,18 @@ class Layout(NamedTuple):
     """Where ``updated`` lay in the last recipe stamped under a record key, and a digest of the bytes before it."""
 
     start: int
-    before: bytes  # BLAKE2b of the bytes before ``updated``
-
-    @classmethod
-    def of(cls, raw: bytes, stamp: Stamp) -> Layout:
-        return cls(stamp.start, digest(raw[:stamp.start]))
+    before: bytes  # Stamp.before of that recipe
 
     def stamp(self, raw: bytes) -> Stamp | None:
         """The stamp of ``raw`` if its bytes before ``start`` are those of the recipe this layout was taken
         from (then ``updated`` starts there too); None otherwise, or when no long is written there."""
-        if len(raw) <= self.start or digest(raw[:self.start]) != self.before:
+        if len(raw) <= self.start:
             return None
         try:
-            return stamp_at(raw, self.start)
+            stamp = stamp_at(raw, self.start)
         except DecodeError:
             return None
+        return stamp if stamp.before == self.before else None
 
 
 def _size(product_ids: tuple[str, ...], stem: bytes) -> int:

@@ -73,11 +73,13 @@ def stamp_of(raw: bytes) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Stamp:
-    """:func:`stamp_of`'s two figures, and where ``updated`` starts in the bytes."""
+    """:func:`stamp_of`'s two figures, where ``updated`` starts in the bytes, and the digest of the bytes before
+    it (what tells that another record reads the same up to there)."""
 
     content: int
     updated_ms: int
     start: int
+    before: bytes
 
 
 def updated_start(raw: bytes) -> int:
@@ -91,12 +93,11 @@ def stamp_at(raw: bytes, start: int) -> Stamp:
     (:func:`updated_start`, or a record whose bytes up to there are those of one where it did: reading a record
     is the same up to any byte for the same bytes before)."""
     updated_ms, end = read_long_at(raw, start)
-    return Stamp(int.from_bytes(digest(raw[:start] + raw[end:]), "big"), updated_ms, start)
-
-
-def digest(data: bytes) -> bytes:
-    """128 bits of BLAKE2b: the digest a recipe's content is known by (:func:`stamp_of`)."""
-    return hashlib.blake2b(data, digest_size=16).digest()
+    view = memoryview(raw)
+    content = hashlib.blake2b(view[:start], digest_size=16)  # 128 bits, as stamp_of says; one pass over the lines
+    before = content.digest()
+    content.update(view[end:])
+    return Stamp(int.from_bytes(content.digest(), "big"), updated_ms, start, before)
 
 
 def updated_of(raw: bytes) -> int:
