@@ -111,7 +111,8 @@ class AcceptedRecipes:
     Finding ``updated`` means skipping every input line before it, the bulk of the cost for a dense recipe.
     Under a record key this process stamped before, ``updated`` lies where it lay then if the bytes before it
     are the same (a record reads the same up to any byte for the same bytes before it), which a digest of
-    them tells: so a re-sent recipe is stamped at the cost of two digests (:class:`Layout`)."""
+    them tells: so a re-sent recipe is stamped at the cost of the one digest pass stamping takes anyway
+    (:class:`Layout`; :func:`~pcfx.streams.shards.stamp_at` makes the digest of the bytes before on its way)."""
 
     def __init__(self, max_bytes: int = ACCEPTED_BYTES, max_layouts: int = LAYOUTS) -> None:
         self.max_bytes, self.max_layouts = max_bytes, max_layouts
