@@ -197,7 +197,7 @@ def typed_run(run: Run, repeat: int, products: int, block: int) -> dict[str, flo
     ``pcfx footprints --settle`` (from the start of the import to the end of the settle)."""
     table = Table(seed=13 + repeat, products=products, block=block)
     result: dict[str, float] = {}
-    with scratch(run, "dense-typed") as settings, worker(settings) as _process:
+    with scratch(run, "dense-typed") as settings, worker(settings):
         folder = settings.data_dir
         drain(settings, STAGES, TIMEOUT_S)  # the worker is up and consuming before the clock starts
         for step in ("first", "change"):

@@ -27,6 +27,7 @@ import numpy as np
 from pcfx.streams.cone import ERROR, INCOMPLETE, Cone, evaluate_cone, field_bit
 from pcfx.streams.graph import (
     EMPTY,
+    Structure,
     build_structure,
     downstream,
     gather_ranges,
