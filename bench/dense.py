@@ -23,9 +23,10 @@ when the import call returned and when each stage had settled, from the call (``
 order, so the breakdown costs no request of its own).
 
 Then the same two changes **as a user types them**, on a fresh prefix and worker: ``pcfx compute``, then
-``pcfx import`` followed by ``pcfx footprints --settle``, each a new process (the way the issue took its
-"compute 1.2 s, import + settle 172 s"). Both sides then pay a command's start (Python, its imports), which
-the in-process figures above leave out of both; the two are reported side by side.
+``pcfx import`` followed by ``pcfx footprints --settle``, each a new process. This is the issue's own measure
+(its "today ~140" is "import + settle 172 s" over "compute 1.2 s", both typed as commands), so the verdict
+on the 5x target is taken from it. Both sides then pay a command's start (Python, its imports); the
+in-process ratio above leaves that out of both, a stricter figure, and is reported beside it.
 """
 
 from __future__ import annotations
@@ -228,11 +229,12 @@ def main(run: Run) -> dict:
     m, t = measured["median"], as_typed["median"]
     worst = {key: max(r[key] for r in measured["runs"]) for key in m}
     measured["max"] = worst
-    met = (m["first_ratio"] <= TARGET_RATIO and m["change_ratio"] <= TARGET_RATIO
-           and worst["first_max_versions_of_a_product"] == 1 and worst["change_max_versions_of_a_product"] == 1
-           and worst["same_derived_records"] == 0 and worst["same_label_inputs"] == 0 and worst["same_labels"] == 0
-           and worst["change_label_inputs_per_recipe"] <= worst["change_bound_per_recipe"])
+    counts_met = (worst["first_max_versions_of_a_product"] == 1 and worst["change_max_versions_of_a_product"] == 1
+                  and worst["same_derived_records"] == 0 and worst["same_label_inputs"] == 0 and worst["same_labels"] == 0
+                  and worst["change_label_inputs_per_recipe"] <= worst["change_bound_per_recipe"])
+    in_process_met = m["first_ratio"] <= TARGET_RATIO and m["change_ratio"] <= TARGET_RATIO
     typed_met = t["first_ratio"] <= TARGET_RATIO and t["change_ratio"] <= TARGET_RATIO
+    met = counts_met and typed_met
     summary = (
         f"{products} products, {m['edges']:.0f} lines (one block of {block}): import -> settled {m['first_seconds']:.2f} s = "
         f"{m['first_ratio']:.2f}x pcfx compute ({m['first_compute_seconds']:.2f} s); {CHANGED} changed: "
@@ -240,8 +242,8 @@ def main(run: Run) -> dict:
         f"and {m['change_versions_per_changed_product']:.2f}; label-inputs per recipe {m['change_label_inputs_per_recipe']:.3f} "
         f"(bound {m['change_bound_per_recipe']:.3f}); identical re-import: {m['same_derived_records']:.0f} derived, "
         f"{m['same_labels']:.0f} labels, {m['same_label_inputs']:.0f} label-inputs; {m['first_records_per_derived']:.2f} and "
-        f"{m['change_records_per_derived']:.2f} records written per derived footprint; target {TARGET_RATIO:.0f}x "
-        f"{'met' if met else 'not met'}. By work (CPU seconds of the import call + the worker, / pcfx compute's): "
+        f"{m['change_records_per_derived']:.2f} records written per derived footprint; the counts' targets "
+        f"{'met' if counts_met else 'not met'}, {TARGET_RATIO:.0f}x {'met' if in_process_met else 'not met'} in-process. By work (CPU seconds of the import call + the worker, / pcfx compute's): "
         f"{m['first_cpu_ratio']:.2f}x, {m['change_cpu_ratio']:.2f}x changed, {m['same_cpu_ratio']:.2f}x identical "
         f"(worker {m['first_worker_cpu_seconds']:.2f}, {m['change_worker_cpu_seconds']:.2f}, {m['same_worker_cpu_seconds']:.2f} s"
         + (f"; the local broker {m['first_broker_cpu_seconds']:.2f}, {m['change_broker_cpu_seconds']:.2f}, "
@@ -250,8 +252,9 @@ def main(run: Run) -> dict:
         f"As typed (each command a new process): pcfx import + pcfx footprints --settle {t['first_seconds']:.2f} s "
         f"({t['first_import_seconds']:.2f} + {t['first_settle_seconds']:.2f}) = {t['first_ratio']:.2f}x pcfx compute "
         f"({t['first_compute_seconds']:.2f} s); {CHANGED} changed {t['change_seconds']:.2f} s = {t['change_ratio']:.2f}x; "
-        f"target {TARGET_RATIO:.0f}x {'met' if typed_met else 'not met'} this way"
+        f"target {TARGET_RATIO:.0f}x {'met' if typed_met else 'not met'} this way (the issue's measure)"
     )
     return report("dense", run, {"products": products, "block": block, "changed": CHANGED, "runs": measured,
-                                 "as_typed": as_typed, "target_ratio": TARGET_RATIO, "met": met, "met_as_typed": typed_met},
+                                 "as_typed": as_typed, "target_ratio": TARGET_RATIO, "met": met, "met_as_typed": typed_met,
+                                 "met_in_process": in_process_met, "counts_met": counts_met},
                   summary)
