@@ -493,14 +493,17 @@ class Shard:
         if not ready:
             return
         view, by_target = self._view(), {}
+        ordered: dict[frozenset[str], tuple[str, ...]] = {}  # results often share one drivers' set: sorted once
         for product in ready:
             step.sent.add(product)
             leaf = summary_in(LEAF, product, view, out)  # this step's write, not committed yet, else the table's
             supplier = leaf if isinstance(leaf, Published) else None
             footprint = view.published(product) or supplier
             drivers = out.drivers.get(product) or (frozenset({supplier.pf_id}) if supplier is not None else frozenset())
+            if drivers not in ordered:
+                ordered[drivers] = tuple(sorted(drivers))
             boundary = Boundary(step.plan.step, product, engine.as_leaf(product), footprint, supplier,
-                                tuple(sorted(drivers)), out.upstream_of.get(product))
+                                ordered[drivers], out.upstream_of.get(product))
             for target in step.plan.sends[product]:
                 by_target.setdefault(target, []).append(boundary)
         for target, boundaries in sorted(by_target.items()):

@@ -9,7 +9,7 @@ import functools
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -369,7 +369,7 @@ def derived_footprint(
     derived: Derived,
     previous: Published | None,
     inputs: Sequence[DirectInput],
-    drivers: Sequence[str],
+    drivers: Collection[str],
     now: datetime,
     sources: Sequence[dict[str, str]] = (),
     schema_url: str = "",
@@ -476,7 +476,7 @@ def _utc_text(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _change_comment(drivers: Sequence[str], previous_id: str | None) -> str:
+def _change_comment(drivers: Collection[str], previous_id: str | None) -> str:
     if previous_id is None:
         return "Computed by pcfx from the recipe and the current footprints of its direct inputs."
     if len(drivers) > EXACT_DRIVERS:  # the engine then lists every leaf changed in the batch, not only upstream

@@ -230,6 +230,7 @@ def recompute(
     publish_ms = _publish_times(updates)
     tokens = {b.token: b for b in outside}
     expanded: dict[frozenset[str], frozenset[str]] = {}
+    latest: dict[frozenset[str], int | None] = {}  # per drivers' set: their latest publish time
     for b in outside:
         if b.published_ms is not None:
             publish_ms[b.token] = b.published_ms
@@ -240,7 +241,11 @@ def recompute(
     for derived in results:  # upstream products first, so a recipe line cites its input's new footprint
         if derived.product_id in leaving:
             continue
-        upstream = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
+        # past EXACT_DRIVERS every result of the batch shares one set of all its changed leaves (a rebuilt shard:
+        # every other shard's product it uses), so each set is read once, not once per result
+        if derived.drivers not in latest:
+            latest[derived.drivers] = max((publish_ms[d] for d in derived.drivers if d in publish_ms), default=batch_ms)
+        upstream = latest[derived.drivers]
         if tokens:  # results share their drivers' set when a batch has many (the engine's EXACT_DRIVERS): once each
             through = expanded.get(derived.drivers)
             if through is None:
@@ -342,7 +347,7 @@ def _publish(
     sources = secondary_sources(pf for pf in used if pf is not None)
     try:
         footprint = derived_footprint(
-            recipe, derived.product_id, derived, previous, inputs, sorted(derived.drivers), now, sources, view.inputs_schema_url,
+            recipe, derived.product_id, derived, previous, inputs, derived.drivers, now, sources, view.inputs_schema_url,
             derived_validity(recipe, _bounding(recipe, derived.product_id, cycle, view, out), now))
     except ContractError as error:
         return None, replace(derived, error=f"result breaks the PACT contract, not published: {error}")
