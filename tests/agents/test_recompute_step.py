@@ -492,3 +492,29 @@ def test_in_a_cycle_every_member_is_bounded_by_what_any_member_uses_and_a_lifted
     later = step(engine, tables, Update(f"leaf:{leaf_m}", fresh, 5))
     assert {f.product_ids[0]: f.validity_period_end for f in later.footprints if isinstance(f, ProductFootprint)} == {
         "urn:pcfx:product:p": l_ends, "urn:pcfx:product:q": l_ends}
+
+
+def test_when_more_supplier_footprints_change_at_once_than_a_comment_can_name_every_result_says_how_many() -> None:
+    # past the engine's EXACT_DRIVERS, every result of the batch shares one set of all the changed leaves:
+    # each result still gets the comment and the batch's latest publish time
+    engine, tables, count = Engine(), Tables(), 70
+    steels = [f"urn:gtin:40000000{i:05d}" for i in range(count)]
+
+    def supplied(i: int, version: int) -> Update:
+        footprint = supplier_footprint(f"{version:08d}-0000-4000-8000-{i:012d}", str(version), NOW + timedelta(days=version))
+        footprint = footprint.model_copy(update={"product_ids": [steels[i]]})
+        return Update(f"leaf:{steels[i]}", footprint, 1_000 * version + i)
+
+    def frame(name: str, steel: str) -> Update:
+        document = frame_recipe().to_json()
+        document.update(productIds=[name], inputs=[{"productId": steel, "quantity": "3", "unit": "kilogram"}])
+        return Update(f"recipe:{name}", ProductRecipe.from_json(document), 1)
+
+    step(engine, tables, frame("frame-a", steels[0]), frame("frame-b", steels[1]), *(supplied(i, 1) for i in range(count)))
+    out = step(engine, tables, *(supplied(i, 2) for i in range(count)))
+    published = [footprint for footprint in out.footprints if isinstance(footprint, ProductFootprint)]
+    assert len(published) == 2
+    for footprint in published:
+        assert float(footprint.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 3 * 2
+        assert f"{count} supplier footprints changed at once" in footprint.comment
+    assert out.upstream_of["frame-a"] == out.upstream_of["frame-b"] == 2_000 + count - 1
