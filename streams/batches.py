@@ -132,6 +132,7 @@ class HeldBatches(Generic[T]):
         """
         taken: Taken[T] = Taken()
         seen: dict[str, dict[int, T]] = {}
+        new: dict[str, int] = {}  # per batch: indices seen here that were not held before (counted, not re-unioned)
 
         def applied(batch_id: str) -> bool:
             return batch_id in self._done or batch_id in taken.done
@@ -142,6 +143,7 @@ class HeldBatches(Generic[T]):
         def unhold(batch_id: str) -> dict[int, T]:
             """Everything held of the batch, here or before, let go; returns it by index."""
             items = {**self._held.get(batch_id, {}), **seen.pop(batch_id, {})}
+            new.pop(batch_id, None)
             taken.release.extend((batch_id, i) for i in sorted(self._held.get(batch_id, {})))
             for key in [k for k in taken.hold if k[0] == batch_id]:
                 del taken.hold[key]
@@ -168,12 +170,13 @@ class HeldBatches(Generic[T]):
                 continue
             if cancelled(mark.batch_id):
                 continue
-            batch = seen.setdefault(mark.batch_id, {})
+            batch, held = seen.setdefault(mark.batch_id, {}), self._held.get(mark.batch_id, {})
+            if mark.first not in batch and mark.first not in held:
+                new[mark.batch_id] = new.get(mark.batch_id, 0) + 1
             batch[mark.first] = item
             taken.totals[mark.batch_id] = mark.total
             taken.hold[(mark.batch_id, mark.first)] = item
-            arrived = len(set(batch) | set(self._held.get(mark.batch_id, {})))
-            if arrived >= mark.total:
+            if len(held) + new.get(mark.batch_id, 0) >= mark.total:  # every index here at last
                 release(mark.batch_id)
         return taken
 

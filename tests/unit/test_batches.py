@@ -37,6 +37,16 @@ def test_a_batch_whole_in_one_micro_batch_holds_nothing_and_a_redelivery_counts_
     assert taken.ready == ["x again", "y"] and taken.hold == {} and taken.release == []
 
 
+def test_a_record_held_before_and_delivered_again_counts_once():
+    held: HeldBatches[str] = HeldBatches()
+    m = marks_for([1, 1, 1], "b")
+    held.commit(held.take([(m[0], "x")]))
+    taken = held.take([(m[0], "x again"), (m[1], "y")])
+    assert taken.ready == [] and set(taken.hold) == {("b", 0), ("b", 1)}  # two of three indices: still held
+    held.commit(taken)
+    assert held.take([(m[2], "z")]).ready == ["x again", "y", "z"]
+
+
 def test_nothing_changes_until_commit_and_a_reload_finds_complete_batches():
     held: HeldBatches[str] = HeldBatches()
     m = marks_for([1, 1], "b")
