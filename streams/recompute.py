@@ -208,6 +208,7 @@ def recompute(
     expire: bool = True,
     *,
     outside: Sequence[Boundary] = (),
+    earlier: Iterable[Boundary] = (),
     wait: Iterable[str] = (),
     leaving: Iterable[str] = (),
     arriving: Iterable[str] = (),
@@ -217,7 +218,11 @@ def recompute(
 
     On a shard (docs/engine.md, "Shards"): ``outside`` are results of other shards' products this one uses,
     ``wait`` the products of other shards whose result of this step has not arrived (what they feed is solved
-    later), and ``leaving`` the products that move to another shard: the engine drops them, nothing is
+    later), ``earlier`` this step's results of other shards applied in earlier rounds (the engine carries a
+    deferred product's changed leaves from round to round, so their tokens can still be among the drivers of
+    what is solved now: each is told by the supplier footprints behind it, as ``outside``'s are, or drivers
+    would pile up raw tokens round after round and travel on in every boundary), and ``leaving`` the products
+    that move to another shard: the engine drops them, nothing is
     published or deprecated for them here (their footprints go with them); ``arriving`` the products that move
     here, whose result this shard held as another shard's until now (their records come among ``updates``)."""
     out = StepOutput()
@@ -228,10 +233,10 @@ def recompute(
     events += [UpsertLeaf(b.leaf) if b.leaf is not None else RemoveLeaf(b.product_id) for b in outside]
     results = engine.apply(events, wait=wait)
     publish_ms = _publish_times(updates)
-    tokens = {b.token: b for b in outside}
+    tokens = {b.token: b for b in (*earlier, *outside)}
     expanded: dict[frozenset[str], frozenset[str]] = {}
     latest: dict[frozenset[str], int | None] = {}  # per drivers' set: their latest publish time
-    for b in outside:
+    for b in tokens.values():
         if b.published_ms is not None:
             publish_ms[b.token] = b.published_ms
     batch_ms = max((u.published_ms for u in updates if u.published_ms > 0), default=None)  # 0: not known

@@ -518,3 +518,27 @@ def test_when_more_supplier_footprints_change_at_once_than_a_comment_can_name_ev
         assert float(footprint.pcf.pcf_excluding_biogenic_uptake) == 1.5 + 3 * 2
         assert f"{count} supplier footprints changed at once" in footprint.comment
     assert out.upstream_of["frame-a"] == out.upstream_of["frame-b"] == 2_000 + count - 1
+
+
+
+def test_a_result_solved_rounds_after_many_inputs_arrived_is_driven_by_the_supplier_footprints_behind_them() -> None:
+    # on a shard: 70 results of other shards arrive in one round, one more in the next; the frame uses one of
+    # each, so it waits, and the engine carries the first round's tokens (more than EXACT_DRIVERS: all of them)
+    # into the second. They are told by the supplier footprints behind them, not left as tokens to travel on.
+    from pcfx.streams.rollup import Leaf
+    from pcfx.streams.shards import Boundary
+
+    def arrived(product: str) -> Boundary:
+        leaf = Leaf(product, f"{product}@1", "kilogram", 1.0, 1.0, {"pcfExcludingBiogenicUptake": 2.0})
+        return Boundary(1, product, leaf, None, None, (f"pf-behind-{product}",), 1_000)
+
+    others, last = [f"urn:gtin:50000000{i:05d}" for i in range(70)], "urn:gtin:4000000000002"
+    document = frame_recipe().to_json()
+    document["inputs"] = [{"productId": p, "quantity": "1", "unit": "kilogram"} for p in (others[0], last)]
+    engine, tables = Engine(), Tables()
+    tables.write(recompute(engine, [Update("recipe:frame-0042", ProductRecipe.from_json(document), 1)], tables.view(),
+                           NOW, wait=[*others, last]))
+    first = [arrived(p) for p in others]
+    tables.write(recompute(engine, [], tables.view(), NOW, outside=first, wait=[last]))
+    out = recompute(engine, [], tables.view(), NOW, outside=[arrived(last)], earlier=first)
+    assert out.drivers["frame-0042"] == {f"pf-behind-{p}" for p in (*others, last)}
