@@ -364,7 +364,8 @@ class Shard:
             await staged.commit(outbox)
             return finished
         solved = engine.stats.recipes_solved
-        earlier = [b for b in self.external.values() if b.step == number]  # this round's among them: the same
+        # every boundary of this step applied so far (this round's among them, the same objects as ``outside``)
+        earlier = [self.external[p] for p in step.received if p in self.external]
         out = recompute(engine, updates, self._view(), utc_now(), outside=outside, earlier=earlier, wait=step.waiting(),
                         leaving=[] if step.started else sorted(plan.gives), arriving=arriving)
         if not step.started:

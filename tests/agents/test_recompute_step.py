@@ -15,7 +15,8 @@ from pcfx.streams.codec import decode_model, encode_model
 from pcfx.streams.derive import Deprecation, card_of, deprecated, derived_footprint, published_of, same_figures
 from pcfx.streams.engine import Engine
 from pcfx.streams.recompute import InputSummaries, StepOutput, TableView, Update, recompute, restore
-from pcfx.streams.rollup import Derived
+from pcfx.streams.rollup import Derived, Leaf
+from pcfx.streams.shards import Boundary
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 STEEL = "urn:gtin:4000000000001"
@@ -525,9 +526,6 @@ def test_a_result_solved_rounds_after_many_inputs_arrived_is_driven_by_the_suppl
     # on a shard: 70 results of other shards arrive in one round, one more in the next; the frame uses one of
     # each, so it waits, and the engine carries the first round's tokens (more than EXACT_DRIVERS: all of them)
     # into the second. They are told by the supplier footprints behind them, not left as tokens to travel on.
-    from pcfx.streams.rollup import Leaf
-    from pcfx.streams.shards import Boundary
-
     def arrived(product: str) -> Boundary:
         leaf = Leaf(product, f"{product}@1", "kilogram", 1.0, 1.0, {"pcfExcludingBiogenicUptake": 2.0})
         return Boundary(1, product, leaf, None, None, (f"pf-behind-{product}",), 1_000)
