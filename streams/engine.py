@@ -31,6 +31,7 @@ from pcfx.streams.graph import (
     build_structure,
     downstream,
     gather_ranges,
+    local_consumers,
     merge_duplicates,
     row_entries,
     spread,
@@ -91,8 +92,8 @@ class Engine:
         self._singular = np.zeros(0, dtype=bool)  # per block
         self._mark = np.zeros(0, dtype=bool)
         self._local = np.zeros(0, dtype=np.int64)
-        self._deferred: set[int] = set()  # products held back by ``wait``, to solve once it is lifted
-        self._deferred_drivers: dict[int, str] = {}  # the changed leaves behind them
+        # products held back by ``wait``, to solve once it is lifted -> the changed leaves (pf_ids) behind each
+        self._deferred: dict[int, frozenset[str]] = {}
 
     # -- public -------------------------------------------------------------------------------------
 
@@ -411,21 +412,23 @@ class Engine:
         return evaluate_cone(self._structure, self._table, self._singular, nodes, self._local)
 
     def _recompute(self, batch: _Batch, waiting: np.ndarray) -> list[Derived]:
-        touched = batch.touched | self._deferred
-        batch.drivers = {**self._deferred_drivers, **batch.drivers}
+        carried, self._deferred = self._deferred, {}
+        touched = batch.touched | carried.keys()
         seeds = np.fromiter(touched, dtype=np.int64, count=len(touched))
         # Solving the whole graph instead of a large cone is cheaper once, not on every arrival of a shard's step
-        nodes = self._cone(seeds, whole_allowed=not waiting.size and not self._deferred)
-        self._deferred, self._deferred_drivers = set(), {}
+        nodes = self._cone(seeds, whole_allowed=not waiting.size and not carried)
+        later = np.zeros(nodes.size, dtype=bool)
         if waiting.size:
-            held = downstream(self._structure.consumers, waiting, self._mark, self._structure.n)
-            later = np.isin(nodes, held)
-            self._deferred = set(nodes[later].tolist())
-            self._deferred_drivers = dict(batch.drivers) if self._deferred else {}
-            nodes = nodes[~later]
-        cone = self._evaluate(nodes)
+            later = np.isin(nodes, downstream(self._structure.consumers, waiting, self._mark, self._structure.n))
+        cone = self._evaluate(nodes[~later] if later.any() else nodes)
         changed, positions = self._store(cone)
-        drivers = self._drivers(cone, batch, positions)
+        if later.any():  # drivers over the whole cone, so that a held-back product keeps those of this round
+            held = np.flatnonzero(later)
+            drivers = self._drivers(nodes, None, batch.drivers, carried, np.concatenate([np.flatnonzero(~later)[positions], held]))
+            self._deferred = dict(zip(nodes[held].tolist(), drivers[positions.size:]))
+            drivers = drivers[: positions.size]
+        else:
+            drivers = self._drivers(nodes, cone.graph, batch.drivers, carried, positions)
         results = [self._derived(int(p), d) for p, d in zip(changed, drivers)]
         results += [self._tombstone(p) for p in batch.withdrawn if self._table.shown[p] and not self._table.has_recipe[p]]
         self.stats.emitted += len(results)
@@ -445,21 +448,41 @@ class Engine:
         t.shown[nodes[emit]] = True
         return nodes[emit], emit
 
-    def _drivers(self, cone: Cone, batch: _Batch, positions: np.ndarray) -> list[frozenset[str]]:
-        """pf_ids of the changed leaves upstream of each emitted product (all of them past EXACT_DRIVERS)."""
-        if len(batch.drivers) > EXACT_DRIVERS:
-            everything = frozenset(batch.drivers.values())
-            return [everything] * positions.size
-        leaves = list(batch.drivers.items())
-        self._local[cone.nodes] = np.arange(cone.nodes.size)
-        where = self._local[[p for p, _ in leaves]]
-        self._local[cone.nodes] = -1
-        bits = np.zeros(cone.nodes.size, dtype=np.uint64)
-        for number, position in enumerate(where):
-            if position >= 0:
-                bits[position] |= np.uint64(1 << number)
-        spread(cone.graph[0], cone.graph[1], bits)
-        return [frozenset(pf for number, (_, pf) in enumerate(leaves) if int(bits[i]) >> number & 1) for i in positions]
+    def _drivers(
+        self,
+        nodes: np.ndarray,
+        graph: tuple[np.ndarray, np.ndarray] | None,
+        leaves: dict[int, str],
+        carried: dict[int, frozenset[str]],
+        wanted: np.ndarray,
+    ) -> list[frozenset[str]]:
+        """pf_ids of the changed leaves upstream of ``nodes[wanted]``: the leaves of this batch and those a
+        held-back product carries from the rounds it waited through (all of them past EXACT_DRIVERS).
+        ``graph`` is the consumer CSR local to ``nodes``, built here when None."""
+        names = set(leaves.values()).union(*{id(held): held for held in carried.values()}.values())
+        if len(names) > EXACT_DRIVERS:
+            everything = frozenset(names)
+            return [everything] * wanted.size
+        if not names:
+            return [frozenset()] * wanted.size
+        ordered = sorted(names)
+        number = {pf: k for k, pf in enumerate(ordered)}
+        self._local[nodes] = np.arange(nodes.size)
+        try:
+            if graph is None:
+                graph = local_consumers(self._structure.consumers, nodes, self._local)
+            bits = np.zeros(nodes.size, dtype=np.uint64)
+            for p, pf in leaves.items():
+                if self._local[p] >= 0:
+                    bits[self._local[p]] |= np.uint64(1 << number[pf])
+            for p, held in carried.items():
+                bits[self._local[p]] |= np.uint64(sum(1 << number[pf] for pf in held))
+        finally:
+            self._local[nodes] = -1
+        spread(graph[0], graph[1], bits)
+        masks, which = np.unique(bits[wanted], return_inverse=True)  # one set per distinct combination of leaves
+        sets = [frozenset(pf for k, pf in enumerate(ordered) if int(mask) >> k & 1) for mask in masks]
+        return [sets[i] for i in which.tolist()]
 
     # -- results ------------------------------------------------------------------------------------
 

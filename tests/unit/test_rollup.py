@@ -171,6 +171,21 @@ def test_only_changed_products_are_emitted_and_repeats_emit_nothing():
     assert e.apply([recipe("door", 1.0, ("steel", 1))]) == []
 
 
+def test_a_product_held_back_by_wait_names_every_change_behind_it():
+    # bolt uses steel (changed now) and frame, whose new value comes later (another shard solves frame):
+    # bolt waits, and once frame arrives its result names both supplier footprints, the earlier one too
+    e = engine()
+    e.apply([leaf("steel", 2.0), leaf("frame", 1.0), recipe("nut", 0.0, ("steel", 1)),
+             recipe("bolt", 0.0, ("steel", 1), ("frame", 1))])
+    first = by_id(e.apply([leaf("steel", 3.0, pf_id="pf-steel-2")], wait=["frame"]))
+    assert list(first) == ["nut"] and first["nut"].drivers == frozenset({"pf-steel-2"})
+    assert e.deferred == 1
+    out = by_id(e.apply([leaf("frame", 4.0, pf_id="pf-frame-2")]))
+    assert out["bolt"].values[EXCL] == pytest.approx(3.0 + 4.0)
+    assert out["bolt"].drivers == frozenset({"pf-steel-2", "pf-frame-2"})
+    assert e.deferred == 0
+
+
 def test_latest_event_of_a_product_in_a_batch_wins():
     e = engine()
     e.apply([recipe("door", 1.0, ("steel", 1))])
