@@ -420,16 +420,14 @@ class Engine:
         later = np.zeros(nodes.size, dtype=bool)
         if waiting.size:
             later = np.isin(nodes, downstream(self._structure.consumers, waiting, self._mark, self._structure.n))
-        cone = self._evaluate(nodes[~later] if later.any() else nodes)
+        held = np.flatnonzero(later)
+        cone = self._evaluate(nodes[~later] if held.size else nodes)
         changed, positions = self._store(cone)
-        if later.any():  # drivers over the whole cone, so that a held-back product keeps those of this round
-            held = np.flatnonzero(later)
-            drivers = self._drivers(nodes, None, batch.drivers, carried, np.concatenate([np.flatnonzero(~later)[positions], held]))
-            self._deferred = dict(zip(nodes[held].tolist(), drivers[positions.size:]))
-            drivers = drivers[: positions.size]
-        else:
-            drivers = self._drivers(nodes, cone.graph, batch.drivers, carried, positions)
-        results = [self._derived(int(p), d) for p, d in zip(changed, drivers)]
+        # drivers over the whole cone (its graph then built anew), so that a held-back product keeps this round's
+        wanted = np.concatenate([np.flatnonzero(~later)[positions], held]) if held.size else positions
+        drivers = self._drivers(nodes, None if held.size else cone.graph, batch.drivers, carried, wanted)
+        self._deferred = dict(zip(nodes[held].tolist(), drivers[positions.size:]))
+        results = [self._derived(int(p), d) for p, d in zip(changed, drivers[: positions.size])]
         results += [self._tombstone(p) for p in batch.withdrawn if self._table.shown[p] and not self._table.has_recipe[p]]
         self.stats.emitted += len(results)
         return results

@@ -521,7 +521,6 @@ def test_when_more_supplier_footprints_change_at_once_than_a_comment_can_name_ev
     assert out.upstream_of["frame-a"] == out.upstream_of["frame-b"] == 2_000 + count - 1
 
 
-
 def test_a_result_solved_rounds_after_many_inputs_arrived_is_driven_by_the_supplier_footprints_behind_them() -> None:
     # on a shard: 70 results of other shards arrive in one round, one more in the next; the frame uses one of
     # each, so it waits, and the engine carries the first round's tokens (more than EXACT_DRIVERS: all of them)
